@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+import { readdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// Tests import workspace packages from their TypeScript sources, so `vitest` needs no build.
+const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+const alias = readdirSync(packagesDir)
+  .filter((dir) => existsSync(`${packagesDir}${dir}/src/index.ts`))
+  .map((dir) => ({ find: new RegExp(`^@baton/${dir}$`), replacement: `${packagesDir}${dir}/src/index.ts` }));
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
