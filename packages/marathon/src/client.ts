@@ -4,9 +4,22 @@ import { silentLogger, type Logger } from './log.js';
 
 export type MarathonAuth = { username: string; password: string } | { token: string };
 
+/**
+ * Turns a URL the client cannot call itself (e.g. `zk://zk1:2181/marathon`) into http(s) base URLs
+ * and keeps them current: resolves with the URLs now (possibly none yet), calls `onChange` whenever
+ * they change (e.g. a new Marathon leader), and stops watching when `signal` aborts (client closed).
+ * `marathonUrlResolver()` from `@baton/zookeeper` is one for `zk://` URLs.
+ */
+export type MarathonUrlResolver = (url: string, onChange: (urls: string[]) => void, signal: AbortSignal) => Promise<string[]>;
+
 export interface MarathonClientOptions {
-  /** One or more Marathon base URLs, e.g. `http://m1:8080` or `https://master/service/marathon`. */
+  /**
+   * One or more Marathon base URLs, e.g. `http://m1:8080` or `https://master/service/marathon`;
+   * other schemes (`zk://…/marathon`) when `resolveUrls` is given.
+   */
   urls: string[];
+  /** Resolves the URLs that are not http(s), before the first request and on every change. */
+  resolveUrls?: MarathonUrlResolver;
   /** HTTP Basic credentials (OSS Marathon) or an ACS token (DC/OS, sent as `Authorization: token=…`). */
   auth?: MarathonAuth;
   /** Extra CA certificate(s) (PEM) to trust for https URLs. */
@@ -93,9 +106,16 @@ interface RawResponse {
 /** A failure worth trying the next URL for. */
 class RetryableError extends Error {}
 
+/** A configured URL and the base URLs it stands for (itself, or what the resolver says). */
+interface UrlSource {
+  given: string;
+  urls: string[];
+  /** For resolved sources: the resolution in flight or done; unset again after a failure. */
+  resolving?: Promise<void>;
+  error?: string;
+}
+
 export class MarathonClient {
-  /** The configured base URLs, without trailing slashes. */
-  readonly urls: readonly string[];
   readonly timeoutMs: number;
   /** The undici dispatcher carrying the TLS settings; the event stream shares it. */
   readonly dispatcher: Dispatcher;
@@ -103,12 +123,19 @@ export class MarathonClient {
   private readonly logger: Logger;
   private readonly closing = new AbortController();
   private current = 0;
+  private readonly sources: UrlSource[];
+  private readonly resolver?: MarathonUrlResolver;
+  private urlList: string[] = [];
 
   constructor(options: MarathonClientOptions) {
     if (!Array.isArray(options.urls) || options.urls.length === 0) {
       throw new TypeError('MarathonClient needs at least one Marathon URL');
     }
-    this.urls = options.urls.map(normalizeBaseUrl);
+    this.resolver = options.resolveUrls;
+    this.sources = options.urls.map((given) =>
+      this.resolver && !/^https?:\/\//i.test(given) ? { given, urls: [] } : { given, urls: [normalizeBaseUrl(given)] },
+    );
+    this.updateUrlList();
     this.timeoutMs = options.timeoutMs ?? 10_000;
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
     this.authorization = authorizationHeader(options.auth);
@@ -119,9 +146,75 @@ export class MarathonClient {
     this.dispatcher = new Agent({ connect, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
   }
 
+  /**
+   * The base URLs requests go to, without trailing slashes: the http(s) URLs given, and what
+   * `resolveUrls` made of the others (empty until `resolve()` has run).
+   */
+  get urls(): readonly string[] {
+    return this.urlList;
+  }
+
   /** The URL requests go to first: the last one that answered. */
   get currentUrl(): string {
     return this.urls[this.current];
+  }
+
+  /**
+   * Resolves the URLs that need `resolveUrls` (once; the resolver keeps them current afterwards; a
+   * failed resolution is retried on the next call). Requests and the feed call this themselves.
+   * Throws MarathonUnavailableError when no URL is known.
+   */
+  async resolve(): Promise<readonly string[]> {
+    const resolver = this.resolver;
+    if (resolver) {
+      await Promise.all(
+        this.sources
+          .filter((source) => source.urls.length === 0 || source.resolving)
+          .map((source) => (source.resolving ??= this.resolveSource(source, resolver))),
+      );
+    }
+    if (this.urlList.length === 0) {
+      throw new MarathonUnavailableError(
+        this.sources.map((source) => ({ url: source.given, reason: source.error ?? 'no Marathon URL known (no leader registered?)' })),
+      );
+    }
+    return this.urlList;
+  }
+
+  private async resolveSource(source: UrlSource, resolver: MarathonUrlResolver): Promise<void> {
+    const onChange = (urls: string[]) => {
+      if (this.closing.signal.aborted) return;
+      const previous = source.urls;
+      this.setSourceUrls(source, urls);
+      if (previous.join() !== source.urls.join()) this.logger.info({ url: source.given, urls: source.urls, previous }, 'marathon URLs changed');
+    };
+    try {
+      this.setSourceUrls(source, await resolver(source.given, onChange, this.closing.signal));
+    } catch (err) {
+      source.resolving = undefined;
+      source.error = `cannot resolve: ${(err as Error).message ?? String(err)}`;
+      this.logger.warn({ url: source.given, reason: source.error }, 'marathon URL resolution failed');
+    }
+  }
+
+  private setSourceUrls(source: UrlSource, urls: string[]): void {
+    const valid: string[] = [];
+    for (const url of urls) {
+      try {
+        valid.push(normalizeBaseUrl(url));
+      } catch (err) {
+        this.logger.warn({ url: source.given, resolved: url, reason: (err as Error).message }, 'resolved marathon URL ignored');
+      }
+    }
+    source.urls = valid;
+    source.error = valid.length === 0 ? 'no Marathon leader registered' : undefined;
+    this.updateUrlList();
+  }
+
+  private updateUrlList(): void {
+    const previous = this.urlList[this.current];
+    this.urlList = [...new Set(this.sources.flatMap((source) => source.urls))];
+    this.current = Math.max(0, previous === undefined ? 0 : this.urlList.indexOf(previous));
   }
 
   /** Makes `url` (one of `urls`) the first to try, e.g. after the event stream connected through it. */
@@ -240,25 +333,27 @@ export class MarathonClient {
    */
   private async get(path: string, signal?: AbortSignal): Promise<RawResponse> {
     if (this.closing.signal.aborted) throw new MarathonError('client closed');
+    if (this.resolver) await this.resolve();
     const combined = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
     const attempts: { url: string; reason: string }[] = [];
-    for (let n = 0; n < this.urls.length; n++) {
-      const index = (this.current + n) % this.urls.length;
-      const url = this.urls[index] + path;
+    const urls = this.urls;
+    for (let n = 0; n < urls.length; n++) {
+      const index = (this.current + n) % urls.length;
+      const url = urls[index] + path;
       try {
         const res = await this.fetchOnce(url, combined);
         if (index !== this.current) {
-          this.logger.info({ url: this.urls[index], previous: this.urls[this.current] }, 'marathon failover');
-          this.current = index;
+          this.logger.info({ url: urls[index], previous: urls[this.current] }, 'marathon failover');
+          this.current = Math.max(0, this.urls.indexOf(urls[index]));
         }
         if (res.status === 401 || res.status === 403) {
-          throw new MarathonAuthError(res.status, this.urls[index], messageOf(res.body));
+          throw new MarathonAuthError(res.status, urls[index], messageOf(res.body));
         }
         return res;
       } catch (err) {
         if (combined.aborted) throw combined.reason ?? err;
         if (!(err instanceof RetryableError)) throw err;
-        attempts.push({ url: this.urls[index], reason: err.message });
+        attempts.push({ url: urls[index], reason: err.message });
         this.logger.warn({ url, reason: err.message }, 'marathon request failed');
       }
     }

@@ -189,6 +189,16 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
 
   /** Tries each URL once, starting with the client's current one. */
   private async connect(): Promise<{ stream: MarathonEventStream; closed: Promise<string>; url: string } | undefined> {
+    try {
+      await this.client.resolve(); // URLs from a resolver (zk://…): known and current
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      if (!this.stopped) {
+        this.logger.warn({ reason: this.lastError }, 'no Marathon URL to connect to');
+        this.emit('status', this.status());
+      }
+      return undefined;
+    }
     const urls = this.client.urls;
     const first = Math.max(0, urls.indexOf(this.client.currentUrl));
     for (let n = 0; n < urls.length && !this.stopped; n++) {
