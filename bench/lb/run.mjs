@@ -1,0 +1,241 @@
+// bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
+//   node bench/lb/run.mjs [--duration 10] [--skip-build] [--profile] [--only http,close,tcp,paths,latency]
+// Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
+// frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
+// and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
+// Never fails the build: errors are printed and the script exits 0.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : argv[i + 1];
+};
+const DURATION = Number(opt('duration', 10));
+const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,latency')).split(','));
+const children = [];
+const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-'));
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(cmd, args, { waitFor, env } = {}) {
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  child.output = () => out;
+  if (!waitFor) return Promise.resolve(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 20_000);
+    const check = () => {
+      if (waitFor(out)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}: ${out}`)));
+  });
+}
+
+async function waitHttp(url, headers = {}) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const status = await new Promise((resolve) => {
+      // node:http, not fetch: fetch drops a Host header.
+      const req = http.get(url, { headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', () => resolve(0));
+    });
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`no 200 from ${url}: ${children.map((c) => c.output?.().slice(-1500)).join("\n---\n")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const UNIT = { us: 1e-3, ms: 1, s: 1e3 };
+const SIZE = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 };
+function wrk(url, { connections = 50, headers = [] } = {}) {
+  const args = ['-t1', `-c${connections}`, `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const lat = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m ? Number(m[1]) * UNIT[m[2]] : NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const t = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: ([^\n]+)/.exec(out)?.[0];
+  return { rps, p50: lat(50), p99: lat(99), mbps: t ? Number(t[1]) * SIZE[t[2]] : NaN, errors };
+}
+
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
+const rows = [];
+function report(section, name, r, peer) {
+  const ratio = peer ? (section === 'tcp' ? r.mbps / peer.mbps : r.rps / peer.rps) : NaN;
+  const p99ratio = peer && section !== 'tcp' ? r.p99 / peer.p99 : NaN;
+  rows.push({ section, name, ...r, ratio, p99ratio });
+  const main = section === 'tcp' ? `${fmt(r.mbps)} MB/s` : `${fmt(r.rps)} rps`;
+  console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
+    (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') + (r.errors ? `  (${r.errors})` : ''));
+}
+
+try {
+  if (!flag('skip-build')) execFileSync('npx', ['tsc', '-b', 'packages/lb', 'packages/marathon-sim'], { cwd: root, stdio: 'inherit' });
+
+  // nginx: `return 200` and a 64 MiB file, on two ports (one for HTTP, one behind the TCP frontends).
+  const [n1, n2, h1, h2, b80, b443, b9091, badmin, s1, s2] = await Promise.all(Array.from({ length: 10 }, freePort));
+  mkdirSync(join(tmp, 'www'));
+  chmodSync(tmp, 0o755); // nginx workers run as nobody
+  chmodSync(join(tmp, 'www'), 0o755);
+  const big = openSync(join(tmp, 'www', 'big.bin'), 'w');
+  ftruncateSync(big, 64 * 1024 * 1024);
+  closeSync(big);
+  chmodSync(join(tmp, 'www', 'big.bin'), 0o644);
+  writeFileSync(join(tmp, 'nginx.conf'), `
+worker_processes 1;
+daemon off;
+pid ${tmp}/nginx.pid;
+error_log ${tmp}/nginx-error.log;
+events { worker_connections 10240; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
+  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  keepalive_requests 10000000;
+  sendfile on;
+  server {
+    listen 127.0.0.1:${n1}; listen 127.0.0.1:${n2};
+    root ${tmp}/www;
+    location = / { return 200 "ok\\n"; }
+  }
+}
+`);
+  await start('nginx', ['-p', tmp, '-e', `${tmp}/nginx-error.log`, '-c', join(tmp, 'nginx.conf')]);
+  await waitHttp(`http://127.0.0.1:${n1}/`);
+
+  writeFileSync(join(tmp, 'haproxy.cfg'), `
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 3s
+  timeout client 30s
+  timeout server 30s
+  timeout tunnel 3600s
+  timeout http-keep-alive 1s
+  timeout http-request 15s
+frontend http_in
+  bind 127.0.0.1:${h1}
+  default_backend nginx_http
+backend nginx_http
+  option forwardfor
+  server n1 127.0.0.1:${n1}
+frontend tcp_in
+  mode tcp
+  bind 127.0.0.1:${h2}
+  default_backend nginx_tcp
+backend nginx_tcp
+  mode tcp
+  server n2 127.0.0.1:${n2}
+`);
+  await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
+  await waitHttp(`http://127.0.0.1:${h1}/`);
+
+  // The simulator (exec mode: the task is a `sleep` whose required ports are nginx's) and baton-lb.
+  const sim = await start(process.execPath, [join(root, 'packages/marathon-sim/bin/baton-sim.js'), '--port', '0', '--exec', '--log-level', 'warn'], { waitFor: (o) => o.includes('listening on') });
+  const simUrl = /listening on (\S+)/.exec(sim.output())[1];
+  const app = {
+    id: '/bench/nginx',
+    instances: 1,
+    cmd: 'sleep 100000',
+    requirePorts: true,
+    portDefinitions: [{ port: n1, protocol: 'tcp' }, { port: n2, protocol: 'tcp' }],
+    labels: { HAPROXY_GROUP: 'bench', HAPROXY_0_VHOST: 'bench.local', HAPROXY_0_PORT: String(s1), HAPROXY_1_MODE: 'tcp', HAPROXY_1_PORT: String(s2) },
+  };
+  const created = await fetch(`${simUrl}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(app) });
+  if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
+  const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
+    '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
+  const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
+  const lb = await start(process.execPath, [...nodeArgs, ...lbArgs], { waitFor: (o) => o.includes('baton-lb listening') });
+  await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+  const host = ['Host: bench.local'];
+
+  console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (one process, Node ${process.versions.node})`);
+  if (ONLY.has('http')) {
+    console.log('\nHTTP keep-alive (nginx `return 200`)');
+    const direct = wrk(`http://127.0.0.1:${n1}/`);
+    report('http', 'direct to nginx', direct);
+    const haproxy = wrk(`http://127.0.0.1:${h1}/`, { headers: host });
+    report('http', 'HAProxy', haproxy);
+    report('http', 'baton-lb :80 (vhost)', wrk(`http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
+    report('http', 'baton-lb service port (http)', wrk(`http://127.0.0.1:${s1}/`), haproxy);
+  }
+  if (ONLY.has('close')) {
+    console.log('\nHTTP, a new connection per request (Connection: close)');
+    const close = ['Connection: close'];
+    report('close', 'direct to nginx', wrk(`http://127.0.0.1:${n1}/`, { headers: close }));
+    const haproxy = wrk(`http://127.0.0.1:${h1}/`, { headers: [...host, ...close] });
+    report('close', 'HAProxy', haproxy);
+    report('close', 'baton-lb :80 (vhost)', wrk(`http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+  }
+  if (ONLY.has('tcp')) {
+    console.log('\nTCP service port, 64 MiB file (wrk -c4)');
+    report('tcp', 'direct to nginx', wrk(`http://127.0.0.1:${n2}/big.bin`, { connections: 4 }));
+    const haproxy = wrk(`http://127.0.0.1:${h2}/big.bin`, { connections: 4 });
+    report('tcp', 'HAProxy mode tcp', haproxy);
+    report('tcp', 'baton-lb tcp service port', wrk(`http://127.0.0.1:${s2}/big.bin`, { connections: 4 }), haproxy);
+  }
+  if (ONLY.has('paths')) {
+    console.log('\nUpstream paths in isolation (minimal one-target proxies, bench/lb/mini-proxy.mjs)');
+    for (const kind of ['dispatch', 'request', 'http-proxy']) {
+      const port = await freePort();
+      const p = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), kind, String(port), String(n1)], { waitFor: (o) => o.includes('ready') });
+      report('paths', `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrk(`http://127.0.0.1:${port}/`));
+      p.kill('SIGKILL');
+    }
+  }
+  lb.kill('SIGTERM');
+  await new Promise((r) => lb.on('exit', r));
+  if (ONLY.has('latency')) {
+    console.log('\nEvent-to-route latency (1,000 apps; vhost label change → new route answers)');
+    try {
+      const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', opt('apps', '1000'), '--samples', opt('samples', '200')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const r = JSON.parse(out.trim().split('\n').pop());
+      console.log(`  ${r.samples} samples at ${r.apps} apps, event published → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms (target p99 ≤ 10 ms)`);
+      console.log(`  of which ClusterState holds the change → route answers (baton-lb's part): p50 ${fmt(r.stateToRouteP50, 2)} ms, p99 ${fmt(r.stateToRouteP99, 2)} ms`);
+    } catch (err) {
+      console.log(`  latency bench failed: ${err.message}`);
+    }
+  }
+} catch (err) {
+  console.log(`bench/lb failed: ${err.stack ?? err}`);
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(0);

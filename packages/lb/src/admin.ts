@@ -1,0 +1,349 @@
+// The admin port (marathon-lb's :9090): health check, the live configuration and maps, the signal
+// endpoints, an HAProxy-like stats page (HTML and CSV), Prometheus metrics and a JSON status.
+
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { FeedStatus, Logger } from '@baton/marathon';
+import type { Backend, RouteTable } from './route-table.js';
+import type { LoadBalancer } from './server.js';
+import type { Counters } from './stats.js';
+
+export interface AdminSource {
+  table(): RouteTable;
+  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer'>;
+  feedStatus(): FeedStatus | undefined;
+  /** `/_mlb_signal/hup`: full resync from Marathon. */
+  resync(): Promise<void>;
+  /** `/_mlb_signal/usr1`: re-apply the current table. */
+  reload(): Promise<void>;
+  renderConfig?: (table: RouteTable) => string;
+  renderVhostMap?: (table: RouteTable) => string;
+  renderAppMap?: (table: RouteTable) => string;
+  /** `user:pass` required on every path but the health check. */
+  adminAuth?: string;
+  logger: Logger;
+}
+
+export type ServerState = 'UP' | 'DOWN' | 'DRAIN';
+
+export interface ServerStatus {
+  id: string;
+  name: string;
+  taskId: string;
+  host: string;
+  port: number;
+  state: ServerState;
+  active: number;
+  /** Consecutive connect failures while down. */
+  failures?: number;
+  retryInMs?: number;
+  lastError?: string;
+}
+
+export interface BackendStatus {
+  name: string;
+  appId: string;
+  portIndex: number;
+  mode: string;
+  servicePort: number;
+  balance: string;
+  vhosts: string[];
+  paths: string[];
+  servers: ServerStatus[];
+}
+
+export function serverStatuses(source: Pick<AdminSource, 'lb'>, backend: Backend, now = Date.now()): ServerStatus[] {
+  const { balancer } = source.lb;
+  return backend.servers.map((s) => {
+    const down = balancer.health.details(s.id);
+    const state: ServerState = s.draining ? 'DRAIN' : down !== undefined ? 'DOWN' : 'UP';
+    const status: ServerStatus = { id: s.id, name: s.name, taskId: s.taskId, host: s.host, port: s.port, state, active: balancer.activeOn(s.id) };
+    if (down !== undefined) {
+      status.failures = down.failures;
+      status.retryInMs = Math.max(0, down.retryAt - now);
+      status.lastError = down.lastError;
+    }
+    return status;
+  });
+}
+
+function syncAgeSeconds(lastSyncAt: unknown): number | null {
+  const at = typeof lastSyncAt === 'number' ? lastSyncAt : typeof lastSyncAt === 'string' ? Date.parse(lastSyncAt) : NaN;
+  return Number.isFinite(at) ? Math.max(0, Math.round((Date.now() - at) / 100) / 10) : null;
+}
+
+/** The JSON of `/_baton/status`. */
+export function renderStatus(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus'>): object {
+  const table = source.table();
+  const feed = source.feedStatus();
+  return {
+    tableVersion: table.stateVersion,
+    feed: feed === undefined ? null : { ...feed, ageSeconds: syncAgeSeconds(feed.lastSyncAt) },
+    listeners: source.lb.listeners(),
+    problems: source.lb.problems(),
+    backends: [...table.backends.values()].map(
+      (b): BackendStatus => ({
+        name: b.name,
+        appId: b.appId,
+        portIndex: b.portIndex,
+        mode: b.mode,
+        servicePort: b.servicePort,
+        balance: b.balance,
+        vhosts: b.vhosts,
+        paths: b.paths,
+        servers: serverStatuses(source, b),
+      }),
+    ),
+  };
+}
+
+// --- HAProxy-like stats ---------------------------------------------------------------------------
+
+/** HAProxy's CSV columns up to `hrsp_other`, in HAProxy's order. */
+export const CSV_COLUMNS = [
+  'pxname', 'svname', 'qcur', 'qmax', 'scur', 'smax', 'slim', 'stot', 'bin', 'bout', 'dreq', 'dresp', 'ereq', 'econ',
+  'eresp', 'wretr', 'wredis', 'status', 'weight', 'act', 'bck', 'chkfail', 'chkdown', 'lastchg', 'downtime', 'qlimit',
+  'pid', 'iid', 'sid', 'throttle', 'lbtot', 'tracked', 'type', 'rate', 'rate_lim', 'rate_max', 'check_status',
+  'check_code', 'check_duration', 'hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other',
+] as const;
+
+export interface StatsRow {
+  pxname: string;
+  svname: string;
+  /** 0 frontend, 1 backend, 2 server. */
+  type: 0 | 1 | 2;
+  status: string;
+  counters: Counters | undefined;
+  act?: number;
+}
+
+export function statsRows(source: Pick<AdminSource, 'lb' | 'table'>): StatsRow[] {
+  const { stats } = source.lb;
+  const rows: StatsRow[] = [];
+  for (const l of source.lb.listeners()) {
+    if (l.kind === 'admin') continue;
+    rows.push({ pxname: l.name, svname: 'FRONTEND', type: 0, status: 'OPEN', counters: stats.frontends.get(l.name) });
+  }
+  for (const backend of source.table().backends.values()) {
+    const servers = serverStatuses(source, backend);
+    let up = 0;
+    for (const s of servers) {
+      if (s.state === 'UP') up++;
+      rows.push({ pxname: backend.name, svname: s.name, type: 2, status: s.state === 'DRAIN' ? 'DRAIN' : s.state, counters: stats.servers.get(s.id), act: 1 });
+    }
+    rows.push({ pxname: backend.name, svname: 'BACKEND', type: 1, status: up > 0 ? 'UP' : 'DOWN', counters: stats.backends.get(backend.name), act: up });
+  }
+  return rows;
+}
+
+function csvValue(row: StatsRow, column: (typeof CSV_COLUMNS)[number]): string | number {
+  const c = row.counters;
+  switch (column) {
+    case 'pxname': return row.pxname;
+    case 'svname': return row.svname;
+    case 'scur': case 'stot': case 'bin': case 'bout': case 'ereq': case 'econ': case 'eresp':
+      return c?.[column] ?? 0;
+    case 'status': return row.status;
+    case 'type': return row.type;
+    case 'act': return row.act ?? '';
+    case 'weight': return row.type === 2 ? 1 : '';
+    case 'pid': return 1;
+    case 'hrsp_1xx': case 'hrsp_2xx': case 'hrsp_3xx': case 'hrsp_4xx': case 'hrsp_5xx':
+      return c?.hrsp[Number(column[5])] ?? 0;
+    case 'hrsp_other': return c?.hrsp[0] ?? 0;
+    default: return '';
+  }
+}
+
+export function renderStatsCsv(rows: StatsRow[]): string {
+  let out = `# ${CSV_COLUMNS.join(',')},\n`;
+  for (const row of rows) out += `${CSV_COLUMNS.map((col) => csvValue(row, col)).join(',')},\n`;
+  return out;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+export function renderStatsHtml(rows: StatsRow[], tableVersion: number): string {
+  const groups = new Map<string, StatsRow[]>();
+  for (const row of rows) {
+    let list = groups.get(row.pxname);
+    if (list === undefined) groups.set(row.pxname, (list = []));
+    list.push(row);
+  }
+  let body = '';
+  for (const [pxname, list] of groups) {
+    body += `<h2>${escapeHtml(pxname)}</h2>\n<table>\n<tr><th>name</th><th>status</th><th>cur sessions</th><th>total sessions</th><th>bytes in</th><th>bytes out</th><th>req errors</th><th>conn errors</th><th>resp errors</th><th>2xx</th><th>4xx</th><th>5xx</th></tr>\n`;
+    for (const row of list) {
+      const c = row.counters;
+      body += `<tr class="${row.status.toLowerCase()}"><td>${escapeHtml(row.svname)}</td><td>${row.status}</td><td>${c?.scur ?? 0}</td><td>${c?.stot ?? 0}</td><td>${c?.bin ?? 0}</td><td>${c?.bout ?? 0}</td><td>${c?.ereq ?? 0}</td><td>${c?.econ ?? 0}</td><td>${c?.eresp ?? 0}</td><td>${c?.hrsp[2] ?? 0}</td><td>${c?.hrsp[4] ?? 0}</td><td>${c?.hrsp[5] ?? 0}</td></tr>\n`;
+    }
+    body += '</table>\n';
+  }
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>baton-lb statistics</title>
+<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px;text-align:right}td:first-child{text-align:left}tr.up td{background:#c0ffc0}tr.down td{background:#ffc0c0}tr.drain td{background:#a0a0ff}</style>
+</head><body><h1>baton-lb statistics</h1><p>route table version ${tableVersion}</p>
+${body}</body></html>
+`;
+}
+
+// --- Prometheus -----------------------------------------------------------------------------------
+
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus'>): string {
+  const table = source.table();
+  const { stats } = source.lb;
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  const classes = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+  metric('baton_lb_requests_total', 'counter', 'HTTP responses sent per backend, by status class.');
+  for (const [name, c] of stats.backends) {
+    for (let i = 1; i <= 6; i++) {
+      const idx = i % 6;
+      if (c.hrsp[idx] > 0 || (idx >= 2 && idx <= 5)) lines.push(`baton_lb_requests_total{backend="${label(name)}",code="${classes[idx]}"} ${c.hrsp[idx]}`);
+    }
+  }
+  metric('baton_lb_backend_bytes_total', 'counter', 'Body bytes per backend: in = from clients, out = to clients.');
+  for (const [name, c] of stats.backends) {
+    lines.push(`baton_lb_backend_bytes_total{backend="${label(name)}",direction="in"} ${c.bin}`);
+    lines.push(`baton_lb_backend_bytes_total{backend="${label(name)}",direction="out"} ${c.bout}`);
+  }
+  metric('baton_lb_backend_active_sessions', 'gauge', 'Requests or tunnels in flight per backend.');
+  for (const [name, c] of stats.backends) lines.push(`baton_lb_backend_active_sessions{backend="${label(name)}"} ${c.scur}`);
+  metric('baton_lb_backend_connection_errors_total', 'counter', 'Failed connection attempts to servers, per backend.');
+  for (const [name, c] of stats.backends) lines.push(`baton_lb_backend_connection_errors_total{backend="${label(name)}"} ${c.econ}`);
+  metric('baton_lb_backend_response_errors_total', 'counter', 'Server timeouts and resets after connecting, per backend.');
+  for (const [name, c] of stats.backends) lines.push(`baton_lb_backend_response_errors_total{backend="${label(name)}"} ${c.eresp}`);
+
+  metric('baton_lb_frontend_active_connections', 'gauge', 'Open client connections per listener.');
+  for (const [name, c] of stats.frontends) lines.push(`baton_lb_frontend_active_connections{frontend="${label(name)}"} ${c.scur}`);
+  metric('baton_lb_frontend_connections_total', 'counter', 'Client connections accepted per listener.');
+  for (const [name, c] of stats.frontends) lines.push(`baton_lb_frontend_connections_total{frontend="${label(name)}"} ${c.stot}`);
+  metric('baton_lb_frontend_bytes_total', 'counter', 'Bytes per listener (closed connections): in = from clients, out = to clients.');
+  for (const [name, c] of stats.frontends) {
+    lines.push(`baton_lb_frontend_bytes_total{frontend="${label(name)}",direction="in"} ${c.bin}`);
+    lines.push(`baton_lb_frontend_bytes_total{frontend="${label(name)}",direction="out"} ${c.bout}`);
+  }
+  metric('baton_lb_frontend_request_errors_total', 'counter', 'Requests refused per listener (no route, denied, bad request).');
+  for (const [name, c] of stats.frontends) lines.push(`baton_lb_frontend_request_errors_total{frontend="${label(name)}"} ${c.ereq}`);
+
+  metric('baton_lb_backend_servers', 'gauge', 'Servers per backend by state.');
+  for (const backend of table.backends.values()) {
+    const counts = { up: 0, down: 0, draining: 0 };
+    for (const s of serverStatuses(source, backend)) counts[s.state === 'UP' ? 'up' : s.state === 'DOWN' ? 'down' : 'draining']++;
+    for (const [state, n] of Object.entries(counts)) lines.push(`baton_lb_backend_servers{backend="${label(backend.name)}",state="${state}"} ${n}`);
+  }
+  metric('baton_lb_route_problems', 'gauge', 'Problems in the current route table, by kind (each affects only its app port).');
+  const kinds = new Map<string, number>();
+  for (const p of source.lb.problems()) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);
+  for (const [kind, n] of kinds) lines.push(`baton_lb_route_problems{kind="${label(kind)}"} ${n}`);
+  metric('baton_lb_route_table_version', 'gauge', 'Cluster state version the served route table was built from.');
+  lines.push(`baton_lb_route_table_version ${table.stateVersion}`);
+  metric('baton_lb_backends', 'gauge', 'Backends in the route table.');
+  lines.push(`baton_lb_backends ${table.backends.size}`);
+
+  const feed = source.feedStatus();
+  if (feed !== undefined) {
+    metric('baton_lb_feed_connected', 'gauge', '1 while the Marathon event stream is connected.');
+    lines.push(`baton_lb_feed_connected ${feed.connected ? 1 : 0}`);
+    metric('baton_lb_feed_stale', 'gauge', '1 while the routes may lag Marathon (stream down or resync failing).');
+    lines.push(`baton_lb_feed_stale ${feed.stale ? 1 : 0}`);
+    metric('baton_lb_feed_staleness_seconds', 'gauge', 'Seconds since the state was last known in sync (0 when fresh).');
+    lines.push(`baton_lb_feed_staleness_seconds ${feed.staleSeconds}`);
+    metric('baton_lb_feed_events_total', 'counter', 'Marathon events applied.');
+    lines.push(`baton_lb_feed_events_total ${feed.eventsApplied}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// --- HTTP -----------------------------------------------------------------------------------------
+
+function send(res: ServerResponse, status: number, type: string, body: string, extra?: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache', ...extra });
+  res.end(body);
+}
+
+function authorized(req: IncomingMessage, expected: string): boolean {
+  const header = req.headers.authorization;
+  if (header === undefined || !/^basic /i.test(header)) return false;
+  const given = Buffer.from(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export function createAdminServer(source: AdminSource): Server {
+  const server = createServer((req, res) => {
+    void handle(source, req, res).catch((err: Error) => {
+      source.logger.error({ err }, 'admin request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain', `${err.message}\n`);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+async function handle(source: AdminSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  if (path === '/_haproxy_health_check') {
+    send(res, 200, 'text/plain', 'OK\n');
+    return;
+  }
+  if (source.adminAuth && !authorized(req, source.adminAuth)) {
+    send(res, 401, 'text/plain', 'Unauthorized\n', { 'www-authenticate': 'Basic realm="baton-lb admin"' });
+    return;
+  }
+  const table = source.table();
+  switch (path) {
+    case '/_haproxy_getconfig':
+      send(res, 200, 'text/plain; charset=utf-8', source.renderConfig ? source.renderConfig(table) : `${JSON.stringify(renderStatus(source), null, 2)}\n`);
+      return;
+    case '/_haproxy_getvhostmap':
+      send(res, 200, 'text/plain; charset=utf-8', source.renderVhostMap ? source.renderVhostMap(table) : '');
+      return;
+    case '/_haproxy_getappmap':
+      send(res, 200, 'text/plain; charset=utf-8', source.renderAppMap ? source.renderAppMap(table) : '');
+      return;
+    case '/_haproxy_getpids':
+      send(res, 200, 'text/plain', `${process.pid}\n`);
+      return;
+    case '/_mlb_signal/hup':
+      try {
+        await source.resync();
+        send(res, 200, 'text/plain', 'Resynced with Marathon\n');
+      } catch (err) {
+        send(res, 500, 'text/plain', `Resync failed: ${(err as Error).message}\n`);
+      }
+      return;
+    case '/_mlb_signal/usr1':
+      await source.reload();
+      send(res, 200, 'text/plain', 'Reloaded the current route table\n');
+      return;
+    case '/haproxy':
+      if (query.startsWith('stats')) {
+        const rows = statsRows(source);
+        if (query.includes(';csv')) send(res, 200, 'text/csv; charset=utf-8', renderStatsCsv(rows));
+        else send(res, 200, 'text/html; charset=utf-8', renderStatsHtml(rows, table.stateVersion));
+        return;
+      }
+      break;
+    case '/metrics':
+      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(source));
+      return;
+    case '/_baton/status':
+      send(res, 200, 'application/json', `${JSON.stringify(renderStatus(source), null, 2)}\n`);
+      return;
+  }
+  send(res, 404, 'text/plain', 'Not found\n');
+}

@@ -1,0 +1,159 @@
+// Choosing a server for a new request or connection: roundrobin, leastconn or source (client-IP hash)
+// over the live servers of a backend, with passive health (a server that refused or timed out a
+// connection is skipped until its retry time). State is keyed by `Server.id`, so it survives table swaps.
+
+import type { Backend, Server } from './route-table.js';
+
+export interface PassiveHealthOptions {
+  /** First retry delay after a connect failure (default 1000 ms); doubles per consecutive failure. */
+  initialBackoffMs?: number;
+  /** Longest retry delay (default 30000 ms). */
+  maxBackoffMs?: number;
+}
+
+interface DownEntry {
+  failures: number;
+  retryAt: number;
+  lastError: string;
+}
+
+export type ServerHealth = 'up' | 'down';
+
+/** Servers that failed to accept a connection, and when each may be tried again. */
+export class PassiveHealth {
+  private readonly down = new Map<string, DownEntry>();
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+
+  constructor(options: PassiveHealthOptions = {}) {
+    this.initialMs = options.initialBackoffMs ?? 1_000;
+    this.maxMs = options.maxBackoffMs ?? 30_000;
+  }
+
+  /** True unless the server is down and its retry time has not come yet. */
+  isAvailable(serverId: string, now = Date.now()): boolean {
+    if (this.down.size === 0) return true;
+    const entry = this.down.get(serverId);
+    return entry === undefined || entry.retryAt <= now;
+  }
+
+  state(serverId: string): ServerHealth {
+    return this.down.has(serverId) ? 'down' : 'up';
+  }
+
+  /** Records a connect failure; returns the delay before the server is tried again. */
+  markFailure(serverId: string, reason: string, now = Date.now()): number {
+    const entry = this.down.get(serverId);
+    const failures = (entry?.failures ?? 0) + 1;
+    const delay = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(failures - 1, 30));
+    this.down.set(serverId, { failures, retryAt: now + delay, lastError: reason });
+    return delay;
+  }
+
+  /** A connection succeeded: the server is up again. */
+  markSuccess(serverId: string): void {
+    if (this.down.size !== 0) this.down.delete(serverId);
+  }
+
+  /** Details of a down server, for status pages. */
+  details(serverId: string): { failures: number; retryAt: number; lastError: string } | undefined {
+    return this.down.get(serverId);
+  }
+
+  /** Drops state of servers that are no longer in any backend. */
+  retainOnly(serverIds: ReadonlySet<string>): void {
+    for (const id of this.down.keys()) if (!serverIds.has(id)) this.down.delete(id);
+  }
+}
+
+/** FNV-1a, 32 bit: a cheap, stable hash for `balance source`. */
+export function hashString(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+export class Balancer {
+  readonly health: PassiveHealth;
+  private readonly active = new Map<string, number>();
+  private readonly cursors = new Map<string, number>();
+
+  constructor(health = new PassiveHealth()) {
+    this.health = health;
+  }
+
+  /** Open requests/connections on a server (for leastconn and status). */
+  activeOn(serverId: string): number {
+    return this.active.get(serverId) ?? 0;
+  }
+
+  acquire(serverId: string): void {
+    this.active.set(serverId, (this.active.get(serverId) ?? 0) + 1);
+  }
+
+  release(serverId: string): void {
+    const n = (this.active.get(serverId) ?? 1) - 1;
+    if (n <= 0) this.active.delete(serverId);
+    else this.active.set(serverId, n);
+  }
+
+  private eligible(server: Server, exclude: ReadonlySet<string> | undefined, now: number): boolean {
+    return !server.draining && (exclude === undefined || !exclude.has(server.id)) && this.health.isAvailable(server.id, now);
+  }
+
+  /**
+   * A server for a new request: not draining, not in `exclude` (servers already tried for this
+   * request), not passively down. Undefined when there is none.
+   */
+  pick(backend: Backend, clientIp: string, exclude?: ReadonlySet<string>, now = Date.now()): Server | undefined {
+    const servers = backend.servers;
+    const n = servers.length;
+    if (n === 0) return undefined;
+    if (backend.balance === 'source') {
+      const start = hashString(clientIp) % n;
+      for (let i = 0; i < n; i++) {
+        const server = servers[(start + i) % n];
+        if (this.eligible(server, exclude, now)) return server;
+      }
+      return undefined;
+    }
+    const cursor = this.cursors.get(backend.name) ?? 0;
+    this.cursors.set(backend.name, cursor + 1 >= 0x3fffffff ? 0 : cursor + 1);
+    const start = cursor % n;
+    if (backend.balance === 'leastconn') {
+      let best: Server | undefined;
+      let bestActive = Infinity;
+      for (let i = 0; i < n; i++) {
+        const server = servers[(start + i) % n];
+        if (!this.eligible(server, exclude, now)) continue;
+        const active = this.active.get(server.id) ?? 0;
+        if (active < bestActive) {
+          best = server;
+          bestActive = active;
+        }
+      }
+      return best;
+    }
+    for (let i = 0; i < n; i++) {
+      const server = servers[(start + i) % n];
+      if (this.eligible(server, exclude, now)) return server;
+    }
+    return undefined;
+  }
+
+  /** The server a sticky cookie names, if it is still in the backend and may take new requests. */
+  pickByCookie(backend: Backend, cookie: string, exclude?: ReadonlySet<string>, now = Date.now()): Server | undefined {
+    for (const server of backend.servers) {
+      if (server.cookie === cookie) return this.eligible(server, exclude, now) ? server : undefined;
+    }
+    return undefined;
+  }
+
+  /** Forgets round-robin cursors of backends that are gone. */
+  retainBackends(names: ReadonlySet<string>): void {
+    for (const name of this.cursors.keys()) if (!names.has(name)) this.cursors.delete(name);
+  }
+}

@@ -1,0 +1,644 @@
+// The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
+// (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
+// connections with undici's `Pool.dispatch` and a handler that streams the response straight into the
+// client response. Requests that never reached a server are retried on another one.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '@baton/marathon';
+import type { Balancer } from './balancer.js';
+import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-table.js';
+import type { Counters, LbStats } from './stats.js';
+import type { Upstreams } from './upstream.js';
+
+export interface Timeouts {
+  /** Connecting to a server (HAProxy `timeout connect`). */
+  connectMs: number;
+  /** Client inactivity (HAProxy `timeout client`). */
+  clientMs: number;
+  /** Waiting for the server's response headers, and body silence (HAProxy `timeout server`). */
+  serverMs: number;
+  /** Idle WebSocket / TCP tunnels (HAProxy `timeout tunnel`). */
+  tunnelMs: number;
+  /** Receiving a complete request head (HAProxy `timeout http-request`). */
+  httpRequestMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  connectMs: 3_000,
+  clientMs: 30_000,
+  serverMs: 30_000,
+  tunnelMs: 3_600_000,
+  httpRequestMs: 15_000,
+};
+
+export const STICKY_COOKIE = 'mesosphere_server_id';
+export const HSTS_VALUE = 'max-age=15768000';
+
+/** `http` = :80, `https` = :443, `appid` = :9091 (X-Marathon-App-Id), `service` = one service port. */
+export type FrontendKind = 'http' | 'https' | 'appid' | 'service';
+
+/** One listener as the request path sees it. */
+export interface Frontend {
+  name: string;
+  kind: FrontendKind;
+  /** Bound port, sent as X-Forwarded-Port. */
+  port: number;
+  tls: boolean;
+  /** For service ports: the backend this listener serves (swapped with the table). */
+  backendName?: string;
+  counters: Counters;
+  /** Set when the listener stops accepting: responses then close their connection. */
+  closing: boolean;
+}
+
+export interface ProxyContext {
+  table(): RouteTable;
+  balancer: Balancer;
+  upstreams: Upstreams;
+  stats: LbStats;
+  timeouts: Timeouts;
+  /** Port of the HTTPS listener, for redirects (443 → no port in the URL). */
+  httpsPort: number;
+  /** Most request headers accepted; more → 400. */
+  maxHeaders: number;
+  /** Checks an Authorization header against a backend's basic auth. */
+  checkAuth(auth: BasicAuth, authorization: string | undefined): boolean;
+  logger: Logger;
+}
+
+/** How many other servers a request that never reached its server may try. */
+const MAX_RETRIES = 3;
+
+/** Errors raised before a single byte reached the server: safe to retry elsewhere. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code !== undefined && CONNECT_ERRORS.has(code);
+}
+
+/** A reused keep-alive connection that the server had already closed. */
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export function isTimeoutError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route lookup (pure)
+
+/** `Host` lower-cased, without `:port` (IPv6 literals keep their brackets). */
+export function normalizeHost(host: string | undefined): string {
+  if (!host) return '';
+  let end = host.length;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    end = close === -1 ? host.length : close + 1;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) end = colon;
+  }
+  const bare = end === host.length ? host : host.slice(0, end);
+  return bare.toLowerCase();
+}
+
+function ruleMatchesPath(rule: HttpRule, path: string): boolean {
+  const paths = rule.paths;
+  if (paths.length === 0) return true;
+  if (rule.caseInsensitivePath) {
+    const lower = path.toLowerCase();
+    for (let i = 0; i < paths.length; i++) if (lower.startsWith(paths[i].toLowerCase())) return true;
+    return false;
+  }
+  for (let i = 0; i < paths.length; i++) if (path.startsWith(paths[i])) return true;
+  return false;
+}
+
+function wildcardMatches(pattern: string, host: string): boolean {
+  // `*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`.
+  const suffix = pattern.slice(1);
+  return host.length > suffix.length && host.endsWith(suffix);
+}
+
+/** The first rule for `host` (already normalised) and `path`: exact hosts first, then wildcards. */
+export function matchHttpRule(table: RouteTable, host: string, path: string): HttpRule | undefined {
+  const exact = table.hostIndex.get(host);
+  if (exact !== undefined) {
+    for (let i = 0; i < exact.length; i++) if (ruleMatchesPath(exact[i], path)) return exact[i];
+  }
+  const wild = table.wildcardRules;
+  for (let i = 0; i < wild.length; i++) {
+    const rule = wild[i];
+    if (wildcardMatches(rule.host, host) && ruleMatchesPath(rule, path)) return rule;
+  }
+  return undefined;
+}
+
+/** The path part of a request target (origin-form or absolute-form), without the query. */
+export function requestPath(url: string): string {
+  let start = 0;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const scheme = url.indexOf('://');
+    if (scheme !== -1) {
+      const slash = url.indexOf('/', scheme + 3);
+      if (slash === -1) return '/';
+      start = slash;
+    }
+  }
+  const q = url.indexOf('?', start);
+  return q === -1 ? (start === 0 ? url : url.slice(start)) : url.slice(start, q);
+}
+
+/** The request target as sent upstream: origin-form. */
+function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47) return url;
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return url === '*' ? url : `/${url}`;
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash !== -1) return url.slice(slash);
+  const q = url.indexOf('?', scheme + 3);
+  return q === -1 ? '/' : `/${url.slice(q)}`;
+}
+
+/** `_HTTP_BACKEND_PROXYPASS_PATH`: `/prefix/rest` → `/rest` (as marathon-lb's `reqirep`). */
+export function stripProxyPath(url: string, prefix: string): string {
+  if (!url.startsWith(prefix)) return url;
+  let rest = url.slice(prefix.length);
+  if (rest.charCodeAt(0) === 47) rest = rest.slice(1);
+  return `/${rest}`;
+}
+
+/** `_HTTP_BACKEND_REVPROXY_PATH`: prefixes the path of a Location on the backend's host (or relative). */
+export function rewriteLocation(location: string, hostname: string | undefined, rootPath: string): string {
+  if (location.charCodeAt(0) === 47) return rootPath + location;
+  if (hostname === undefined) return location;
+  const m = /^(https?:\/\/)([^/]*)(\/.*)$/i.exec(location);
+  if (m === null) return location;
+  const authority = m[2].toLowerCase();
+  const colon = authority.indexOf(':');
+  const host = colon === -1 ? authority : authority.slice(0, colon);
+  if (host !== hostname || (colon !== -1 && !/^:\d+$/.test(authority.slice(colon)))) return location;
+  return m[1] + m[2] + rootPath + m[3];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network ACL
+
+const aclCache = new WeakMap<Backend, BlockList>();
+
+/** The client address without the IPv4-mapped IPv6 prefix. */
+export function clientAddress(remote: string | undefined): string {
+  if (remote === undefined) return '';
+  return remote.startsWith('::ffff:') && isIPv4(remote.slice(7)) ? remote.slice(7) : remote;
+}
+
+/** True when `_BACKEND_NETWORK_ALLOWED_ACL` is empty or names a network holding `ip`. */
+export function networkAllowed(backend: Backend, ip: string): boolean {
+  if (backend.allowedNetworks.length === 0) return true;
+  let list = aclCache.get(backend);
+  if (list === undefined) {
+    list = new BlockList();
+    for (const cidr of backend.allowedNetworks) {
+      const [addr, bitsText] = cidr.split('/');
+      const family = isIPv6(addr) ? 'ipv6' : isIPv4(addr) ? 'ipv4' : undefined;
+      if (family === undefined) continue;
+      const bits = bitsText === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bitsText);
+      if (!Number.isInteger(bits)) continue;
+      try {
+        list.addSubnet(addr, bits, family);
+      } catch {
+        // a malformed CIDR allows nobody; the route builder reports it
+      }
+    }
+    aclCache.set(backend, list);
+  }
+  if (isIPv4(ip)) return list.check(ip, 'ipv4');
+  if (isIPv6(ip)) return list.check(ip, 'ipv6');
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request handling
+
+/** What the incoming request head tells the proxy, read in one pass over `rawHeaders`. */
+interface RequestHead {
+  host: string | undefined;
+  cookie: string | undefined;
+  authorization: string | undefined;
+  appId: string | undefined;
+  hasBody: boolean;
+  /** Headers to forward (hop-by-hop and the ones we set removed), flat name/value list. */
+  forward: string[];
+}
+
+function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
+  const raw = req.rawHeaders;
+  const forward: string[] = [];
+  let host: string | undefined;
+  let cookie: string | undefined;
+  let authorization: string | undefined;
+  let appId: string | undefined;
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    switch (name.length) {
+      case 2: // te
+        if (name.toLowerCase() === 'te') continue;
+        break;
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          if (host === undefined) host = value;
+          continue;
+        }
+        break;
+      case 6: {
+        const lower = name.toLowerCase();
+        if (lower === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        else if (lower === 'expect') continue;
+        break;
+      }
+      case 7: {
+        const lower = name.toLowerCase();
+        if (lower === 'trailer') continue;
+        if (lower === 'upgrade' && !keepUpgrade) continue;
+        break;
+      }
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'keep-alive') continue;
+        if (lower === 'connection' && !keepUpgrade) continue;
+        break;
+      }
+      case 13:
+        if (name.toLowerCase() === 'authorization') authorization = value;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          if (value !== '0') hasBody = true;
+        }
+        break;
+      case 16: {
+        const lower = name.toLowerCase();
+        if (lower === 'proxy-connection' || lower === 'x-forwarded-port') continue;
+        break;
+      }
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'transfer-encoding') {
+          hasBody = true;
+          if (!keepUpgrade) continue;
+        } else if (lower === 'x-forwarded-proto') continue;
+        else if (lower === 'x-marathon-app-id') appId = value;
+        break;
+      }
+    }
+    forward.push(name, value);
+  }
+  return { host, cookie, authorization, appId, hasBody, forward };
+}
+
+function stickyCookieValue(cookie: string | undefined): string | undefined {
+  if (cookie === undefined) return undefined;
+  const at = cookie.indexOf(`${STICKY_COOKIE}=`);
+  if (at === -1) return undefined;
+  if (at > 0) {
+    const before = cookie.charCodeAt(at - 1);
+    if (before !== 32 && before !== 59) return undefined;
+  }
+  const start = at + STICKY_COOKIE.length + 1;
+  const end = cookie.indexOf(';', start);
+  return (end === -1 ? cookie.slice(start) : cookie.slice(start, end)).trim();
+}
+
+/** A routed request: the backend and whether it came in through a :80/:443 vhost rule. */
+export interface Route {
+  backend: Backend;
+  vhost: boolean;
+}
+
+/** Finds the backend for a request on a frontend, or undefined (→ 503). */
+export function resolveRoute(table: RouteTable, frontend: Frontend, host: string | undefined, path: string, appId: string | undefined, sni?: string): Route | undefined {
+  switch (frontend.kind) {
+    case 'service': {
+      const backend = frontend.backendName === undefined ? undefined : table.backends.get(frontend.backendName);
+      return backend === undefined ? undefined : { backend, vhost: false };
+    }
+    case 'appid': {
+      if (appId === undefined) return undefined;
+      const name = table.appIdIndex.get(appId.toLowerCase());
+      const backend = name === undefined ? undefined : table.backends.get(name);
+      return backend === undefined ? undefined : { backend, vhost: false };
+    }
+    default: {
+      let rule = matchHttpRule(table, normalizeHost(host), path);
+      if (rule === undefined && sni) rule = matchHttpRule(table, sni.toLowerCase(), path);
+      const backend = rule === undefined ? undefined : table.backends.get(rule.backend);
+      return backend === undefined ? undefined : { backend, vhost: true };
+    }
+  }
+}
+
+function plainResponse(res: ServerResponse, frontend: Frontend, status: number, body: string, extra?: Record<string, string>): void {
+  frontend.counters.countStatus(status);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-cache',
+    ...extra,
+  };
+  if (frontend.closing) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+const MESSAGES: Record<number, string> = {
+  400: 'Bad request: too many headers\n',
+  403: 'Forbidden\n',
+  401: 'Unauthorized\n',
+  502: 'Bad gateway: the server could not be reached\n',
+  503: 'Service unavailable: no server is available to handle this request\n',
+  504: 'Gateway timeout: the server did not answer in time\n',
+};
+
+/** The handler for `request` events of an HTTP(S) listener. */
+export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const counters = frontend.counters;
+    const raw = req.rawHeaders;
+    if (raw.length > ctx.maxHeaders * 2) {
+      counters.ereq++;
+      plainResponse(res, frontend, 400, MESSAGES[400]);
+      return;
+    }
+    const head = readHead(req, false);
+    const table = ctx.table();
+    const url = req.url ?? '/';
+    const path = requestPath(url);
+    const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
+    const route = resolveRoute(table, frontend, head.host, path, head.appId, sni);
+    if (route === undefined) {
+      counters.ereq++;
+      plainResponse(res, frontend, 503, MESSAGES[503]);
+      return;
+    }
+    const backend = route.backend;
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    if (!networkAllowed(backend, clientIp)) {
+      counters.ereq++;
+      plainResponse(res, frontend, 403, MESSAGES[403]);
+      return;
+    }
+    if (route.vhost) {
+      if (backend.redirectToHttps && !frontend.tls) {
+        const host = normalizeHost(head.host) || backend.vhosts[0] || 'localhost';
+        const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
+        plainResponse(res, frontend, 301, '', { location: `https://${host}${port}${originForm(url)}` });
+        return;
+      }
+      if (backend.auth !== undefined && !ctx.checkAuth(backend.auth, head.authorization)) {
+        plainResponse(res, frontend, 401, MESSAGES[401], { 'www-authenticate': `Basic realm="${backend.auth.realm}"` });
+        return;
+      }
+      if (backend.redirectRootTo !== undefined && path === '/') {
+        plainResponse(res, frontend, 301, '', { location: backend.redirectRootTo });
+        return;
+      }
+    }
+    new ProxyExchange(ctx, frontend, req, res, backend, head, clientIp, url).start();
+  };
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
+}
+
+/** One request forwarded to one backend (possibly several servers in turn, before any byte was sent). */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  private server: Server | undefined;
+  private tried: Set<string> | undefined;
+  private attempts = 0;
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resume: (() => void) | undefined;
+  private finished = false;
+  private clientGone = false;
+  private stickyFromCookie = false;
+  private retriedReset = false;
+  private bytesOut = 0;
+  private backendCounters: Counters;
+  private serverCounters: Counters | undefined;
+  private readonly options: Dispatcher.DispatchOptions;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly frontend: Frontend,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly backend: Backend,
+    private readonly head: RequestHead,
+    private readonly clientIp: string,
+    url: string,
+  ) {
+    this.backendCounters = ctx.stats.backend(backend.name);
+    const forward = head.forward;
+    let path = originForm(url);
+    let host = head.host;
+    if (backend.proxyPassPath !== undefined && backend.proxyPassPath !== '') {
+      path = stripProxyPath(path, backend.proxyPassPath);
+      if (backend.vhosts.length > 0 && !backend.vhosts[0].startsWith('*')) host = backend.vhosts[0];
+    }
+    if (host !== undefined) forward.push('host', host);
+    forward.push(
+      'x-forwarded-for', clientIp,
+      'x-forwarded-port', String(frontend.port),
+      'x-forwarded-proto', frontend.tls ? 'https' : 'http',
+    );
+    this.options = {
+      method: req.method ?? 'GET',
+      path,
+      headers: forward,
+      body: head.hasBody ? req : null,
+      headersTimeout: ctx.timeouts.serverMs,
+      bodyTimeout: ctx.timeouts.serverMs,
+    };
+  }
+
+  start(): void {
+    this.res.once('close', this.onClientClose);
+    const counters = this.backendCounters;
+    counters.scur++;
+    counters.stot++;
+    let server: Server | undefined;
+    if (this.backend.sticky) {
+      const cookie = stickyCookieValue(this.head.cookie);
+      if (cookie !== undefined) {
+        server = this.ctx.balancer.pickByCookie(this.backend, cookie);
+        this.stickyFromCookie = server !== undefined;
+      }
+    }
+    this.dispatch(server);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.finished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(new Error('client closed the connection'));
+  };
+
+  private dispatch(chosen?: Server): void {
+    const server = chosen ?? this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);
+    if (server === undefined) {
+      this.fail(503);
+      return;
+    }
+    this.server = server;
+    this.attempts++;
+    this.ctx.balancer.acquire(server.id);
+    const sc = (this.serverCounters = this.ctx.stats.server(server.id));
+    sc.scur++;
+    sc.stot++;
+    this.ctx.upstreams.get(server).dispatch(this.options, this);
+  }
+
+  private releaseServer(): void {
+    if (this.server === undefined) return;
+    this.ctx.balancer.release(this.server.id);
+    if (this.serverCounters !== undefined) this.serverCounters.scur--;
+  }
+
+  private fail(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.backendCounters.scur--;
+    this.backendCounters.countStatus(status);
+    if (this.serverCounters !== undefined) this.serverCounters.countStatus(status);
+    if (!this.clientGone) plainResponse(this.res, this.frontend, status, MESSAGES[status] ?? '');
+  }
+
+  // --- undici DispatchHandler ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx interim responses are not relayed
+    const server = this.server!;
+    this.ctx.balancer.health.markSuccess(server.id);
+    const backend = this.backend;
+    const headers: string[] = [];
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i].toString('latin1');
+      let value = rawHeaders[i + 1].toString('latin1');
+      const len = name.length;
+      if (len === 8 || len === 10 || len === 16 || len === 17) {
+        const lower = name.toLowerCase();
+        if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding' || lower === 'proxy-connection') continue;
+        if (lower === 'location' && backend.revProxyPath) value = rewriteLocation(value, backend.vhosts[0], backend.revProxyPath);
+      }
+      headers.push(name, value);
+    }
+    if (backend.useHsts) headers.push('strict-transport-security', HSTS_VALUE);
+    if (backend.sticky && !this.stickyFromCookie) {
+      headers.push('set-cookie', `${STICKY_COOKIE}=${server.cookie}; path=/`, 'cache-control', 'private');
+    }
+    if (this.frontend.closing) headers.push('connection', 'close');
+    this.backendCounters.countStatus(statusCode);
+    this.serverCounters?.countStatus(statusCode);
+    this.frontend.counters.countStatus(statusCode);
+    const res = this.res;
+    try {
+      res.writeHead(statusCode, statusText, headers);
+    } catch (err) {
+      this.ctx.logger.debug({ err, backend: backend.name }, 'invalid response head from server');
+      this.abortUpstream?.(err as Error);
+      return false;
+    }
+    this.resume = resume;
+    // Head, body and end usually arrive in one read from the server: send them in one write.
+    res.cork();
+    process.nextTick(uncork, res);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    if (this.res.write(chunk)) return true;
+    // Back-pressure: undici stops reading from the server until the client drains.
+    if (this.resume !== undefined) this.res.once('drain', this.resume);
+    return false;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.releaseServer();
+    const bc = this.backendCounters;
+    bc.scur--;
+    bc.bout += this.bytesOut;
+    if (this.serverCounters !== undefined) this.serverCounters.bout += this.bytesOut;
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.releaseServer();
+    if (this.finished) return;
+    const server = this.server;
+    if (this.clientGone) {
+      this.finished = true;
+      this.backendCounters.scur--;
+      return;
+    }
+    if (this.res.headersSent) {
+      // The response had started: nothing better to do than cut the client connection.
+      this.finished = true;
+      this.backendCounters.scur--;
+      this.backendCounters.eresp++;
+      this.res.destroy(err);
+      return;
+    }
+    if (server !== undefined && isConnectError(err)) {
+      this.ctx.balancer.health.markFailure(server.id, (err as { code?: string }).code ?? err.message);
+      this.backendCounters.econ++;
+      if (this.serverCounters !== undefined) this.serverCounters.econ++;
+      this.ctx.logger.warn({ backend: this.backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      if (this.attempts <= MAX_RETRIES && !this.req.readableDidRead) {
+        (this.tried ??= new Set()).add(server.id);
+        const next = this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);
+        if (next !== undefined) {
+          this.dispatch(next);
+          return;
+        }
+      }
+      this.fail(isTimeoutError(err) ? 504 : 502);
+      return;
+    }
+    // The server closed a pooled connection as the request went out (a keep-alive race): an idempotent
+    // request without a body is safe to send again, once, on a fresh connection or another server.
+    const code = (err as { code?: string }).code;
+    if (!this.retriedReset && code !== undefined && RESET_ERRORS.has(code) && !this.head.hasBody && IDEMPOTENT.has(this.options.method)) {
+      this.retriedReset = true;
+      this.dispatch();
+      return;
+    }
+    this.backendCounters.eresp++;
+    if (this.serverCounters !== undefined) this.serverCounters.eresp++;
+    this.fail(isTimeoutError(err) ? 504 : 502);
+  }
+}

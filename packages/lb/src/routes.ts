@@ -1,0 +1,527 @@
+// ClusterState → RouteTable, marathon-lb's rules (reference/marathon-lb.md §1–3, §8). Pure.
+//
+// The table is assembled from one fragment per "unit" (an app, or the apps of one zdd deployment
+// group). `RouteBuilder.update` recomputes only the fragments of the apps a StateChange names and then
+// reassembles: conflicts, rule order and indexes are global, but assembling is a few linear passes.
+
+import type { App, ClusterState, StateChange } from '@baton/marathon';
+import {
+  LruCache,
+  ServicePortAssigner,
+  backendName,
+  healthCheckFor,
+  serverCookie,
+  serverName,
+  servicePortsOf,
+  taskEndpoint,
+  taskSkipReason,
+  type TaskFilterOptions,
+} from './backends.js';
+import { parseAppLabels, type AppLabels } from './labels.js';
+import type { Backend, HttpRule, RouteProblem, RouteTable, Server, ServiceListener } from './route-table.js';
+import { deploymentUnitId, mergeDeploymentGroup, type MergedTask } from './zdd.js';
+
+export interface RouteOptions {
+  /** marathon-lb's --group (repeatable); `*` = every app, including apps without a group. */
+  groups: string[];
+  /** --health-check: drop tasks of apps with health checks unless a result is alive. */
+  healthCheck: boolean;
+  /** --strict-mode: ports are served only with HAPROXY_{n}_ENABLED=true. */
+  strictMode: boolean;
+  /** --lru-cache-capacity: task health results remembered for when Marathon reports none. */
+  lruCacheCapacity: number;
+  /** --min/--max-serv-port-ip-per-task: range for IP-per-task apps without service ports. */
+  minServPortIpPerTask: number;
+  maxServPortIpPerTask: number;
+  /** $FRAMEWORK_NAME: the app `/<frameworkName>` (the LB itself) is never routed. */
+  frameworkName?: string;
+  /** --ssl-certs, for reference in the table (certificate files named by apps are collected apart). */
+  sslCerts?: string[];
+  /** Ports this LB serves itself (HTTP, HTTPS, admin, app-id); a service port equal to one is a conflict. */
+  reservedPorts?: number[];
+}
+
+export const DEFAULT_ROUTE_OPTIONS: Readonly<Omit<RouteOptions, 'groups'>> = Object.freeze({
+  healthCheck: false,
+  strictMode: false,
+  lruCacheCapacity: 1000,
+  minServPortIpPerTask: 10050,
+  maxServPortIpPerTask: 10100,
+  reservedPorts: [80, 443, 9090, 9091],
+});
+
+export type RouteOptionsInput = Partial<RouteOptions> & Pick<RouteOptions, 'groups'>;
+
+/** Builds a table from scratch (no memory of earlier builds; use RouteBuilder to keep one). */
+export function buildRouteTable(state: ClusterState, options: RouteOptionsInput): RouteTable {
+  return new RouteBuilder(options).build(state);
+}
+
+interface Fragment {
+  key: string;
+  unitId: string;
+  /** By port index. */
+  backends: Backend[];
+  problems: RouteProblem[];
+}
+
+interface UnitInput {
+  key: string;
+  unitId: string;
+  base: App;
+  labels: AppLabels;
+  tasks: readonly MergedTask[];
+  memberAppIds: string[];
+  deploymentGroup?: string;
+  problems: RouteProblem[];
+}
+
+const WILDCARD_ADDRESSES = new Set(['*', '', '0.0.0.0', '::', '[::]']);
+const HTTP_CHECKS = new Set(['HTTP', 'HTTPS', 'MESOS_HTTP', 'MESOS_HTTPS']);
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function deploymentGroupOf(app: App): string | undefined {
+  const group = app.labels.HAPROXY_DEPLOYMENT_GROUP?.trim();
+  return group ? group : undefined;
+}
+
+/**
+ * Keeps the route table of a ClusterState up to date. Remembers, across builds, task health results
+ * (for --health-check) and IP-per-task service port assignments.
+ */
+export class RouteBuilder {
+  readonly options: Readonly<RouteOptions>;
+  private readonly lbGroups: Set<string>;
+  private readonly allGroups: boolean;
+  private readonly filter: TaskFilterOptions;
+  private readonly assigner: ServicePortAssigner;
+  private readonly reserved: Set<number>;
+  /** app id → unit key (`app:<id>` or `zdd:/<group>`). */
+  private readonly unitOfApp = new Map<string, string>();
+  /** unit key → member app ids. */
+  private readonly members = new Map<string, Set<string>>();
+  private readonly fragments = new Map<string, Fragment>();
+  private sortedKeys: string[] | undefined;
+  private current: RouteTable | undefined;
+
+  constructor(options: RouteOptionsInput) {
+    this.options = { ...DEFAULT_ROUTE_OPTIONS, ...options };
+    this.lbGroups = new Set(this.options.groups);
+    this.allGroups = this.lbGroups.has('*');
+    this.filter = { healthCheck: this.options.healthCheck, healthCache: new LruCache(Math.max(0, this.options.lruCacheCapacity)) };
+    this.assigner = new ServicePortAssigner(this.options.minServPortIpPerTask, this.options.maxServPortIpPerTask);
+    this.reserved = new Set(this.options.reservedPorts ?? DEFAULT_ROUTE_OPTIONS.reservedPorts);
+  }
+
+  /** The last table built, if any. */
+  get table(): RouteTable | undefined {
+    return this.current;
+  }
+
+  /** Recomputes every app. */
+  build(state: ClusterState): RouteTable {
+    const ids = new Set(this.unitOfApp.keys());
+    for (const app of state.apps()) ids.add(app.id);
+    // Sorted, so that a build from scratch does not depend on the order Marathon listed the apps in.
+    this.recompute(state, [...ids].sort(compareStrings));
+    return this.assemble(state.version);
+  }
+
+  /** Recomputes the apps `change` names (everything on the first call) and returns the new table. */
+  update(state: ClusterState, change: StateChange): RouteTable {
+    if (!this.current) return this.build(state);
+    this.recompute(state, change.appIds);
+    return this.assemble(state.version);
+  }
+
+  private unitKeyOf(app: App | undefined): string | undefined {
+    if (!app) return undefined;
+    if (this.options.frameworkName !== undefined && app.id.slice(1) === this.options.frameworkName) return undefined;
+    const group = deploymentGroupOf(app);
+    return group !== undefined ? `zdd:${deploymentUnitId(group)}` : `app:${app.id}`;
+  }
+
+  private recompute(state: ClusterState, appIds: Iterable<string>): void {
+    const dirty = new Set<string>();
+    for (const appId of appIds) {
+      const before = this.unitOfApp.get(appId);
+      const after = this.unitKeyOf(state.getApp(appId));
+      if (before !== undefined) dirty.add(before);
+      if (after !== undefined) dirty.add(after);
+      if (before === after) continue;
+      if (before !== undefined) {
+        const set = this.members.get(before);
+        set?.delete(appId);
+        if (set && set.size === 0) this.members.delete(before);
+        this.unitOfApp.delete(appId);
+      }
+      if (after !== undefined) {
+        let set = this.members.get(after);
+        if (!set) this.members.set(after, (set = new Set()));
+        set.add(appId);
+        this.unitOfApp.set(appId, after);
+      }
+    }
+    for (const key of dirty) {
+      const input = this.unitInput(state, key);
+      if (!input) {
+        if (this.fragments.delete(key)) this.sortedKeys = undefined;
+        this.assigner.release(key.slice(4));
+        continue;
+      }
+      if (!this.fragments.has(key)) this.sortedKeys = undefined;
+      this.fragments.set(key, this.buildFragment(input));
+    }
+  }
+
+  private unitInput(state: ClusterState, key: string): UnitInput | undefined {
+    const memberIds = this.members.get(key);
+    if (!memberIds || memberIds.size === 0) return undefined;
+    const strict = { strictMode: this.options.strictMode };
+    if (key.startsWith('app:')) {
+      const app = state.getApp(key.slice(4));
+      if (!app) return undefined;
+      return {
+        key,
+        unitId: app.id,
+        base: app,
+        labels: parseAppLabels(app.id, app.labels, app.ports.length, strict),
+        tasks: state.tasksOf(app.id).map((task) => ({ task, draining: false })),
+        memberAppIds: [app.id],
+        problems: [],
+      };
+    }
+    const members = [...memberIds]
+      .map((id) => state.getApp(id))
+      .filter((app): app is App => app !== undefined)
+      .map((app) => ({
+        app,
+        tasks: state.tasksOf(app.id),
+        labels: parseAppLabels(app.id, app.labels, app.ports.length, strict),
+      }));
+    if (members.length === 0) return undefined;
+    const group = deploymentGroupOf(members[0].app) ?? key.slice(5);
+    const merged = mergeDeploymentGroup(
+      group,
+      members.map((m) => ({ app: m.app, tasks: m.tasks, deployment: m.labels.deployment })),
+    );
+    const base = members.find((m) => m.app.id === merged.base.id)!;
+    return {
+      key,
+      unitId: merged.unitId,
+      base: base.app,
+      labels: base.labels,
+      tasks: merged.tasks,
+      memberAppIds: merged.memberAppIds,
+      deploymentGroup: group,
+      problems: merged.problems,
+    };
+  }
+
+  private inGroups(groups: string[]): boolean {
+    if (this.allGroups) return true;
+    for (const group of groups) if (this.lbGroups.has(group)) return true;
+    return false;
+  }
+
+  private buildFragment(input: UnitInput): Fragment {
+    const { base, labels, unitId } = input;
+    const problems: RouteProblem[] = [];
+    const backends: Backend[] = [];
+    const exposed = labels.ports.map((port) => port.enabled && this.inGroups(port.groups ?? labels.groups));
+
+    // Problems of ports this LB does not serve are another LB's business.
+    for (const problem of labels.problems) {
+      const index = problem.portIndex;
+      const relevant =
+        index !== undefined && index < exposed.length ? exposed[index] : exposed.some(Boolean) || this.inGroups(labels.groups);
+      if (relevant) problems.push(problem);
+    }
+    if (exposed.some(Boolean)) problems.push(...input.problems);
+    if (!exposed.some(Boolean)) return { key: input.key, unitId, backends, problems };
+
+    const servicePorts = servicePortsOf(base, unitId, base.networkMode === 'container' ? this.assigner : undefined);
+
+    // Tasks that become servers, with where they answer.
+    const served: { task: MergedTask; ip: string; ports: number[] }[] = [];
+    for (const entry of input.tasks) {
+      if (taskSkipReason(base, entry.task, this.filter) !== undefined) continue;
+      const endpoint = taskEndpoint(base, entry.task);
+      if (endpoint) served.push({ task: entry, ip: endpoint.ip, ports: endpoint.ports });
+    }
+
+    for (const port of labels.ports) {
+      const index = port.index;
+      if (!exposed[index] || port.badLabels.length > 0) continue;
+      const bindPort = port.port ?? servicePorts[index] ?? 0;
+      if (!(bindPort > 0)) {
+        problems.push({
+          appId: unitId,
+          portIndex: index,
+          kind: 'no-service-port',
+          message:
+            base.networkMode === 'container'
+              ? `port ${index} has no service port and the range ${this.options.minServPortIpPerTask}-${this.options.maxServPortIpPerTask} is exhausted (or it has no container port)`
+              : `port ${index} has no service port (set HAPROXY_${index}_PORT)`,
+        });
+        continue;
+      }
+
+      const ownCheck = healthCheckFor(base, index);
+      let check = ownCheck;
+      let borrowedIndex: number | undefined;
+      if (!check && port.healthCheckPortIndex !== undefined) {
+        check = healthCheckFor(base, port.healthCheckPortIndex);
+        if (check && check.port === undefined) borrowedIndex = port.healthCheckPortIndex;
+      }
+      const httpByCheck = ownCheck ? ownCheck.protocol === 'HTTP' : check !== undefined && HTTP_CHECKS.has(check.protocol);
+      const mode = port.mode ?? (port.vhosts.length > 0 || httpByCheck ? 'http' : 'tcp');
+      const name = backendName(unitId, bindPort);
+
+      const servers: Server[] = [];
+      const seen = new Set<string>();
+      for (const { task: entry, ip, ports } of served) {
+        if (index >= ports.length) continue;
+        const taskPort = ports[index];
+        const address = `${ip}:${taskPort}`;
+        if (seen.has(address)) continue;
+        seen.add(address);
+        const task = entry.task;
+        const sname = serverName(task.host, ip, taskPort);
+        const server: Server = {
+          id: `${task.id}:${index}`,
+          name: sname,
+          taskId: task.id,
+          appId: task.appId,
+          host: ip,
+          port: taskPort,
+          draining: entry.draining,
+          cookie: serverCookie(sname),
+          agentHost: task.host,
+        };
+        if (borrowedIndex !== undefined && borrowedIndex < ports.length) server.checkPort = ports[borrowedIndex];
+        servers.push(server);
+      }
+      servers.sort(
+        (a, b) =>
+          compareStrings(a.agentHost ?? '', b.agentHost ?? '') ||
+          compareStrings(a.host, b.host) ||
+          a.port - b.port ||
+          compareStrings(a.id, b.id),
+      );
+
+      if (mode === 'tcp' && port.vhosts.length > 0) {
+        problems.push({
+          appId: unitId,
+          portIndex: index,
+          label: `HAPROXY_${index}_VHOST`,
+          kind: 'vhost-ignored',
+          message: `HAPROXY_${index}_VHOST is ignored: the port is in tcp mode (HAPROXY_${index}_MODE=tcp)`,
+          severity: 'warning',
+        });
+      }
+
+      const backend: Backend = {
+        name,
+        appId: unitId,
+        portIndex: index,
+        servicePort: bindPort,
+        mode,
+        balance: port.balance,
+        sticky: port.sticky,
+        servers,
+        vhosts: port.vhosts,
+        paths: port.paths,
+        caseInsensitivePath: port.caseInsensitivePath,
+        weight: port.weight,
+        redirectToHttps: port.redirectToHttps,
+        useHsts: port.useHsts,
+        allowedNetworks: port.allowedNetworks,
+        bindAddr: port.bindAddr,
+        memberAppIds: input.memberAppIds,
+        groups: port.groups ?? labels.groups,
+      };
+      if (port.auth) backend.auth = port.auth;
+      if (port.proxyPassPath !== undefined) backend.proxyPassPath = port.proxyPassPath;
+      if (port.revProxyPath !== undefined) backend.revProxyPath = port.revProxyPath;
+      if (port.redirectRootTo !== undefined) backend.redirectRootTo = port.redirectRootTo;
+      if (port.sslCert !== undefined) backend.sslCert = port.sslCert;
+      if (port.bindOptions !== undefined) backend.bindOptions = port.bindOptions;
+      if (input.deploymentGroup !== undefined) backend.deploymentGroup = input.deploymentGroup;
+      if (check) {
+        backend.healthCheck = {
+          protocol: check.protocol,
+          intervalSeconds: check.intervalSeconds,
+          timeoutSeconds: check.timeoutSeconds,
+          maxConsecutiveFailures: check.maxConsecutiveFailures,
+        };
+        if (check.path !== undefined) backend.healthCheck.path = check.path;
+        if (check.port !== undefined) backend.healthCheck.port = check.port;
+      }
+      backends.push(backend);
+    }
+    return { key: input.key, unitId, backends, problems };
+  }
+
+  private orderedFragments(): Fragment[] {
+    if (!this.sortedKeys) {
+      this.sortedKeys = [...this.fragments.keys()].sort((a, b) => {
+        const fa = this.fragments.get(a)!;
+        const fb = this.fragments.get(b)!;
+        return compareStrings(fa.unitId, fb.unitId) || compareStrings(a, b);
+      });
+    }
+    return this.sortedKeys.map((key) => this.fragments.get(key)!);
+  }
+
+  private assemble(stateVersion: number): RouteTable {
+    const problems: RouteProblem[] = [];
+    const backends = new Map<string, Backend>();
+    const ordered: Backend[] = [];
+    const certificateFiles = new Set<string>();
+
+    // 1. Backends, in (app id, port index) order: the first one wins a name.
+    for (const fragment of this.orderedFragments()) {
+      problems.push(...fragment.problems);
+      for (const backend of fragment.backends) {
+        const holder = backends.get(backend.name);
+        if (holder) {
+          problems.push({
+            appId: backend.appId,
+            portIndex: backend.portIndex,
+            kind: 'port-conflict',
+            message: `backend ${backend.name} (port ${backend.portIndex}) is already defined by ${holder.appId} port ${holder.portIndex}; ${holder.appId} wins (smallest app id, then port index)`,
+          });
+          continue;
+        }
+        backends.set(backend.name, backend);
+        ordered.push(backend);
+        if (backend.sslCert !== undefined) certificateFiles.add(backend.sslCert);
+      }
+    }
+
+    // 2. Service-port listeners: the first claimant of a port (+ overlapping address) wins.
+    const listeners: ServiceListener[] = [];
+    const byPort = new Map<number, ServiceListener[]>();
+    for (const backend of ordered) {
+      const port = backend.servicePort;
+      if (this.reserved.has(port)) {
+        problems.push({
+          appId: backend.appId,
+          portIndex: backend.portIndex,
+          kind: 'port-conflict',
+          message: `service port ${port} of ${backend.name} is a port of the load balancer itself; no listener on it`,
+        });
+        continue;
+      }
+      const claimed = byPort.get(port);
+      const clash = claimed?.find(
+        (l) => l.bindAddr === backend.bindAddr || WILDCARD_ADDRESSES.has(l.bindAddr) || WILDCARD_ADDRESSES.has(backend.bindAddr),
+      );
+      if (clash) {
+        const winner = backends.get(clash.backend)!;
+        problems.push({
+          appId: backend.appId,
+          portIndex: backend.portIndex,
+          kind: 'port-conflict',
+          message: `port ${backend.bindAddr}:${port} of ${backend.name} is already bound by ${winner.appId} port ${winner.portIndex} (${clash.bindAddr}:${port}); ${winner.appId} wins (smallest app id, then port index)`,
+        });
+        continue;
+      }
+      const listener: ServiceListener = { port, bindAddr: backend.bindAddr, backend: backend.name };
+      listeners.push(listener);
+      if (claimed) claimed.push(listener);
+      else byPort.set(port, [listener]);
+    }
+    listeners.sort((a, b) => a.port - b.port || compareStrings(a.bindAddr, b.bindAddr));
+    const servicePorts = new Map<number, string>();
+    for (const listener of listeners) if (!servicePorts.has(listener.port)) servicePorts.set(listener.port, listener.backend);
+
+    // 3. Vhost rules: blocks per app port in (app id, port) order, stably sorted by weight descending.
+    const blocks = ordered
+      .filter((b) => b.mode === 'http' && b.vhosts.length > 0)
+      .sort(
+        (a, b) =>
+          b.weight - a.weight ||
+          compareStrings(a.appId, b.appId) ||
+          a.servicePort - b.servicePort ||
+          a.portIndex - b.portIndex,
+      );
+    const httpRules: HttpRule[] = [];
+    const claims = new Map<string, Backend>();
+    for (const backend of blocks) {
+      const hosts = new Set<string>();
+      for (const host of backend.vhosts) {
+        if (hosts.has(host)) continue;
+        hosts.add(host);
+        const wanted = backend.paths.length > 0 ? backend.paths : [''];
+        const kept: string[] = [];
+        for (const path of wanted) {
+          const key = `${host}\n${path}`;
+          const holder = claims.get(key);
+          if (holder && holder !== backend && holder.weight === backend.weight) {
+            problems.push({
+              appId: backend.appId,
+              portIndex: backend.portIndex,
+              label: `HAPROXY_${backend.portIndex}_VHOST`,
+              kind: 'vhost-conflict',
+              message: `vhost ${host}${path ? ` path ${path}` : ''} of ${backend.name} is also claimed by ${holder.appId} port ${holder.portIndex} with the same weight ${backend.weight}; ${holder.appId} wins (smallest app id, then port)`,
+            });
+            continue;
+          }
+          if (!holder) claims.set(key, backend);
+          kept.push(path);
+        }
+        if (kept.length === 0) continue;
+        httpRules.push({
+          host,
+          paths: backend.paths.length > 0 ? kept : [],
+          caseInsensitivePath: backend.caseInsensitivePath,
+          backend: backend.name,
+          weight: backend.weight,
+          appId: backend.appId,
+          portIndex: backend.portIndex,
+        });
+      }
+    }
+    const hostIndex = new Map<string, HttpRule[]>();
+    const wildcardRules: HttpRule[] = [];
+    for (const rule of httpRules) {
+      if (rule.host.startsWith('*.')) {
+        wildcardRules.push(rule);
+        continue;
+      }
+      const list = hostIndex.get(rule.host);
+      if (list) list.push(rule);
+      else hostIndex.set(rule.host, [rule]);
+    }
+
+    // 4. X-Marathon-App-Id (:9091): each app's first http port in (app id, port) order.
+    const appIdIndex = new Map<string, string>();
+    const byAppPort = ordered
+      .filter((b) => b.mode === 'http')
+      .sort((a, b) => compareStrings(a.appId, b.appId) || a.servicePort - b.servicePort || a.portIndex - b.portIndex);
+    for (const backend of byAppPort) {
+      const key = backend.appId.toLowerCase();
+      if (!appIdIndex.has(key)) appIdIndex.set(key, backend.name);
+    }
+
+    const table: RouteTable = {
+      stateVersion,
+      backends,
+      servicePorts,
+      listeners,
+      httpRules,
+      hostIndex,
+      wildcardRules,
+      appIdIndex,
+      certificateFiles: [...certificateFiles].sort(),
+      problems,
+    };
+    this.current = table;
+    return table;
+  }
+}

@@ -1,0 +1,515 @@
+// The data plane's shell: the listeners (:80, :443, :9091, one per service port, admin), the current
+// route table (swapped by reference, never by restarting a listener), upstream pools and counters.
+
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { silentLogger, type FeedStatus, type Logger } from '@baton/marathon';
+import { createAdminServer, type AdminSource } from './admin.js';
+import { checkBasicAuth } from './auth.js';
+import { Balancer, PassiveHealth, type PassiveHealthOptions } from './balancer.js';
+import { createRequestHandler, DEFAULT_TIMEOUTS, type Frontend, type FrontendKind, type ProxyContext, type Timeouts } from './proxy.js';
+import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table.js';
+import { Counters, LbStats } from './stats.js';
+import { CertificateStore, loadCertificate } from './tls.js';
+import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
+import { Upstreams } from './upstream.js';
+
+export interface LoadBalancerOptions {
+  /** Address every listener binds unless a backend names its own `_BIND_ADDR` (default 0.0.0.0). */
+  bindAddress?: string;
+  /** :80 (default 80; 0 = ephemeral). */
+  httpPort?: number;
+  /** :443 (default 443; 0 = ephemeral). */
+  httpsPort?: number;
+  /** X-Marathon-App-Id routing (default 9091; null = off). */
+  appIdPort?: number | null;
+  /** Admin and stats (default 9090; null = off). */
+  adminPort?: number | null;
+  /** marathon-lb's `--dont-bind-http-https`: no :80 / :443 listeners. */
+  dontBindHttpHttps?: boolean;
+  /** `--ssl-certs`: PEM files (certificate + key); the first is the default certificate on :443. */
+  sslCerts?: string[];
+  /** Basic auth on the admin port, `user:pass`. */
+  adminAuth?: string;
+  timeouts?: Partial<Timeouts>;
+  /** Largest request head in bytes (default 16384; larger → 431). */
+  maxHeaderSize?: number;
+  /** Most request headers (default 100; more → 400). */
+  maxHeaders?: number;
+  passiveHealth?: PassiveHealthOptions;
+  /** The table to serve first (default: an empty table). */
+  initialTable?: RouteTable;
+  /** Status of the Marathon feed, for the admin status, metrics and staleness. */
+  feedStatus?: () => FeedStatus | undefined;
+  /** `/_mlb_signal/hup`: a full resync from Marathon. */
+  onResync?: () => Promise<void> | void;
+  /** Text renderers for `/_haproxy_getconfig`, `getvhostmap`, `getappmap`. */
+  renderers?: Partial<Pick<AdminSource, 'renderConfig' | 'renderVhostMap' | 'renderAppMap'>>;
+  /** Basic-auth check for `_AUTH` (default: the crypt-hash check of auth.ts). */
+  checkAuth?: (auth: BasicAuth, authorization: string | undefined) => boolean;
+  logger?: Logger;
+}
+
+export interface ListenerInfo {
+  name: string;
+  kind: FrontendKind | 'admin';
+  address: string;
+  /** Port asked for. */
+  port: number;
+  /** Port bound (differs from `port` when 0 was asked). */
+  boundPort?: number;
+  mode: 'http' | 'tcp';
+  tls: boolean;
+  backend?: string;
+  connections: number;
+}
+
+export interface LoadBalancer {
+  /** The table being served. */
+  table(): RouteTable;
+  /** Swaps in a new table at once; resolves when service-port listeners have been opened/closed. */
+  apply(table: RouteTable): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 10 s), closes everything. */
+  close(graceMs?: number): Promise<void>;
+  /** Bound ports of the fixed listeners. */
+  readonly addresses: { bindAddress: string; http?: number; https?: number; appId?: number; admin?: number };
+  /** Bound port of a service port's listener (undefined when it is not open). */
+  servicePort(port: number, bindAddr?: string): number | undefined;
+  listeners(): ListenerInfo[];
+  /** Route-table problems plus the data plane's own (bind failures, unreadable certificates). */
+  problems(): RouteProblem[];
+  readonly stats: LbStats;
+  readonly balancer: Balancer;
+}
+
+export function emptyRouteTable(): RouteTable {
+  return {
+    stateVersion: 0,
+    backends: new Map(),
+    servicePorts: new Map(),
+    listeners: [],
+    httpRules: [],
+    hostIndex: new Map(),
+    wildcardRules: [],
+    appIdIndex: new Map(),
+    certificateFiles: [],
+    problems: [],
+  };
+}
+
+interface Listener {
+  key: string;
+  info: ListenerInfo;
+  server: NetServer;
+  frontend: Frontend;
+  sockets: Set<Socket>;
+  /** For service ports: the spec it was opened with, to tell whether a change needs a new listener. */
+  spec?: string;
+}
+
+interface ServiceSpec {
+  key: string;
+  port: number;
+  address: string;
+  backend: Backend;
+  spec: string;
+}
+
+function problemKey(p: RouteProblem): string {
+  return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
+}
+
+class LoadBalancerImpl implements LoadBalancer {
+  readonly stats = new LbStats();
+  readonly balancer: Balancer;
+  readonly addresses: LoadBalancer['addresses'];
+  private current: RouteTable;
+  private readonly logger: Logger;
+  private readonly upstreams: Upstreams;
+  private readonly ctx: ProxyContext;
+  private readonly fixed: Listener[] = [];
+  private readonly services = new Map<string, Listener>();
+  private readonly certs = new CertificateStore();
+  private httpsListener: Listener | undefined;
+  private admin: { server: HttpServer; sockets: Set<Socket> } | undefined;
+  private listenerProblems: RouteProblem[] = [];
+  private certProblems: RouteProblem[] = [];
+  private loggedProblems = new Set<string>();
+  private applying: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly timeouts: Timeouts;
+  private readonly bindAddress: string;
+
+  constructor(private readonly options: LoadBalancerOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.bindAddress = options.bindAddress ?? '0.0.0.0';
+    this.addresses = { bindAddress: this.bindAddress };
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.balancer = new Balancer(new PassiveHealth(options.passiveHealth));
+    this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs });
+    this.current = options.initialTable ?? emptyRouteTable();
+    const checkAuth = options.checkAuth ?? defaultCheckAuth;
+    this.ctx = {
+      table: () => this.current,
+      balancer: this.balancer,
+      upstreams: this.upstreams,
+      stats: this.stats,
+      timeouts: this.timeouts,
+      httpsPort: options.httpsPort ?? 443,
+      maxHeaders: options.maxHeaders ?? 100,
+      checkAuth,
+      logger: this.logger,
+    };
+  }
+
+  table(): RouteTable {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.loadCertificates(this.current);
+    if (!o.dontBindHttpHttps) {
+      const http = await this.openFixed('http', 'marathon_http_in', o.httpPort ?? 80, false);
+      this.addresses.http = http.info.boundPort;
+      const https = await this.openFixed('https', 'marathon_https_in', o.httpsPort ?? 443, true);
+      this.addresses.https = https.info.boundPort;
+      this.httpsListener = https;
+      if (o.httpsPort === 0) this.ctx.httpsPort = https.info.boundPort!;
+    }
+    if (o.appIdPort !== null) {
+      const appId = await this.openFixed('appid', 'marathon_http_appid_in', o.appIdPort ?? 9091, false);
+      this.addresses.appId = appId.info.boundPort;
+    }
+    if (o.adminPort !== null) {
+      const source: AdminSource = {
+        table: () => this.current,
+        lb: this,
+        feedStatus: () => o.feedStatus?.(),
+        resync: async () => {
+          if (o.onResync === undefined) throw new Error('no Marathon feed to resync');
+          await o.onResync();
+        },
+        reload: () => this.apply(this.current),
+        renderConfig: o.renderers?.renderConfig,
+        renderVhostMap: o.renderers?.renderVhostMap,
+        renderAppMap: o.renderers?.renderAppMap,
+        adminAuth: o.adminAuth,
+        logger: this.logger,
+      };
+      const server = createAdminServer(source);
+      const sockets = new Set<Socket>();
+      server.on('connection', (s: Socket) => {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+      });
+      await listen(server, o.adminPort ?? 9090, this.bindAddress);
+      this.admin = { server, sockets };
+      this.addresses.admin = (server.address() as AddressInfo).port;
+    }
+    await this.syncServiceListeners(this.current);
+    this.reportProblems();
+  }
+
+  apply(table: RouteTable): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const previous = this.current;
+    this.current = table;
+    // Service-port listeners keep serving; only their backend reference changes here, synchronously.
+    for (const listener of this.services.values()) {
+      const name = this.serviceBackendFor(table, listener.info.port, listener.info.address);
+      if (name !== undefined) listener.frontend.backendName = name;
+    }
+    if (previous.backends !== table.backends) this.retainServers(table);
+    if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
+    const run = this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
+    this.applying = run.catch(() => undefined);
+    return run.then(() => this.reportProblems());
+  }
+
+  private retainServers(table: RouteTable): void {
+    const ids = new Set<string>();
+    const names = new Set<string>();
+    for (const backend of table.backends.values()) {
+      names.add(backend.name);
+      for (const server of backend.servers) ids.add(server.id);
+    }
+    this.upstreams.retainOnly(ids);
+    this.balancer.health.retainOnly(ids);
+    this.balancer.retainBackends(names);
+    this.stats.retain(names, ids);
+  }
+
+  private loadCertificates(table: RouteTable): void {
+    const files = [...(this.options.sslCerts ?? []), ...table.certificateFiles];
+    const { changed, problems } = this.certs.update(files);
+    this.certProblems = problems.map((p) => ({ appId: '', kind: 'bad-certificate', message: p.message }));
+    if (changed && this.httpsListener !== undefined) this.setDefaultCertificate();
+  }
+
+  private setDefaultCertificate(): void {
+    const cert = this.certs.defaultCertificate;
+    const server = this.httpsListener?.server as unknown as { setSecureContext(o: object): void } | undefined;
+    if (cert !== undefined && server !== undefined) server.setSecureContext({ cert: cert.pem, key: cert.pem });
+  }
+
+  private serviceBackendFor(table: RouteTable, port: number, address: string): string | undefined {
+    if (table.listeners !== undefined) {
+      for (const l of table.listeners) if (l.port === port && this.resolveBindAddr(l.bindAddr) === address) return l.backend;
+      return undefined;
+    }
+    return table.servicePorts.get(port);
+  }
+
+  private resolveBindAddr(bindAddr: string | undefined): string {
+    return !bindAddr || bindAddr === '*' ? this.bindAddress : bindAddr;
+  }
+
+  private desiredServiceListeners(table: RouteTable): Map<string, ServiceSpec> {
+    const wanted = new Map<string, ServiceSpec>();
+    const entries: { port: number; bindAddr: string; backend: string }[] =
+      table.listeners ?? [...table.servicePorts].map(([port, backend]) => ({ port, bindAddr: table.backends.get(backend)?.bindAddr ?? '*', backend }));
+    for (const entry of entries) {
+      const backend = table.backends.get(entry.backend);
+      if (backend === undefined) continue;
+      const address = this.resolveBindAddr(entry.bindAddr);
+      const key = `${address}|${entry.port}`;
+      if (wanted.has(key)) continue;
+      wanted.set(key, { key, port: entry.port, address, backend, spec: `${backend.mode}|${backend.sslCert ?? ''}` });
+    }
+    return wanted;
+  }
+
+  private async syncServiceListeners(table: RouteTable): Promise<void> {
+    const wanted = this.desiredServiceListeners(table);
+    const problems: RouteProblem[] = [];
+    for (const [key, listener] of this.services) {
+      const want = wanted.get(key);
+      if (want === undefined || want.spec !== listener.spec) {
+        this.services.delete(key);
+        this.closeListener(listener);
+      }
+    }
+    const opening: Promise<void>[] = [];
+    for (const want of wanted.values()) {
+      if (this.services.has(want.key)) continue;
+      opening.push(
+        this.openService(want).then(
+          (listener) => {
+            if (this.closed) this.closeListener(listener);
+            else this.services.set(want.key, listener);
+          },
+          (err: Error) => {
+            problems.push({
+              appId: want.backend.appId,
+              portIndex: want.backend.portIndex,
+              kind: 'bind-failed',
+              message: `cannot listen on ${want.address}:${want.port} for ${want.backend.name}: ${err.message}`,
+            });
+          },
+        ),
+      );
+    }
+    await Promise.all(opening);
+    this.listenerProblems = problems;
+  }
+
+  private frontend(name: string, kind: FrontendKind, tls: boolean): Frontend {
+    return { name, kind, port: 0, tls, counters: this.stats.frontend(name), closing: false };
+  }
+
+  private async openFixed(kind: FrontendKind, name: string, port: number, tls: boolean): Promise<Listener> {
+    const frontend = this.frontend(name, kind, tls);
+    const server = this.createHttpListener(frontend, tls ? { SNICallback: this.certs.sniCallback } : undefined);
+    const listener = this.track(server, frontend, { name, kind, address: this.bindAddress, port, mode: 'http', tls, connections: 0 });
+    if (tls) {
+      this.httpsListener = listener;
+      this.setDefaultCertificate();
+    }
+    await listen(server, port, this.bindAddress);
+    listener.info.boundPort = (server.address() as AddressInfo).port;
+    frontend.port = listener.info.boundPort;
+    this.fixed.push(listener);
+    return listener;
+  }
+
+  private async openService(want: ServiceSpec): Promise<Listener> {
+    const { backend } = want;
+    const name = `${backend.name}`;
+    const tls = backend.sslCert !== undefined && backend.sslCert !== '';
+    const frontend = this.frontend(`${name}`, 'service', tls);
+    frontend.backendName = backend.name;
+    let tlsOptions: { cert: string; key: string } | undefined;
+    if (tls) {
+      const cert = loadCertificate(backend.sslCert!);
+      tlsOptions = { cert: cert.pem, key: cert.pem };
+    }
+    let server: NetServer;
+    if (backend.mode === 'tcp') {
+      const onConnection = createTcpHandler(this.ctx, frontend);
+      server = tlsOptions
+        ? createTlsServer({ ...tlsOptions, allowHalfOpen: true }, onConnection)
+        : createNetServer({ allowHalfOpen: true }, onConnection);
+    } else {
+      server = this.createHttpListener(frontend, tlsOptions);
+    }
+    const listener = this.track(server, frontend, {
+      name,
+      kind: 'service',
+      address: want.address,
+      port: want.port,
+      mode: backend.mode,
+      tls,
+      backend: backend.name,
+      connections: 0,
+    });
+    listener.spec = want.spec;
+    listener.key = want.key;
+    await listen(server, want.port, want.address);
+    listener.info.boundPort = (server.address() as AddressInfo).port;
+    frontend.port = listener.info.boundPort;
+    this.logger.info({ listener: name, address: want.address, port: listener.info.boundPort, mode: backend.mode, tls }, 'service port listening');
+    return listener;
+  }
+
+  private createHttpListener(frontend: Frontend, tlsOptions?: object): HttpServer {
+    const t = this.timeouts;
+    const httpOptions = {
+      maxHeaderSize: this.options.maxHeaderSize ?? 16_384,
+      insecureHTTPParser: false,
+      requestTimeout: 0,
+      headersTimeout: t.httpRequestMs,
+      keepAliveTimeout: 5_000,
+      noDelay: true,
+    };
+    const onRequest = createRequestHandler(this.ctx, frontend) as (req: IncomingMessage, res: ServerResponse) => void;
+    const server: HttpServer = tlsOptions
+      ? (createHttpsServer({ ...httpOptions, ...tlsOptions }, onRequest) as unknown as HttpServer)
+      : createHttpServer(httpOptions, onRequest);
+    server.maxHeadersCount = (this.options.maxHeaders ?? 100) + 1;
+    server.timeout = t.clientMs;
+    server.on('upgrade', createUpgradeHandler(this.ctx, frontend));
+    return server;
+  }
+
+  private track(server: NetServer, frontend: Frontend, info: ListenerInfo): Listener {
+    const sockets = new Set<Socket>();
+    const counters: Counters = frontend.counters;
+    const listener: Listener = { key: `${info.address}|${info.port}`, info, server, frontend, sockets };
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      counters.scur++;
+      counters.stot++;
+      socket.once('close', () => {
+        sockets.delete(socket);
+        counters.scur--;
+        counters.bin += socket.bytesRead;
+        counters.bout += socket.bytesWritten;
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err, listener: info.name }, 'listener error'));
+    return listener;
+  }
+
+  /** Stops accepting; established connections carry on (HTTP ones close after their current response). */
+  private closeListener(listener: Listener): void {
+    listener.frontend.closing = true;
+    closeListening(listener.server);
+    this.logger.info({ listener: listener.info.name, port: listener.info.boundPort }, 'listener closed (open connections continue)');
+  }
+
+  servicePort(port: number, bindAddr?: string): number | undefined {
+    const address = this.resolveBindAddr(bindAddr);
+    return this.services.get(`${address}|${port}`)?.info.boundPort;
+  }
+
+  listeners(): ListenerInfo[] {
+    const all = [...this.fixed, ...this.services.values()];
+    const out: ListenerInfo[] = all.map((l) => ({ ...l.info, backend: l.frontend.backendName, connections: l.sockets.size }));
+    if (this.admin !== undefined) {
+      out.push({ name: 'stats', kind: 'admin', address: this.bindAddress, port: this.options.adminPort ?? 9090, boundPort: this.addresses.admin, mode: 'http', tls: false, connections: this.admin.sockets.size });
+    }
+    return out;
+  }
+
+  problems(): RouteProblem[] {
+    return [...this.current.problems, ...this.listenerProblems, ...this.certProblems];
+  }
+
+  private reportProblems(): void {
+    const seen = new Set<string>();
+    for (const p of this.problems()) {
+      const key = problemKey(p);
+      seen.add(key);
+      if (this.loggedProblems.has(key)) continue;
+      const log = p.severity === 'warning' ? this.logger.warn.bind(this.logger) : this.logger.error.bind(this.logger);
+      log({ appId: p.appId, portIndex: p.portIndex, label: p.label, kind: p.kind }, `route problem: ${p.message}`);
+    }
+    this.loggedProblems = seen;
+  }
+
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.fixed, ...this.services.values()];
+    for (const l of all) {
+      l.frontend.closing = true;
+      closeListening(l.server);
+      (l.server as Partial<HttpServer>).closeIdleConnections?.();
+    }
+    if (this.admin !== undefined) {
+      closeListening(this.admin.server);
+      this.admin.server.closeIdleConnections();
+    }
+    const deadline = Date.now() + graceMs;
+    const busy = (): boolean => all.some((l) => l.sockets.size > 0) || (this.admin?.sockets.size ?? 0) > 0;
+    while (busy() && Date.now() < deadline) {
+      for (const l of all) (l.server as Partial<HttpServer>).closeIdleConnections?.();
+      this.admin?.server.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    for (const l of all) for (const s of l.sockets) s.destroy();
+    for (const s of this.admin?.sockets ?? []) s.destroy();
+    await this.upstreams.close(Math.max(0, deadline - Date.now()));
+  }
+}
+
+function defaultCheckAuth(auth: BasicAuth, authorization: string | undefined): boolean {
+  return checkBasicAuth(auth, authorization);
+}
+
+function closeListening(server: NetServer): void {
+  if (!server.listening) return;
+  // net.Server#close, not http.Server#close: Node's http close also cuts idle keep-alive connections.
+  NetServer.prototype.close.call(server);
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ port, host, backlog: 10_000 });
+  });
+}
+
+/** Opens the listeners and serves `options.initialTable` (or nothing) until `apply` swaps a table in. */
+export async function startLoadBalancer(options: LoadBalancerOptions = {}): Promise<LoadBalancer> {
+  const lb = new LoadBalancerImpl(options);
+  try {
+    await lb.start();
+  } catch (err) {
+    await lb.close(0);
+    throw err;
+  }
+  return lb;
+}

@@ -1,0 +1,56 @@
+// Traffic counters per frontend (listener), backend and server, as HAProxy's stats page shows them.
+// Plain objects with numbers: the request path only increments fields.
+
+export class Counters {
+  /** Current sessions (open connections for frontends and TCP, in-flight requests for HTTP backends). */
+  scur = 0;
+  /** Total sessions (connections or requests). */
+  stot = 0;
+  /** Bytes received from clients. */
+  bin = 0;
+  /** Bytes sent to clients. */
+  bout = 0;
+  /** Request errors (bad requests, denied, no route). */
+  ereq = 0;
+  /** Connection errors towards servers. */
+  econ = 0;
+  /** Response errors (timeouts, resets after connect). */
+  eresp = 0;
+  /** Responses by status class: index 1..5 = 1xx..5xx, 0 = other. */
+  readonly hrsp: number[] = [0, 0, 0, 0, 0, 0];
+
+  countStatus(status: number): void {
+    const cls = (status / 100) | 0;
+    this.hrsp[cls >= 1 && cls <= 5 ? cls : 0]++;
+  }
+}
+
+export class LbStats {
+  readonly frontends = new Map<string, Counters>();
+  readonly backends = new Map<string, Counters>();
+  readonly servers = new Map<string, Counters>();
+
+  frontend(name: string): Counters {
+    let c = this.frontends.get(name);
+    if (c === undefined) this.frontends.set(name, (c = new Counters()));
+    return c;
+  }
+
+  backend(name: string): Counters {
+    let c = this.backends.get(name);
+    if (c === undefined) this.backends.set(name, (c = new Counters()));
+    return c;
+  }
+
+  server(id: string): Counters {
+    let c = this.servers.get(id);
+    if (c === undefined) this.servers.set(id, (c = new Counters()));
+    return c;
+  }
+
+  /** Drops counters of backends and servers that left the table and have nothing in flight. */
+  retain(backendNames: ReadonlySet<string>, serverIds: ReadonlySet<string>): void {
+    for (const [name, c] of this.backends) if (!backendNames.has(name) && c.scur === 0) this.backends.delete(name);
+    for (const [id, c] of this.servers) if (!serverIds.has(id) && c.scur === 0) this.servers.delete(id);
+  }
+}

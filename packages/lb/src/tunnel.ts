@@ -1,0 +1,226 @@
+// Raw socket paths: TCP service ports (a socket pipe with a connect timeout) and HTTP Upgrade /
+// WebSocket on every HTTP route (the request head is written to a fresh server connection, then both
+// sockets are piped). Connect failures mark the server down and the next server is tried.
+
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { clientAddress, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
+import type { Backend, Server } from './route-table.js';
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Connects to a server of `backend`, trying others (up to 4 in all) when one refuses or times out.
+ * Calls `done` with the connected socket, or with an error status (502 refused, 503 none, 504 timeout).
+ */
+export function connectToBackend(
+  ctx: ProxyContext,
+  backend: Backend,
+  clientIp: string,
+  done: (result: { socket: Socket; server: Server } | { status: 502 | 503 | 504 }) => void,
+): void {
+  let tried: Set<string> | undefined;
+  let lastStatus: 502 | 503 | 504 = 503;
+  const attempt = (n: number): void => {
+    const server = n < MAX_ATTEMPTS ? ctx.balancer.pick(backend, clientIp, tried) : undefined;
+    if (server === undefined) {
+      done({ status: lastStatus });
+      return;
+    }
+    const socket = connect({ host: server.host, port: server.port, allowHalfOpen: true });
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), ctx.timeouts.connectMs);
+    const onError = (err: Error & { code?: string }): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      ctx.balancer.health.markFailure(server.id, err.code ?? err.message);
+      ctx.stats.backend(backend.name).econ++;
+      ctx.stats.server(server.id).econ++;
+      ctx.logger.warn({ backend: backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      lastStatus = err.code === 'ETIMEDOUT' ? 504 : 502;
+      (tried ??= new Set()).add(server.id);
+      attempt(n + 1);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.setNoDelay(true);
+      ctx.balancer.health.markSuccess(server.id);
+      done({ socket, server });
+    });
+  };
+  attempt(0);
+}
+
+/** Pipes two sockets until both sides are done; counts bytes; calls `onClose` once. */
+export function splice(client: Duplex & { bytesRead?: number; bytesWritten?: number }, server: Socket, idleMs: number, onClose: (bytesIn: number, bytesOut: number) => void): void {
+  let closed = 0;
+  const bytesIn0 = server.bytesWritten;
+  const bytesOut0 = server.bytesRead;
+  const finish = (): void => {
+    if (++closed === 2) onClose(server.bytesWritten - bytesIn0, server.bytesRead - bytesOut0);
+  };
+  const destroyBoth = (): void => {
+    client.destroy();
+    server.destroy();
+  };
+  client.on('error', destroyBoth);
+  server.on('error', destroyBoth);
+  client.once('close', () => {
+    server.destroy();
+    finish();
+  });
+  server.once('close', () => {
+    client.destroy();
+    finish();
+  });
+  if (idleMs > 0) {
+    (client as Socket).setTimeout?.(idleMs, destroyBoth);
+    server.setTimeout(idleMs, destroyBoth);
+  }
+  client.pipe(server);
+  server.pipe(client);
+}
+
+/** The handler for `connection` events of a TCP-mode service-port listener. */
+export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client: Socket) => void {
+  return (client) => {
+    const counters = frontend.counters;
+    client.pause();
+    client.on('error', () => client.destroy());
+    const backend = frontend.backendName === undefined ? undefined : ctx.table().backends.get(frontend.backendName);
+    const clientIp = clientAddress(client.remoteAddress);
+    if (backend === undefined || !networkAllowed(backend, clientIp)) {
+      counters.ereq++;
+      client.destroy();
+      return;
+    }
+    const bc = ctx.stats.backend(backend.name);
+    bc.scur++;
+    bc.stot++;
+    connectToBackend(ctx, backend, clientIp, (result) => {
+      if ('status' in result) {
+        bc.scur--;
+        client.destroy();
+        return;
+      }
+      if (client.destroyed) {
+        bc.scur--;
+        result.socket.destroy();
+        return;
+      }
+      const { socket, server } = result;
+      ctx.balancer.acquire(server.id);
+      const sc = ctx.stats.server(server.id);
+      sc.scur++;
+      sc.stot++;
+      splice(client, socket, ctx.timeouts.tunnelMs, (bytesIn, bytesOut) => {
+        ctx.balancer.release(server.id);
+        sc.scur--;
+        bc.scur--;
+        sc.bin += bytesIn;
+        sc.bout += bytesOut;
+        bc.bin += bytesIn;
+        bc.bout += bytesOut;
+      });
+      client.resume();
+    });
+  };
+}
+
+function rawResponse(socket: Duplex, status: number, reason: string, extra = ''): void {
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n${extra}\r\n${body}`);
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
+/** The handler for `upgrade` events (WebSocket and other Upgrade requests) of an HTTP(S) listener. */
+export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const counters = frontend.counters;
+    const raw = req.rawHeaders;
+    if (raw.length > ctx.maxHeaders * 2) {
+      counters.ereq++;
+      rawResponse(socket, 400, REASONS[400]);
+      return;
+    }
+    let host: string | undefined;
+    let appId: string | undefined;
+    let authorization: string | undefined;
+    const forward: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const lower = raw[i].toLowerCase();
+      if (lower === 'host') {
+        host ??= raw[i + 1];
+        continue;
+      }
+      if (lower === 'x-forwarded-port' || lower === 'x-forwarded-proto') continue;
+      if (lower === 'x-marathon-app-id') appId = raw[i + 1];
+      else if (lower === 'authorization') authorization = raw[i + 1];
+      forward.push(raw[i], raw[i + 1]);
+    }
+    const url = req.url ?? '/';
+    const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
+    const route = resolveRoute(ctx.table(), frontend, host, requestPath(url), appId, sni);
+    if (route === undefined) {
+      counters.ereq++;
+      rawResponse(socket, 503, REASONS[503]);
+      return;
+    }
+    const backend = route.backend;
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    if (!networkAllowed(backend, clientIp)) {
+      counters.ereq++;
+      rawResponse(socket, 403, REASONS[403]);
+      return;
+    }
+    if (route.vhost && backend.auth !== undefined && !ctx.checkAuth(backend.auth, authorization)) {
+      rawResponse(socket, 401, REASONS[401], `www-authenticate: Basic realm="${backend.auth.realm}"\r\n`);
+      return;
+    }
+    let path = url;
+    if (backend.proxyPassPath) {
+      path = stripProxyPath(path, backend.proxyPassPath);
+      if (backend.vhosts.length > 0 && !backend.vhosts[0].startsWith('*')) host = backend.vhosts[0];
+    }
+    let text = `${req.method} ${path} HTTP/1.1\r\n`;
+    if (host !== undefined) text += `host: ${host}\r\n`;
+    for (let i = 0; i < forward.length; i += 2) text += `${forward[i]}: ${forward[i + 1]}\r\n`;
+    text += `x-forwarded-for: ${clientIp}\r\nx-forwarded-port: ${frontend.port}\r\nx-forwarded-proto: ${frontend.tls ? 'https' : 'http'}\r\n\r\n`;
+    const bc = ctx.stats.backend(backend.name);
+    bc.scur++;
+    bc.stot++;
+    connectToBackend(ctx, backend, clientIp, (result) => {
+      if ('status' in result) {
+        bc.scur--;
+        bc.countStatus(result.status);
+        rawResponse(socket, result.status, REASONS[result.status]);
+        return;
+      }
+      if (socket.destroyed) {
+        bc.scur--;
+        result.socket.destroy();
+        return;
+      }
+      const { socket: upstream, server } = result;
+      ctx.balancer.acquire(server.id);
+      const sc = ctx.stats.server(server.id);
+      sc.scur++;
+      sc.stot++;
+      upstream.write(text);
+      if (head.length > 0) upstream.write(head);
+      splice(socket, upstream, ctx.timeouts.tunnelMs, (bytesIn, bytesOut) => {
+        ctx.balancer.release(server.id);
+        sc.scur--;
+        bc.scur--;
+        sc.bin += bytesIn;
+        sc.bout += bytesOut;
+        bc.bin += bytesIn;
+        bc.bout += bytesOut;
+      });
+    });
+  };
+}

@@ -1,0 +1,87 @@
+// Server choice (pure): roundrobin, leastconn, source; draining and passively-down servers skipped;
+// retry delays growing from 1 s to 30 s; state kept by server id across table rebuilds.
+
+import { describe, expect, it } from 'vitest';
+import { Balancer, PassiveHealth, hashString } from '../src/balancer.js';
+import { makeBackend, makeServer } from './helpers.js';
+
+const servers = () => [makeServer('a', 1), makeServer('b', 2), makeServer('c', 3)];
+
+describe('Balancer', () => {
+  it('roundrobin cycles through every server', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('rr', servers());
+    const picks = Array.from({ length: 6 }, () => balancer.pick(backend, '1.2.3.4')!.id);
+    expect(picks).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  it('skips draining servers, excluded servers and servers marked down', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('rr', [makeServer('a', 1, { draining: true }), makeServer('b', 2), makeServer('c', 3)]);
+    balancer.health.markFailure('c', 'ECONNREFUSED');
+    for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x')!.id).toBe('b');
+    expect(balancer.pick(backend, 'x', new Set(['b']))).toBeUndefined();
+  });
+
+  it('leastconn picks the server with the fewest open requests', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('lc', servers(), { balance: 'leastconn' });
+    balancer.acquire('a');
+    balancer.acquire('a');
+    balancer.acquire('b');
+    expect(balancer.pick(backend, 'x')!.id).toBe('c');
+    balancer.acquire('c');
+    balancer.acquire('c');
+    expect(balancer.pick(backend, 'x')!.id).toBe('b');
+    balancer.release('a');
+    balancer.release('a');
+    expect(balancer.pick(backend, 'x')!.id).toBe('a');
+  });
+
+  it('source hashes the client address to one server, and moves on when that server is down', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('src', servers(), { balance: 'source' });
+    const first = balancer.pick(backend, '10.0.0.7')!.id;
+    for (let i = 0; i < 5; i++) expect(balancer.pick(backend, '10.0.0.7')!.id).toBe(first);
+    const chosen = new Set(Array.from({ length: 50 }, (_, i) => balancer.pick(backend, `10.0.1.${i}`)!.id));
+    expect(chosen.size).toBe(3);
+    balancer.health.markFailure(first, 'ECONNREFUSED');
+    expect(balancer.pick(backend, '10.0.0.7')!.id).not.toBe(first);
+    expect(hashString('10.0.0.7')).toBe(hashString('10.0.0.7'));
+  });
+
+  it('finds the sticky server by cookie unless it can no longer take requests', () => {
+    const balancer = new Balancer();
+    const list = servers();
+    const backend = makeBackend('st', list, { sticky: true });
+    expect(balancer.pickByCookie(backend, list[1].cookie)!.id).toBe('b');
+    expect(balancer.pickByCookie(backend, 'nope')).toBeUndefined();
+    balancer.health.markFailure('b', 'ECONNREFUSED');
+    expect(balancer.pickByCookie(backend, list[1].cookie)).toBeUndefined();
+  });
+
+  it('keeps passive state by server id when the table is rebuilt', () => {
+    const balancer = new Balancer();
+    balancer.health.markFailure('b', 'ECONNREFUSED');
+    const rebuilt = makeBackend('rr', servers().map((s) => ({ ...s })));
+    const picks = new Set(Array.from({ length: 6 }, () => balancer.pick(rebuilt, 'x')!.id));
+    expect(picks).toEqual(new Set(['a', 'c']));
+    balancer.health.retainOnly(new Set(['a', 'c']));
+    expect(balancer.health.state('b')).toBe('up');
+  });
+});
+
+describe('PassiveHealth', () => {
+  it('retries a down server after 1 s, doubling per failure up to 30 s; a success clears it', () => {
+    const health = new PassiveHealth();
+    const t0 = 1_000_000;
+    const delays = Array.from({ length: 7 }, () => health.markFailure('s', 'ECONNREFUSED', t0));
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    expect(health.isAvailable('s', t0 + 29_999)).toBe(false);
+    expect(health.isAvailable('s', t0 + 30_000)).toBe(true);
+    expect(health.state('s')).toBe('down');
+    health.markSuccess('s');
+    expect(health.state('s')).toBe('up');
+    expect(health.markFailure('s', 'x', t0)).toBe(1_000);
+  });
+});

@@ -1,0 +1,124 @@
+// The baton-lb command line: flag parsing (marathon-lb's flags), and the real bin against the
+// simulator: ready line, routing, and SIGTERM letting an in-flight request finish before exit 0.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { MarathonSimulator } from '@baton/marathon-sim';
+import { silentLogger } from '@baton/marathon';
+import { CliError, parseArgs } from '../src/cli.js';
+import { tempDir, waitFor } from './helpers.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'packages/lb/bin/baton-lb.js');
+
+describe('parseArgs', () => {
+  it("takes marathon-lb's flags", () => {
+    const o = parseArgs([
+      '-m', 'http://m1:8080', '--marathon=http://m2:8080', '--group', 'external', '--group', 'internal',
+      '-H', '--strict-mode', '-s', '--ssl-certs', '/a.pem,/b.pem', '--dont-bind-http-https',
+      '--auth-credentials', 'u:p', '--min-serv-port-ip-per-task', '11000', '--max-serv-port-ip-per-task', '11100',
+      '--lru-cache-capacity', '50', '--log-level', 'WARNING', '--http-port', '8080', '--admin-port', '0', '--bind-address', '127.0.0.1',
+    ]);
+    expect(o).toMatchObject({
+      marathon: ['http://m1:8080', 'http://m2:8080'],
+      groups: ['external', 'internal'],
+      healthCheck: true,
+      strictMode: true,
+      sslCerts: ['/a.pem', '/b.pem'],
+      dontBindHttpHttps: true,
+      authCredentials: 'u:p',
+      minServPortIpPerTask: 11000,
+      maxServPortIpPerTask: 11100,
+      lruCacheCapacity: 50,
+      logLevel: 'warn',
+      httpPort: 8080,
+      adminPort: 0,
+      bindAddress: '127.0.0.1',
+    });
+    expect(parseArgs(['--group', '*']).marathon).toEqual(['http://master.mesos:8080']);
+  });
+
+  it('rejects unknown flags, missing values and bad values, naming the flag', () => {
+    expect(() => parseArgs(['--group', 'x', '--haproxy-config', 'f'])).toThrow(/unknown flag --haproxy-config/);
+    expect(() => parseArgs(['--marathon', 'http://m'])).toThrow(/--group is required/);
+    expect(() => parseArgs(['--group'])).toThrow(/--group needs a value/);
+    expect(() => parseArgs(['--group', 'x', '--http-port', 'eighty'])).toThrow(/--http-port/);
+    expect(() => parseArgs(['--group', 'x', '--http-port', '70000'])).toThrow(/--http-port/);
+    expect(() => parseArgs(['--group', 'x', '--admin-auth', 'nocolon'])).toThrow(CliError);
+    expect(() => parseArgs(['--group', 'x', '--log-level', 'loud'])).toThrow(/--log-level/);
+  });
+});
+
+describe('the baton-lb bin', () => {
+  let sim: MarathonSimulator;
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    execFileSync('npx', ['tsc', '-b', 'packages/lb'], { cwd: root, stdio: 'pipe' });
+    dir = tempDir();
+    writeFileSync(
+      join(dir, 'backend.mjs'),
+      `import http from 'node:http';
+const server = http.createServer((req, res) => setTimeout(() => res.end(process.env.MESOS_TASK_ID), req.url.startsWith('/slow') ? 1500 : 0));
+server.listen(Number(process.env.PORT0), process.env.HOST);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));`,
+    );
+    sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, exec: true, heartbeatMs: 500, logger: silentLogger() });
+    await sim.start();
+    await sim.createApp({ id: '/cli/web', instances: 1, cmd: `exec ${process.execPath} ${join(dir, 'backend.mjs')}`, labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'web.test' }, portDefinitions: [{ port: 0 }] });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await sim?.stop();
+  });
+
+  function runBin(args: string[]) {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c) => (stdout += c));
+    child.stderr!.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  }
+
+  it('--help prints usage; an unknown flag exits 2 naming it', async () => {
+    const help = runBin(['--help']);
+    expect(await help.exited).toBe(0);
+    expect(help.stdout()).toContain('--group');
+    const bad = runBin(['--group', 'x', '--bogus']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toContain('--bogus');
+  });
+
+  it('serves the simulator apps, then on SIGTERM finishes the in-flight request and exits 0', async () => {
+    const lb = runBin(['--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'warn']);
+    await waitFor(() => lb.stdout().includes('\n'), 20_000);
+    const ready = lb.stdout();
+    expect(ready).toMatch(/^baton-lb listening on 127\.0\.0\.1: http=\d+ https=\d+ app-id=\d+ admin=\d+\n$/);
+    const http = Number(/http=(\d+)/.exec(ready)![1]);
+    const admin = Number(/admin=(\d+)/.exec(ready)![1]);
+    await waitFor(async () => {
+      const res = await request(`http://127.0.0.1:${http}/`, { headers: { host: 'web.test' } }).catch(() => undefined);
+      if (res === undefined) return false;
+      const body = await res.body.text();
+      return res.statusCode === 200 && body.startsWith('cli_web.');
+    }, 20_000, 50);
+    expect((await request(`http://127.0.0.1:${admin}/_haproxy_health_check`)).statusCode).toBe(200);
+
+    const slow = request(`http://127.0.0.1:${http}/slow`, { headers: { host: 'web.test' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    lb.child.kill('SIGTERM');
+    const res = await slow;
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toMatch(/^cli_web\./);
+    expect(await lb.exited).toBe(0);
+  });
+});
