@@ -410,7 +410,7 @@ export class ClusterState {
           if (!isObject(definition) || typeof definition.id !== 'string' || definition.id === '') {
             return fail('api_post_event has no string appDefinition.id');
           }
-          return refetch([definition.id]);
+          return { ...this.applyPostedDefinition(definition), refetch: [definition.id], refetchGroups: [] };
         }
         case 'app_terminated_event':
           if (typeof event.appId !== 'string' || event.appId === '') {
@@ -430,6 +430,20 @@ export class ClusterState {
       // Defensive: nothing above should throw, but an event must never take the feed down.
       return fail(`${type}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The definition an `api_post_event` carries is the app as Marathon now has it, so routes and names
+   * that depend only on the definition (labels, ports) change without waiting for the refetch the
+   * event also asks for. The app's tasks are kept; the refetch brings any that the update replaces.
+   */
+  private applyPostedDefinition(definition: Record<string, unknown>): { change?: StateChange } {
+    const normalized = tryNormalizeApp({ ...definition, tasks: undefined }, this.intern);
+    if (!normalized.app) return {};
+    const touched = new Set<string>();
+    this.upsert(normalized.app, undefined, touched);
+    const change = this.emitIfTouched(touched, false, 'api_post_event');
+    return change ? { change } : {};
   }
 
   private applyStatusUpdate(event: MarathonEvent): ApplyResult {

@@ -182,6 +182,11 @@ const nothing = (_state: ClusterState, result: ApplyResult): void => {
 const refetches = (...ids: string[]) => (_state: ClusterState, result: ApplyResult): void => {
   expect(result).toEqual({ refetch: ids, refetchGroups: [] });
 };
+const appliesAndRefetches = (id: string) => (state: ClusterState, result: ApplyResult): void => {
+  expect(result.refetch).toEqual([id]);
+  expect(result.change?.appIds).toEqual([id]);
+  expect(state.getApp(id)?.id).toBe(id);
+};
 const removes = (taskId: string, appId: string) => (state: ClusterState, result: ApplyResult): void => {
   expect(result.change?.appIds).toEqual([appId]);
   expect(state.getTask(taskId)).toBeUndefined();
@@ -193,7 +198,7 @@ const makesHealthy = (state: ClusterState, result: ApplyResult): void => {
 
 const events: Record<string, (state: ClusterState, result: ApplyResult) => void> = {
   'event-bus-doc-add_health_check_event.json': nothing,
-  'event-bus-doc-api_post_event.json': refetches('/my-app'),
+  'event-bus-doc-api_post_event.json': appliesAndRefetches('/my-app'),
   'event-bus-doc-app_terminated_event.json': refetches('/my-app'),
   'event-bus-doc-deployment_failed.json': nothing, // the docs' version carries no plan
   'event-bus-doc-deployment_info.json': refetches('/my-app'),
@@ -239,7 +244,7 @@ const events: Record<string, (state: ClusterState, result: ApplyResult) => void>
     expect(result.refetch).toEqual(['/test-app']);
     expect(state.getTask('test-app.5dd78972-6771-11e5-94e1-be5b2935a987')?.host).toBe('srv4.hw.ca1.mesosphere.com');
   },
-  'event-real-api_post_event.json': refetches('/asgard-dev/bla'),
+  'event-real-api_post_event.json': appliesAndRefetches('/asgard-dev/bla'),
   'event-real-event_stream_attached.json': nothing,
   'event-real-group_change_success.json': (_state, result) => {
     expect(result).toEqual({ refetch: [], refetchGroups: ['/asgard-dev'] });

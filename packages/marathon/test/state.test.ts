@@ -405,7 +405,6 @@ describe('ClusterState: instance_changed_event', () => {
 describe('ClusterState: refetching events', () => {
   const plan = (steps: unknown[]) => ({ id: 'p', steps, version: 'v' });
   it.each<[string, Record<string, unknown>, string[], string[]]>([
-    ['api_post_event', { eventType: 'api_post_event', appDefinition: { id: '/web', ports: [1] } }, ['/web'], []],
     ['app_terminated_event', { eventType: 'app_terminated_event', appId: '/db' }, ['/db'], []],
     ['group_change_success', { eventType: 'group_change_success', groupId: '/prod' }, [], ['/prod']],
     [
@@ -429,6 +428,32 @@ describe('ClusterState: refetching events', () => {
     const result = state.applyEvent(event as MarathonEvent);
     expect(result).toEqual({ refetch, refetchGroups });
     expect(state.version).toBe(1);
+  });
+
+  it('api_post_event applies the posted definition at once, keeps the tasks and still refetches', () => {
+    const state = seeded();
+    const before = state.tasksOf('/web');
+    expect(before.length).toBeGreaterThan(0);
+    const listener = vi.fn();
+    state.subscribe(listener);
+    const result = state.applyEvent({
+      eventType: 'api_post_event',
+      appDefinition: { id: '/web', instances: 5, labels: { HAPROXY_GROUP: 'external' }, portDefinitions: [{ port: 10500, name: 'http' }] },
+    });
+    expect(result.refetch).toEqual(['/web']);
+    expect(result.change?.appIds).toEqual(['/web']);
+    expect(result.change?.reason).toBe('api_post_event');
+    expect(listener).toHaveBeenCalledTimes(1);
+    expect(state.getApp('/web')).toMatchObject({ instances: 5, labels: { HAPROXY_GROUP: 'external' }, ports: [{ servicePort: 10500, name: 'http' }] });
+    expect(state.tasksOf('/web')).toEqual(before);
+  });
+
+  it('api_post_event for a new app adds it before the refetch', () => {
+    const state = seeded();
+    const result = state.applyEvent({ eventType: 'api_post_event', appDefinition: { id: '/brand-new', ports: [10600] } });
+    expect(result.refetch).toEqual(['/brand-new']);
+    expect(state.getApp('/brand-new')?.ports[0].servicePort).toBe(10600);
+    expect(state.tasksOf('/brand-new')).toEqual([]);
   });
 
   it.each(['event_stream_attached', 'event_stream_detached', 'pod_created_event', 'pod_updated_event', 'pod_deleted_event', 'subscribe_event', 'framework_message_event', 'something_new'])(
