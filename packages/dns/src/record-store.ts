@@ -1,0 +1,461 @@
+// The record index the DNS server and the HTTP API read. Sources publish records per owner (an app, a
+// framework, the masters, …); the store merges them by name, collapses duplicates, and on each
+// replacement patches only the names whose records changed and tells subscribers exactly those.
+// An owner's update costs O(records of that owner), whatever the size of the rest.
+import { networkInterfaces } from 'node:os';
+import { NAMESERVER_OWNER, nameserverRecords, type DnsRecord, type OwnerRecords, type RecordType } from './records.js';
+import type { NameRecords, RecordView, SrvTarget } from './record-view.js';
+
+export interface RecordStoreOptions {
+  /** The authoritative domain, e.g. `mesos`. */
+  domain: string;
+  /** Initial SOA serial (default: Unix time now). */
+  serial?: number;
+  /**
+   * PTR targets returned per name (default 8). An agent IP is the reverse name of every task on that
+   * agent; a lookup returns the first ones published rather than thousands.
+   */
+  maxPtrTargets?: number;
+}
+
+/** How a source of records is doing, for `/health` and `/metrics`. */
+export interface SourceStatus {
+  /** `marathon`, `mesos`, … */
+  name: string;
+  /** The first full load is done. */
+  ready: boolean;
+  /** The records may be behind the cluster (source unreachable, stream down). */
+  stale: boolean;
+  staleSeconds: number;
+  /** Epoch ms of the last successful sync or event applied. */
+  lastUpdateAt?: number;
+  lastError?: string;
+}
+
+/** `/v1/enumerate` shapes (Mesos-DNS `models.go`). */
+export interface EnumerableRecord {
+  name: string;
+  host: string;
+  rtype: 'A' | 'AAAA' | 'SRV';
+}
+export interface EnumerableTask {
+  name: string;
+  id: string;
+  records: EnumerableRecord[];
+}
+export interface EnumerableFramework {
+  name: string;
+  tasks: EnumerableTask[];
+}
+
+export interface StoreStats {
+  names: number;
+  owners: number;
+  tasks: number;
+  records: Record<RecordType, number>;
+  serial: number;
+  /** Epoch ms of the last change (undefined before any). */
+  lastChangeAt?: number;
+}
+
+// Type tags of values: 'A' (IPv4), '6' (IPv6), 'S' (SRV `target:port`), 'P' (PTR target).
+const TAGS: Record<RecordType, string> = { A: 'A', AAAA: '6', SRV: 'S', PTR: 'P' };
+const TYPES: Record<string, RecordType> = { A: 'A', '6': 'AAAA', S: 'SRV', P: 'PTR' };
+
+interface NameEntry {
+  /** The single value (and its type tag) while the name has one: the common case, no Map allocated. */
+  oneTag: string;
+  one?: string;
+  oneCount: number;
+  /**
+   * value → occurrences, once the name has two or more values. Keyed by the bare value: its type
+   * follows from its shape (see `tagOf`), which saves a string per value.
+   */
+  many?: Map<string, number>;
+  srvCount: number;
+}
+
+/**
+ * What an owner publishes: the records, or a pure function returning them. A function is kept instead
+ * of the records and called again when the owner is replaced or enumerated, so it must return the same
+ * records every time (build them from immutable inputs). This keeps the store small: a Marathon app
+ * costs two references instead of its few hundred record objects.
+ */
+export type OwnerInput = OwnerRecords | (() => OwnerRecords);
+
+const EMPTY: readonly never[] = Object.freeze([]);
+const NO_OWNER: OwnerRecords = Object.freeze({ tasks: [], records: [] }) as OwnerRecords;
+
+export class RecordStore implements RecordView {
+  readonly domain: string;
+  private currentSerial: number;
+  private readonly maxPtrTargets: number;
+  private readonly entries = new Map<string, NameEntry>();
+  private readonly owners = new Map<string, OwnerInput>();
+  private readonly listeners = new Set<(changed: ReadonlySet<string>) => void>();
+  /** host name (`mysql.marathon.mesos`) → SRV names of its services. */
+  private readonly srvByHost = new Map<string, Set<string>>();
+  private readonly counts: Record<RecordType, number> = { A: 0, AAAA: 0, SRV: 0, PTR: 0 };
+  private taskCount = 0;
+  private batchDepth = 0;
+  /** Names changed since the last notification (collected across a batch). */
+  private pending?: Set<string>;
+  /** Values that appeared or disappeared so far (tells replaceOwner whether it changed anything). */
+  private valueChanges = 0;
+  private lastChange?: number;
+
+  constructor(opts: RecordStoreOptions) {
+    this.domain = opts.domain.toLowerCase().replace(/\.$/, '');
+    this.currentSerial = opts.serial ?? Math.floor(Date.now() / 1000);
+    this.maxPtrTargets = opts.maxPtrTargets ?? 8;
+  }
+
+  get serial(): number {
+    return this.currentSerial;
+  }
+
+  // ---------------------------------------------------------------------------------- RecordView
+
+  lookup(name: string): NameRecords | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    // Built per call, not cached: the DNS server caches encoded answers itself, and 200k+ cached
+    // snapshots would double the store's memory.
+    return this.snapshotOf(entry);
+  }
+
+  names(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  subscribe(listener: (changedNames: ReadonlySet<string>) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ---------------------------------------------------------------------------------- updates
+
+  /**
+   * Replaces everything `owner` publishes. Only the names whose merged records change are touched and
+   * reported to subscribers (at once, or at the end of the enclosing `batch`); the serial goes up by
+   * one when anything changed. Returns whether anything changed.
+   */
+  replaceOwner(owner: string, input: OwnerInput | undefined): boolean {
+    const stored = this.owners.get(owner);
+    const previous = stored === undefined ? NO_OWNER : resolve(stored);
+    const next = input === undefined ? undefined : resolve(input);
+    const empty = !next || (next.records.length === 0 && next.tasks.length === 0 && next.framework === undefined);
+    const incoming = empty ? NO_OWNER : next;
+    const changed = (this.pending ??= new Set());
+    const before = this.valueChanges;
+    // Values are reference-counted per occurrence. Adding the new occurrences before removing the old
+    // ones means a value present in both never drops to zero: only real appearances and disappearances
+    // mark a name as changed.
+    for (const task of incoming.tasks) this.addAll(task.records, changed);
+    this.addAll(incoming.records, changed);
+    for (const task of previous.tasks) this.removeAll(task.records, changed);
+    this.removeAll(previous.records, changed);
+    this.taskCount += incoming.tasks.length - previous.tasks.length;
+    if (empty) this.owners.delete(owner);
+    else this.owners.set(owner, input!);
+    const didChange = this.valueChanges !== before;
+    if (this.batchDepth === 0) this.flush();
+    return didChange;
+  }
+
+  removeOwner(owner: string): boolean {
+    return this.replaceOwner(owner, undefined);
+  }
+
+  /** Runs `fn` (which may replace many owners) and notifies subscribers once, with one serial bump. */
+  batch<T>(fn: () => T): T {
+    this.batchDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.batchDepth === 0) this.flush();
+    }
+  }
+
+  ownerKeys(): IterableIterator<string> {
+    return this.owners.keys();
+  }
+
+  getOwner(owner: string): OwnerRecords | undefined {
+    const stored = this.owners.get(owner);
+    return stored === undefined ? undefined : resolve(stored);
+  }
+
+  // ---------------------------------------------------------------------------------- reading
+
+  stats(): StoreStats {
+    return {
+      names: this.entries.size,
+      owners: this.owners.size,
+      tasks: this.taskCount,
+      records: { ...this.counts },
+      serial: this.currentSerial,
+      lastChangeAt: this.lastChange,
+    };
+  }
+
+  /** Every value of `name` without the PTR cap, or undefined. */
+  allValues(name: string): { type: RecordType; value: string }[] | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    return [...valuesOf(entry)].map((v) => ({ type: TYPES[v[0]], value: v.slice(1) }));
+  }
+
+  /**
+   * SRV names of the services of `host` (`mysql.marathon.mesos` → `_mysql._tcp.marathon.mesos`,
+   * `_http._mysql._tcp.marathon.mesos`, …), sorted.
+   */
+  servicesOf(host: string): string[] {
+    return [...(this.srvByHost.get(host) ?? [])].sort();
+  }
+
+  /**
+   * `/v1/enumerate`: frameworks (in the order first published) → running tasks → their A/AAAA/SRV
+   * records. As in Mesos-DNS, a record is listed under the first task that produced it.
+   */
+  enumerate(): { frameworks: EnumerableFramework[] } {
+    const frameworks = new Map<string, EnumerableFramework>();
+    const seen = new Set<string>();
+    for (const stored of this.owners.values()) {
+      const owner = resolve(stored);
+      if (owner.framework === undefined) continue;
+      let framework = frameworks.get(owner.framework);
+      if (!framework) {
+        framework = { name: owner.framework, tasks: [] };
+        frameworks.set(owner.framework, framework);
+      }
+      for (const task of owner.tasks) {
+        const records: EnumerableRecord[] = [];
+        for (const r of task.records) {
+          if (r.type === 'PTR') continue;
+          const key = `${r.name}\0${r.type}\0${r.value}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          records.push({ name: r.name + '.', host: r.type === 'SRV' ? srvHost(r.value) : r.value, rtype: r.type });
+        }
+        framework.tasks.push({ name: task.name, id: task.id, records });
+      }
+    }
+    return { frameworks: [...frameworks.values()] };
+  }
+
+  // ---------------------------------------------------------------------------------- internals
+
+  private flush(): void {
+    const changed = this.pending;
+    this.pending = undefined;
+    if (changed && changed.size > 0) this.publish(changed);
+  }
+
+  private publish(changed: Set<string>): void {
+    this.currentSerial = (this.currentSerial + 1) >>> 0;
+    this.lastChange = Date.now();
+    for (const listener of this.listeners) {
+      try {
+        listener(changed);
+      } catch {
+        // A failing subscriber must not stop the others or the source that published.
+      }
+    }
+  }
+
+  private addAll(records: readonly DnsRecord[], changed: Set<string>): void {
+    for (const r of records) {
+      if (this.addValue(r.name, TAGS[r.type], r.value)) {
+        changed.add(r.name);
+        this.valueChanges++;
+      }
+    }
+  }
+
+  private removeAll(records: readonly DnsRecord[], changed: Set<string>): void {
+    for (const r of records) {
+      if (this.removeValue(r.name, TAGS[r.type], r.value)) {
+        changed.add(r.name);
+        this.valueChanges++;
+      }
+    }
+  }
+
+  /** Counts one occurrence of `tag+value` at `name`; true when the merged records of the name changed. */
+  private addValue(name: string, tag: string, value: string): boolean {
+    let entry = this.entries.get(name);
+    if (!entry) {
+      entry = { oneTag: tag, one: value, oneCount: 1, srvCount: 0 };
+      this.entries.set(name, entry);
+      this.valueAppeared(name, entry, tag);
+      return true;
+    }
+    if (entry.many) {
+      const count = entry.many.get(value);
+      entry.many.set(value, (count ?? 0) + 1);
+      if (count !== undefined) return false;
+    } else if (entry.one === value && entry.oneTag === tag) {
+      entry.oneCount++;
+      return false;
+    } else if (entry.one === undefined) {
+      entry.oneTag = tag;
+      entry.one = value;
+      entry.oneCount = 1;
+    } else {
+      entry.many = new Map([[entry.one, entry.oneCount], [value, 1]]);
+      entry.one = undefined;
+      entry.oneCount = 0;
+    }
+    this.valueAppeared(name, entry, tag);
+    return true;
+  }
+
+  private removeValue(name: string, tag: string, value: string): boolean {
+    const entry = this.entries.get(name);
+    if (!entry) return false;
+    if (entry.many) {
+      const count = entry.many.get(value);
+      if (count === undefined) return false;
+      if (count > 1) {
+        entry.many.set(value, count - 1);
+        return false;
+      }
+      entry.many.delete(value);
+      if (entry.many.size === 1) {
+        const [[only, onlyCount]] = entry.many;
+        entry.oneTag = tagOf(only);
+        entry.one = only;
+        entry.oneCount = onlyCount;
+        entry.many = undefined;
+      }
+    } else {
+      if (entry.one !== value || entry.oneTag !== tag) return false;
+      if (--entry.oneCount > 0) return false;
+      entry.one = undefined;
+    }
+    this.counts[TYPES[tag]]--;
+    if (tag === 'S' && --entry.srvCount === 0) this.unindexService(name);
+    if (entry.one === undefined && !entry.many) this.entries.delete(name);
+    return true;
+  }
+
+  private valueAppeared(name: string, entry: NameEntry, tag: string): void {
+    this.counts[TYPES[tag]]++;
+    if (tag === 'S' && entry.srvCount++ === 0) {
+      const host = serviceHost(name);
+      if (host !== undefined) {
+        let set = this.srvByHost.get(host);
+        if (!set) this.srvByHost.set(host, (set = new Set()));
+        set.add(name);
+      }
+    }
+  }
+
+  private unindexService(name: string): void {
+    const host = serviceHost(name);
+    if (host === undefined) return;
+    const set = this.srvByHost.get(host);
+    if (!set) return;
+    set.delete(name);
+    if (set.size === 0) this.srvByHost.delete(host);
+  }
+
+  private snapshotOf(entry: NameEntry): NameRecords {
+    if (entry.one !== undefined) {
+      const one = [entry.one];
+      switch (entry.oneTag) {
+        case 'A':
+          return { a: one, aaaa: EMPTY, srv: EMPTY, ptr: EMPTY };
+        case '6':
+          return { a: EMPTY, aaaa: one, srv: EMPTY, ptr: EMPTY };
+        case 'P':
+          return { a: EMPTY, aaaa: EMPTY, srv: EMPTY, ptr: this.maxPtrTargets > 0 ? one : EMPTY };
+      }
+    }
+    let a: string[] | undefined;
+    let aaaa: string[] | undefined;
+    let srv: SrvTarget[] | undefined;
+    let ptr: string[] | undefined;
+    for (const value of valuesOf(entry)) {
+      const rest = value.slice(1);
+      switch (value[0]) {
+        case 'A':
+          (a ??= []).push(rest);
+          break;
+        case '6':
+          (aaaa ??= []).push(rest);
+          break;
+        case 'S': {
+          const at = rest.lastIndexOf(':');
+          (srv ??= []).push({ target: rest.slice(0, at), port: Number(rest.slice(at + 1)) });
+          break;
+        }
+        case 'P':
+          if ((ptr ??= []).length < this.maxPtrTargets) ptr.push(rest);
+          break;
+      }
+    }
+    return { a: a ?? EMPTY, aaaa: aaaa ?? EMPTY, srv: srv ?? EMPTY, ptr: ptr ?? EMPTY };
+  }
+}
+
+/** Tagged values (`A1.2.3.4`, `6fd00::1`, `S<target>:<port>`, `P<target>`) of an entry. */
+function* valuesOf(entry: NameEntry): IterableIterator<string> {
+  if (entry.one !== undefined) yield entry.oneTag + entry.one;
+  if (entry.many) for (const value of entry.many.keys()) yield tagOf(value) + value;
+}
+
+/**
+ * The type tag of a stored value from its shape: SRV values have exactly one `:` (`target:port`),
+ * IPv6 addresses at least two, IPv4 addresses only digits and dots, PTR targets are names.
+ */
+function tagOf(value: string): string {
+  const colon = value.indexOf(':');
+  if (colon >= 0) return value.indexOf(':', colon + 1) < 0 ? 'S' : '6';
+  return /^[\d.]+$/.test(value) ? 'A' : 'P';
+}
+
+function resolve(input: OwnerInput): OwnerRecords {
+  return typeof input === 'function' ? input() : input;
+}
+
+function srvHost(value: string): string {
+  const at = value.lastIndexOf(':');
+  return `${value.slice(0, at)}.:${value.slice(at + 1)}`;
+}
+
+/**
+ * The host an SRV name describes: `_T._tcp.rest` and `_port._T._tcp.rest` → `T.rest`; the legacy raw
+ * name `_a.b._tcp.rest` → `a.b.rest`. Undefined when the name has no `_tcp`/`_udp` label.
+ */
+export function serviceHost(srvName: string): string | undefined {
+  const labels = srvName.split('.');
+  const proto = labels.findIndex((l, i) => i > 0 && (l === '_tcp' || l === '_udp'));
+  if (proto < 1 || !labels[0].startsWith('_')) return undefined;
+  let service = labels.slice(0, proto);
+  if (service.length >= 2 && service[1].startsWith('_')) service = service.slice(1);
+  return [service.join('.').slice(1), ...labels.slice(proto + 1)].join('.');
+}
+
+/** The IPs `listener` stands for: itself, or for `0.0.0.0`/`::` every non-loopback interface IP (127.0.0.1 if none). */
+export function listenerAddresses(listener: string): string[] {
+  if (listener !== '0.0.0.0' && listener !== '::' && listener !== '') return [listener];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.internal) continue;
+      if (info.family === 'IPv6' && info.address.startsWith('fe80')) continue;
+      out.push(info.address);
+    }
+  }
+  return out.length > 0 ? out : ['127.0.0.1'];
+}
+
+/** Publishes `SOAMname` → the listener IP(s) (Mesos-DNS's `ns1` record) under the `nameserver` owner. */
+export function publishNameserver(store: RecordStore, config: { soaMname: string; listener: string }, addresses?: string[]): void {
+  const ips = addresses ?? listenerAddresses(config.listener);
+  store.replaceOwner(NAMESERVER_OWNER, { tasks: [], records: nameserverRecords(config.soaMname, ips) });
+}

@@ -1,0 +1,579 @@
+// Record generation exactly as Mesos-DNS's `InsertState` (reference mesos-dns.md §3–§5), per owner:
+// one Marathon app (from ClusterState), one Mesos framework, the masters, the agents, the nameserver.
+// Plus PTR records (a baton addition). Pure: no I/O.
+//
+// Names are lower-case FQDNs without the trailing dot; SRV values are `target:port`.
+import { isIP } from 'node:net';
+import type { App, Task } from '@baton/marathon';
+import { agentSuffix, domainFrag, labelSpec, taskHash, toHostname, type LabelSpec } from './naming.js';
+
+export type RecordType = 'A' | 'AAAA' | 'SRV' | 'PTR';
+
+export interface DnsRecord {
+  /** Owner name, lower-case, no trailing dot. */
+  name: string;
+  type: RecordType;
+  /** IP for A/AAAA, `target:port` for SRV, the target name for PTR. */
+  value: string;
+}
+
+/** The records one task produced (kept per task for `/v1/enumerate`). */
+export interface TaskRecords {
+  id: string;
+  /** The Mesos task name (for Marathon: the app id's toHostname, `mysql.db.prod`). */
+  name: string;
+  records: DnsRecord[];
+}
+
+/** Everything one owner (an app, a framework, the masters, …) publishes. */
+export interface OwnerRecords {
+  /** The raw framework name the tasks belong to (`marathon`, `kafka`), for `/v1/enumerate`. */
+  framework?: string;
+  tasks: TaskRecords[];
+  /** Records not tied to a task (masters, agents, framework names, the nameserver). */
+  records: DnsRecord[];
+}
+
+export interface RecordOptions {
+  domain: string;
+  enforceRfc952: boolean;
+  /** Ordered IP sources: `netinfo`, `mesos`, `docker`, `host`. */
+  ipSources: readonly string[];
+  /** Publish PTR records for task and agent IPs. */
+  ptrOn: boolean;
+  /** Tasks of apps with health checks are published only when healthy (Marathon source). */
+  healthyOnly?: boolean;
+}
+
+export const DEFAULT_IP_SOURCES: readonly string[] = ['netinfo', 'mesos', 'host'];
+
+// ------------------------------------------------------------------------------------------ IPs
+
+/** An IP literal in canonical text form (IPv6 compressed lower-case, IPv4-mapped IPv6 as IPv4), or undefined. */
+export function canonicalIp(text: string): { family: 4 | 6; ip: string } | undefined {
+  if (typeof text !== 'string') return undefined;
+  const family = isIP(text);
+  if (family === 4) return { family: 4, ip: text };
+  if (family !== 6) return undefined;
+  const groups = expandIpv6(text);
+  if (!groups) return undefined;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return { family: 4, ip: `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}` };
+  }
+  return { family: 6, ip: compressIpv6(groups) };
+}
+
+/** The 8 16-bit groups of a valid IPv6 literal (zone ids are dropped). */
+function expandIpv6(text: string): number[] | undefined {
+  let s = text.toLowerCase();
+  const zone = s.indexOf('%');
+  if (zone >= 0) s = s.slice(0, zone);
+  const lastColon = s.lastIndexOf(':');
+  const last = s.slice(lastColon + 1);
+  if (last.includes('.')) {
+    const p = last.split('.').map(Number);
+    s = s.slice(0, lastColon + 1) + ((p[0] << 8) | p[1]).toString(16) + ':' + ((p[2] << 8) | p[3]).toString(16);
+  }
+  const [headText, tailText] = s.includes('::') ? s.split('::') : [s, undefined];
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const head = parse(headText);
+  const rest = tailText === undefined ? [] : parse(tailText);
+  const groups = tailText === undefined ? head : [...head, ...new Array<number>(Math.max(0, 8 - head.length - rest.length)).fill(0), ...rest];
+  if (groups.length !== 8 || groups.some((g) => !Number.isFinite(g))) return undefined;
+  return groups;
+}
+
+/** RFC 5952 text: lower-case, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`. */
+function compressIpv6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+}
+
+/** The reverse-lookup name of an IP: `4.3.2.1.in-addr.arpa`, or the 32 nibbles under `ip6.arpa`. */
+export function reverseName(ip: string): string | undefined {
+  const parsed = canonicalIp(ip);
+  if (!parsed) return undefined;
+  if (parsed.family === 4) return parsed.ip.split('.').reverse().join('.') + '.in-addr.arpa';
+  const groups = expandIpv6(parsed.ip)!;
+  const nibbles: string[] = [];
+  for (let i = 7; i >= 0; i--) {
+    const g = groups[i];
+    nibbles.push((g & 15).toString(16), ((g >> 4) & 15).toString(16), ((g >> 8) & 15).toString(16), ((g >> 12) & 15).toString(16));
+  }
+  return nibbles.join('.') + '.ip6.arpa';
+}
+
+/** Canonical IP literals of `values`, invalid ones dropped, order kept, duplicates removed. */
+function ipsOf(values: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const value of values) {
+    const parsed = canonicalIp(value);
+    if (parsed && !out.includes(parsed.ip)) out.push(parsed.ip);
+  }
+  return out;
+}
+
+function addressRecord(name: string, ip: string): DnsRecord {
+  return { name, type: ip.includes(':') ? 'AAAA' : 'A', value: ip };
+}
+
+/** `host:port`, `[v6]:port` or a bare host. */
+export function splitHostPort(text: string): { host: string; port: string } {
+  if (text.startsWith('[')) {
+    const end = text.indexOf(']');
+    if (end > 0) return { host: text.slice(1, end), port: text.slice(end + 2) };
+  }
+  const at = text.lastIndexOf(':');
+  if (at < 0 || text.indexOf(':') !== at) return { host: text, port: '' };
+  return { host: text.slice(0, at), port: text.slice(at + 1) };
+}
+
+/** The `ip:port` part of a libprocess pid (`master@10.0.0.1:5050`, `slave(1)@10.0.0.2:5051`). */
+export function pidHostPort(pid: unknown): { host: string; port: string } | undefined {
+  if (typeof pid !== 'string') return undefined;
+  const at = pid.indexOf('@');
+  if (at < 0) return undefined;
+  const hp = splitHostPort(pid.slice(at + 1));
+  return hp.host === '' ? undefined : hp;
+}
+
+// ------------------------------------------------------------------------------------------ tasks
+
+export interface DiscoveryPort {
+  number: number;
+  name?: string;
+  protocol?: string;
+}
+
+/** One task as Mesos-DNS sees it, whatever the source. */
+export interface TaskInput {
+  id: string;
+  /** Raw Mesos task name. */
+  name: string;
+  agentId: string;
+  /** Agent IP literal(s). */
+  agentIps: readonly string[];
+  /** Task IPs from the first IP source that yielded any. */
+  taskIps: readonly string[];
+  /** Host ports from `resources.ports`. */
+  resourcePorts: readonly number[];
+  /** Present when the task has DiscoveryInfo with a non-empty name. */
+  discovery?: { name: string; ports: readonly DiscoveryPort[] };
+}
+
+interface Context {
+  spec: LabelSpec;
+  /** `DomainFrag(framework)`. */
+  fname: string;
+  /** `.` + domain. */
+  tail: string;
+  hash: string;
+  suffix: string;
+  ptrOn: boolean;
+}
+
+/** One generation pass (Mesos-DNS's `taskContextRecord`) for task label `t`. */
+function pushTaskPass(out: DnsRecord[], t: string, task: TaskInput, ctx: Context, withPtr: boolean): void {
+  const { fname, tail, spec } = ctx;
+  const canonical = `${t}-${ctx.hash}-${ctx.suffix}.${fname}`;
+  const arec = `${t}.${fname}`;
+  const canonicalName = canonical + tail;
+  const canonicalSlave = `${canonical}.slave${tail}`;
+  for (const ip of task.taskIps) {
+    out.push(addressRecord(arec + tail, ip), addressRecord(canonicalName, ip));
+  }
+  for (const ip of task.agentIps) {
+    out.push(addressRecord(`${arec}.slave${tail}`, ip), addressRecord(canonicalSlave, ip));
+  }
+  const slaveSrv = (port: number, alsoNonSlave: boolean): void => {
+    const value = `${canonicalSlave}:${port}`;
+    for (const proto of ['tcp', 'udp']) {
+      if (alsoNonSlave) out.push({ name: `_${t}._${proto}.${fname}${tail}`, type: 'SRV', value });
+      out.push({ name: `_${t}._${proto}.${fname}.slave${tail}`, type: 'SRV', value });
+    }
+  };
+  if (!task.discovery) {
+    for (const port of task.resourcePorts) slaveSrv(port, true);
+  } else {
+    for (const port of task.resourcePorts) slaveSrv(port, false);
+    for (const port of task.discovery.ports) {
+      const value = `${canonicalName}:${port.number}`;
+      const protocols = port.protocol ? [spec(port.protocol)] : ['tcp', 'udp'];
+      const portLabel = port.name ? spec(port.name) : '';
+      for (const proto of protocols) {
+        const service = `_${t}._${proto}.${fname}${tail}`;
+        out.push({ name: service, type: 'SRV', value });
+        if (portLabel !== '') out.push({ name: `_${portLabel}.${service}`, type: 'SRV', value });
+      }
+    }
+  }
+  if (withPtr) {
+    for (const ip of task.taskIps) out.push({ name: reverseName(ip)!, type: 'PTR', value: canonicalName });
+    for (const ip of task.agentIps) out.push({ name: reverseName(ip)!, type: 'PTR', value: canonicalSlave });
+  }
+}
+
+/** Every record of one running task (Mesos-DNS's `taskRecord`, legacy raw-name duplicates included). */
+export function taskRecords(task: TaskInput, framework: string, opts: RecordOptions): TaskRecords {
+  const spec = labelSpec(opts.enforceRfc952);
+  const ctx: Context = {
+    spec,
+    fname: domainFrag(framework, '.', spec),
+    tail: '.' + opts.domain,
+    hash: taskHash(task.id),
+    suffix: agentSuffix(task.agentId),
+    ptrOn: opts.ptrOn,
+  };
+  const records: DnsRecord[] = [];
+  if (task.discovery) {
+    // LEGACY (as upstream): once with the raw DiscoveryInfo name, then sanitised. When both are the
+    // same label the first pass would only repeat the second, so it is skipped.
+    const raw = task.discovery.name.toLowerCase();
+    const sanitised = spec(task.discovery.name);
+    if (raw !== sanitised) pushTaskPass(records, raw, task, ctx, false);
+    pushTaskPass(records, sanitised, task, ctx, opts.ptrOn);
+  } else {
+    pushTaskPass(records, spec(task.name), task, ctx, opts.ptrOn);
+  }
+  return { id: task.id, name: task.name, records };
+}
+
+// ------------------------------------------------------------------------------------------ Marathon
+
+/** True when the task is published: TASK_RUNNING, and healthy when `healthyOnly` and the app has health checks. */
+export function isPublished(app: App, task: Task, healthyOnly: boolean): boolean {
+  if (task.state !== 'TASK_RUNNING' || task.slaveId === '') return false;
+  return !(healthyOnly && app.healthChecks.length > 0 && task.health !== 'healthy');
+}
+
+/**
+ * The agent IP(s) of a Marathon task: `host` when it is an IP literal. Marathon reports the agent's
+ * hostname there on many clusters; then, for host networking, the task's `ipAddresses` are the agent's
+ * (Mesos reports the agent address for host-networked tasks). Otherwise none: hostnames are never
+ * published as A records.
+ */
+export function marathonAgentIps(app: App, task: Task): string[] {
+  const host = canonicalIp(task.host);
+  if (host) return [host.ip];
+  if (app.networkMode === 'host') return ipsOf(task.ipAddresses.map((a) => a.ipAddress));
+  return [];
+}
+
+/**
+ * Task IPs by IP-source order. Marathon's `ipAddresses` are what Mesos reports in the status'
+ * NetworkInfo, so `netinfo` gives them all; `mesos` and `docker` (container-network labels) give those
+ * that are not the agent's; `host` gives the agent IP(s).
+ */
+export function marathonTaskIps(task: Task, agentIps: readonly string[], ipSources: readonly string[]): string[] {
+  for (const source of ipSources) {
+    let ips: string[] = [];
+    if (source === 'netinfo') ips = ipsOf(task.ipAddresses.map((a) => a.ipAddress));
+    else if (source === 'mesos' || source === 'docker') {
+      ips = ipsOf(task.ipAddresses.map((a) => a.ipAddress)).filter((ip) => !agentIps.includes(ip) && ip !== task.host);
+    } else if (source === 'host') ips = [...agentIps];
+    if (ips.length > 0) return ips;
+  }
+  return [];
+}
+
+interface PortPlan {
+  fromHost: boolean;
+  containerPort?: number;
+  protocols: string[];
+  name?: string;
+}
+
+function portPlan(app: App): PortPlan[] {
+  return app.ports.map((spec) => ({
+    fromHost: spec.hostPort !== undefined,
+    containerPort: spec.containerPort,
+    protocols: spec.protocol.split(',').map((p) => p.trim().toLowerCase() || 'tcp'),
+    name: spec.name || undefined,
+  }));
+}
+
+function discoveryPorts(plan: readonly PortPlan[], task: Task): DiscoveryPort[] {
+  const ports: DiscoveryPort[] = [];
+  let hostPortIndex = 0;
+  for (const spec of plan) {
+    const number = spec.fromHost ? task.ports[hostPortIndex++] : spec.containerPort;
+    if (number === undefined || !Number.isInteger(number)) continue;
+    for (const protocol of spec.protocols) ports.push(spec.name ? { number, protocol, name: spec.name } : { number, protocol });
+  }
+  return ports;
+}
+
+/**
+ * DiscoveryInfo ports as Marathon's TaskBuilder sets them: per app port, the task's host port when the
+ * port has one (host networking, bridge), else the container port; one entry per protocol of `udp,tcp`.
+ */
+export function marathonDiscoveryPorts(app: App, task: Task): DiscoveryPort[] {
+  return discoveryPorts(portPlan(app), task);
+}
+
+export const MARATHON_FRAMEWORK = 'marathon';
+
+/** The owner key of a Marathon app's records. */
+export function appOwnerKey(appId: string): string {
+  return `app:${appId}`;
+}
+
+/** Records of one Marathon app, as Mesos-DNS would generate them from the Mesos state Marathon produces. */
+export function marathonAppRecords(app: App, tasks: readonly Task[], opts: RecordOptions): OwnerRecords {
+  const out: TaskRecords[] = [];
+  const name = toHostname(app.id);
+  const plan = portPlan(app);
+  for (const task of tasks) {
+    if (!isPublished(app, task, opts.healthyOnly ?? false)) continue;
+    const agentIps = marathonAgentIps(app, task);
+    const input: TaskInput = {
+      id: task.id,
+      name,
+      agentId: task.slaveId,
+      agentIps,
+      taskIps: marathonTaskIps(task, agentIps, opts.ipSources),
+      resourcePorts: task.ports,
+      discovery: name === '' ? undefined : { name, ports: discoveryPorts(plan, task) },
+    };
+    out.push(taskRecords(input, MARATHON_FRAMEWORK, opts));
+  }
+  return { framework: MARATHON_FRAMEWORK, tasks: out, records: [] };
+}
+
+// ------------------------------------------------------------------------------------------ Mesos state
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Expands Mesos' range string `[31000-31002, 31005-31005]` (also accepts `{range:[{begin,end}]}`). */
+export function parsePortRanges(value: unknown, limit = 65536): number[] {
+  const ports: number[] = [];
+  const add = (begin: number, end: number): void => {
+    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > 65535) return;
+    for (let p = begin; p <= end && ports.length < limit; p++) ports.push(p);
+  };
+  if (typeof value === 'string') {
+    for (const match of value.matchAll(/(\d+)\s*-\s*(\d+)/g)) add(Number(match[1]), Number(match[2]));
+  } else if (isObj(value) && isObj(value.ranges)) {
+    for (const r of arr(value.ranges.range)) if (isObj(r)) add(Number(r.begin), Number(r.end));
+  }
+  return ports;
+}
+
+function labelValue(labels: unknown, key: string): string | undefined {
+  const list = isObj(labels) ? arr(labels.labels) : arr(labels);
+  for (const l of list) if (isObj(l) && l.key === key && typeof l.value === 'string') return l.value;
+  return undefined;
+}
+
+/** Task IPs of a raw Mesos task by IP-source order (reference §4). */
+export function mesosTaskIps(task: Obj, agentIps: readonly string[], ipSources: readonly string[]): string[] {
+  let latest: Obj | undefined;
+  for (const status of arr(task.statuses)) {
+    if (!isObj(status) || status.state !== 'TASK_RUNNING') continue;
+    if (!latest || Number(status.timestamp) >= Number(latest.timestamp)) latest = status;
+  }
+  for (const source of ipSources) {
+    let ips: string[] = [];
+    if (source === 'host') ips = [...agentIps];
+    else if (latest && source === 'netinfo') {
+      const found: string[] = [];
+      const containerStatus = isObj(latest.container_status) ? latest.container_status : {};
+      for (const info of arr(containerStatus.network_infos)) {
+        if (!isObj(info)) continue;
+        const addresses = arr(info.ip_addresses);
+        for (const a of addresses) if (isObj(a) && typeof a.ip_address === 'string') found.push(a.ip_address);
+        if (addresses.length === 0 && typeof info.ip_address === 'string') found.push(info.ip_address);
+      }
+      ips = ipsOf(found);
+    } else if (latest && (source === 'docker' || source === 'mesos')) {
+      const key = source === 'docker' ? 'Docker.NetworkSettings.IPAddress' : 'MesosContainerizer.NetworkSettings.IPAddress';
+      const value = labelValue(latest.labels, key);
+      ips = value ? ipsOf([value]) : [];
+    }
+    if (ips.length > 0) return ips;
+  }
+  return [];
+}
+
+/** The DiscoveryInfo of a raw Mesos task, when it has a non-empty name. */
+export function mesosDiscovery(task: Obj): TaskInput['discovery'] {
+  const discovery = task.discovery;
+  if (!isObj(discovery) || str(discovery.name) === '') return undefined;
+  const ports: DiscoveryPort[] = [];
+  for (const p of arr(isObj(discovery.ports) ? discovery.ports.ports : undefined)) {
+    if (!isObj(p) || !Number.isInteger(p.number)) continue;
+    const port: DiscoveryPort = { number: p.number as number };
+    if (str(p.name) !== '') port.name = p.name as string;
+    if (str(p.protocol) !== '') port.protocol = (p.protocol as string).toLowerCase();
+    ports.push(port);
+  }
+  return { name: str(discovery.name), ports };
+}
+
+export interface MesosStateOptions extends RecordOptions {
+  /** Masters (`ip:port`) from config or detection, in order. */
+  masters?: readonly string[];
+  /** Frameworks whose tasks are skipped (their records come from elsewhere, e.g. `marathon` from the feed). */
+  skipTasksOf?: readonly string[];
+  /** IPs of hostnames that are not IP literals (framework hostnames), resolved by the caller. */
+  resolved?: ReadonlyMap<string, readonly string[]>;
+}
+
+export const MASTERS_OWNER = 'mesos:masters';
+export const AGENTS_OWNER = 'mesos:agents';
+export const NAMESERVER_OWNER = 'nameserver';
+
+export function frameworkOwnerKey(name: string): string {
+  return `framework:${name}`;
+}
+
+/** Records of the masters: `leader`, `master`, `masterN`, `_leader._tcp|_udp` (reference §5). */
+export function masterRecords(leaderPid: unknown, masters: readonly string[], domain: string): DnsRecord[] {
+  const out: DnsRecord[] = [];
+  const leader = pidHostPort(leaderPid);
+  const leaderIp = leader ? canonicalIp(leader.host) : undefined;
+  if (!leader || !leaderIp) return out;
+  const leaderAddress = `${leader.host}:${leader.port}`;
+  out.push(addressRecord(`leader.${domain}`, leaderIp.ip), addressRecord(`master.${domain}`, leaderIp.ip));
+  const leaderTarget = `leader.${domain}:${leader.port}`;
+  out.push({ name: `_leader._tcp.${domain}`, type: 'SRV', value: leaderTarget });
+  out.push({ name: `_leader._udp.${domain}`, type: 'SRV', value: leaderTarget });
+  const masterIps = new Set([leaderIp.ip]);
+  let index = 0;
+  let leaderListed = false;
+  for (const master of masters) {
+    const hp = splitHostPort(master);
+    const ip = canonicalIp(hp.host);
+    if (!ip) continue;
+    const isLeader = master === leaderAddress || (ip.ip === leaderIp.ip && hp.port === leader.port);
+    if (!isLeader) {
+      if (masterIps.has(ip.ip)) continue;
+      masterIps.add(ip.ip);
+      out.push(addressRecord(`master.${domain}`, ip.ip));
+    }
+    out.push(addressRecord(`master${index}.${domain}`, ip.ip));
+    index++;
+    if (isLeader) leaderListed = true;
+  }
+  if (!leaderListed) out.push(addressRecord(`master${index}.${domain}`, leaderIp.ip));
+  return out;
+}
+
+/** Agent IPs by agent id, from `slaves[].pid` (`slave(1)@ip:port`). */
+export function agentIpsById(state: Obj): Map<string, { ips: string[]; port: string }> {
+  const out = new Map<string, { ips: string[]; port: string }>();
+  for (const slave of arr(state.slaves)) {
+    if (!isObj(slave) || str(slave.id) === '') continue;
+    const hp = pidHostPort(slave.pid);
+    const ip = hp ? canonicalIp(hp.host) : undefined;
+    if (hp && ip) out.set(slave.id as string, { ips: [ip.ip], port: hp.port });
+  }
+  return out;
+}
+
+/** `slave.D` A/AAAA for every agent and `_slave._tcp.D` → `slave.D:<pid port>`. */
+export function agentRecords(agents: ReadonlyMap<string, { ips: string[]; port: string }>, domain: string): DnsRecord[] {
+  const out: DnsRecord[] = [];
+  for (const { ips, port } of agents.values()) {
+    for (const ip of ips) out.push(addressRecord(`slave.${domain}`, ip));
+    if (port !== '') out.push({ name: `_slave._tcp.${domain}`, type: 'SRV', value: `slave.${domain}:${port}` });
+  }
+  return out;
+}
+
+/** `F.D` → the framework's host, `_framework._tcp.F.D` → `F.D:<pid port>` when it has a pid. */
+export function frameworkRecords(
+  framework: Obj,
+  opts: { domain: string; spec: LabelSpec; resolved?: ReadonlyMap<string, readonly string[]> },
+): DnsRecord[] {
+  const fname = domainFrag(str(framework.name), '.', opts.spec);
+  if (fname === '') return [];
+  const pid = pidHostPort(framework.pid);
+  const host = pid ? pid.host : str(framework.hostname);
+  const literal = canonicalIp(host);
+  const ips = literal ? [literal.ip] : ipsOf(opts.resolved?.get(host) ?? []);
+  const out: DnsRecord[] = [];
+  const name = `${fname}.${opts.domain}`;
+  for (const ip of ips) out.push(addressRecord(name, ip));
+  if (ips.length > 0 && pid && pid.port !== '') {
+    out.push({ name: `_framework._tcp.${name}`, type: 'SRV', value: `${name}:${pid.port}` });
+  }
+  return out;
+}
+
+/** Hostnames in a Mesos state that need resolving (framework hosts that are not IP literals). */
+export function hostnamesToResolve(state: unknown): string[] {
+  const out = new Set<string>();
+  if (!isObj(state)) return [];
+  for (const f of arr(state.frameworks)) {
+    if (!isObj(f) || pidHostPort(f.pid)) continue;
+    const host = str(f.hostname);
+    if (host !== '' && !canonicalIp(host)) out.add(host);
+  }
+  return [...out];
+}
+
+/**
+ * Every owner's records from a Mesos master `/master/state` (Mesos-DNS's `InsertState`): the masters,
+ * the agents, and per framework its name records and its running tasks on known agents.
+ */
+export function mesosStateRecords(state: unknown, opts: MesosStateOptions): { owners: Map<string, OwnerRecords>; error?: string } {
+  const owners = new Map<string, OwnerRecords>();
+  if (!isObj(state)) return { owners, error: 'master state is not a JSON object' };
+  const spec = labelSpec(opts.enforceRfc952);
+  owners.set(MASTERS_OWNER, { tasks: [], records: masterRecords(state.leader, opts.masters ?? [], opts.domain) });
+  const agents = agentIpsById(state);
+  owners.set(AGENTS_OWNER, { tasks: [], records: agentRecords(agents, opts.domain) });
+  const skip = new Set(opts.skipTasksOf ?? []);
+  for (const framework of arr(state.frameworks)) {
+    if (!isObj(framework) || typeof framework.name !== 'string') continue;
+    const name = framework.name;
+    const key = frameworkOwnerKey(name);
+    const owner = owners.get(key) ?? { framework: name, tasks: [], records: [] };
+    owners.set(key, owner);
+    owner.records.push(...frameworkRecords(framework, { domain: opts.domain, spec, resolved: opts.resolved }));
+    if (skip.has(name)) continue;
+    for (const task of arr(framework.tasks)) {
+      if (!isObj(task) || task.state !== 'TASK_RUNNING' || str(task.id) === '') continue;
+      const agent = agents.get(str(task.slave_id));
+      if (!agent) continue;
+      const resources = isObj(task.resources) ? task.resources : {};
+      const input: TaskInput = {
+        id: task.id as string,
+        name: str(task.name),
+        agentId: str(task.slave_id),
+        agentIps: agent.ips,
+        taskIps: mesosTaskIps(task, agent.ips, opts.ipSources),
+        resourcePorts: parsePortRanges(resources.ports),
+        discovery: mesosDiscovery(task),
+      };
+      owner.tasks.push(taskRecords(input, name, opts));
+    }
+  }
+  return { owners };
+}
+
+/** `SOAMname` → the listener IP(s) (reference §5). */
+export function nameserverRecords(soaMname: string, ips: readonly string[]): DnsRecord[] {
+  const name = soaMname.toLowerCase().replace(/\.$/, '');
+  return ipsOf(ips).map((ip) => addressRecord(name, ip));
+}
