@@ -209,7 +209,7 @@ describe.skipIf(!zooKeeperAvailable())(`ZkSession across server restarts and ses
     await waitFor(() => seen.last()?.addresses.join() === 'b1.example:9092', 10_000);
     await broker1.update({ host: 'b1-new.example', port: 9093 });
     await waitFor(() => seen.last()?.addresses.join() === 'b1-new.example:9093', 10_000);
-  });
+  }, 90_000);
 
   it('operations while the server is down fail with a timeout naming the server', async () => {
     const session = await openSession(zk, { operationTimeoutMs: 1_000 });
