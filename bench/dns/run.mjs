@@ -87,7 +87,8 @@ async function main() {
   const loaded = sim.loadApps(defs);
   if (loaded.errors.length) console.log(`  ${loaded.errors.length} apps failed to load, first: ${JSON.stringify(loaded.errors[0])}`);
   // The probe app sits in a group of its own: a change to an app makes Marathon emit
-  // group_change_success for its parent group, which the feed refetches whole (see docs).
+  // group_change_success for its parent group, which the feed checks (a listing without tasks, at most
+  // once a second); --probe-in-bench-group puts it beside the 10,000 apps instead (see docs).
   const probeId = opts['probe-in-bench-group'] ? '/bench/probe' : '/probe/app';
   const probeSrv = opts['probe-in-bench-group'] ? '_probe-bench._tcp.marathon.mesos' : '_app-probe._tcp.marathon.mesos';
   await sim.createApp({ id: probeId, instances: 1, cmd: 'sleep 1000', portDefinitions: [{ port: 0, name: 'http' }] });

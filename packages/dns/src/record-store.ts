@@ -62,17 +62,25 @@ export interface StoreStats {
 const TAGS: Record<RecordType, string> = { A: 'A', AAAA: '6', SRV: 'S', PTR: 'P' };
 const TYPES: Record<string, RecordType> = { A: 'A', '6': 'AAAA', S: 'SRV', P: 'PTR' };
 
-interface NameEntry {
-  /** The single value (and its type tag) while the name has one: the common case, no Map allocated. */
-  oneTag: string;
-  one?: string;
-  oneCount: number;
-  /**
-   * value → occurrences, once the name has two or more values. Keyed by the bare value: its type
-   * follows from its shape (see `tagOf`), which saves a string per value.
-   */
-  many?: Map<string, number>;
-  srvCount: number;
+/**
+ * The values of one name, as compactly as V8 allows (240k names at 10,000 apps): the bare value when
+ * the name has one value once (the common case); `[value, count, value, count, …]` for a few; a Map
+ * value → count for many (an agent IP as the PTR name of hundreds of tasks). Values are stored bare:
+ * their type follows from their shape (see `tagOf`).
+ */
+type NameEntry = string | (string | number)[] | Map<string, number>;
+
+/** Distinct values kept in a pairs array before a Map takes over. */
+const SMALL = 16;
+
+/**
+ * A flat copy of a string built by concatenation. V8 keeps `a + b` as a tree of the parts (32 bytes a
+ * node, and the parts stay alive); names and values live as long as the records, so the store keeps
+ * flat strings. `toLowerCase` returns a flat string and changes nothing here (names and values are
+ * lower-case).
+ */
+function flat(s: string): string {
+  return s.toLowerCase();
 }
 
 /**
@@ -94,7 +102,7 @@ export class RecordStore implements RecordView {
   private readonly owners = new Map<string, OwnerInput>();
   private readonly listeners = new Set<(changed: ReadonlySet<string>) => void>();
   /** host name (`mysql.marathon.mesos`) → SRV names of its services. */
-  private readonly srvByHost = new Map<string, Set<string>>();
+  private readonly srvByHost = new Map<string, string | string[]>();
   private readonly counts: Record<RecordType, number> = { A: 0, AAAA: 0, SRV: 0, PTR: 0 };
   private taskCount = 0;
   private batchDepth = 0;
@@ -205,7 +213,7 @@ export class RecordStore implements RecordView {
   allValues(name: string): { type: RecordType; value: string }[] | undefined {
     const entry = this.entries.get(name);
     if (!entry) return undefined;
-    return [...valuesOf(entry)].map((v) => ({ type: TYPES[v[0]], value: v.slice(1) }));
+    return [...valuesOf(entry)].map((value) => ({ type: TYPES[tagOf(value)], value }));
   }
 
   /**
@@ -213,7 +221,8 @@ export class RecordStore implements RecordView {
    * `_http._mysql._tcp.marathon.mesos`, …), sorted.
    */
   servicesOf(host: string): string[] {
-    return [...(this.srvByHost.get(host) ?? [])].sort();
+    const names = this.srvByHost.get(host);
+    return names === undefined ? [] : typeof names === 'string' ? [names] : [...names].sort();
   }
 
   /**
@@ -286,87 +295,134 @@ export class RecordStore implements RecordView {
 
   /** Counts one occurrence of `tag+value` at `name`; true when the merged records of the name changed. */
   private addValue(name: string, tag: string, value: string): boolean {
-    let entry = this.entries.get(name);
-    if (!entry) {
-      entry = { oneTag: tag, one: value, oneCount: 1, srvCount: 0 };
-      this.entries.set(name, entry);
-      this.valueAppeared(name, entry, tag);
-      return true;
-    }
-    if (entry.many) {
-      const count = entry.many.get(value);
-      entry.many.set(value, (count ?? 0) + 1);
-      if (count !== undefined) return false;
-    } else if (entry.one === value && entry.oneTag === tag) {
-      entry.oneCount++;
-      return false;
-    } else if (entry.one === undefined) {
-      entry.oneTag = tag;
-      entry.one = value;
-      entry.oneCount = 1;
+    const entry = this.entries.get(name);
+    if (entry === undefined) {
+      this.entries.set(flat(name), flat(value));
+    } else if (typeof entry === 'string') {
+      if (entry === value) {
+        this.entries.set(name, [entry, 2]);
+        return false;
+      }
+      this.entries.set(name, [entry, 1, flat(value), 1]);
+    } else if (Array.isArray(entry)) {
+      for (let i = 0; i < entry.length; i += 2) {
+        if (entry[i] === value) {
+          (entry[i + 1] as number)++;
+          return false;
+        }
+      }
+      if (entry.length < 2 * SMALL) {
+        // Copied at the exact size: push() would reserve room for 16 more slots.
+        const next = new Array<string | number>(entry.length + 2);
+        for (let i = 0; i < entry.length; i++) next[i] = entry[i];
+        next[entry.length] = flat(value);
+        next[entry.length + 1] = 1;
+        this.entries.set(name, next);
+      } else {
+        const map = new Map<string, number>();
+        for (let i = 0; i < entry.length; i += 2) map.set(entry[i] as string, entry[i + 1] as number);
+        map.set(flat(value), 1);
+        this.entries.set(name, map);
+      }
     } else {
-      entry.many = new Map([[entry.one, entry.oneCount], [value, 1]]);
-      entry.one = undefined;
-      entry.oneCount = 0;
+      const count = entry.get(value);
+      if (count !== undefined) {
+        entry.set(value, count + 1);
+        return false;
+      }
+      entry.set(flat(value), 1);
     }
-    this.valueAppeared(name, entry, tag);
+    this.counts[TYPES[tag]]++;
+    if (tag === 'S') this.indexService(name);
     return true;
   }
 
   private removeValue(name: string, tag: string, value: string): boolean {
     const entry = this.entries.get(name);
-    if (!entry) return false;
-    if (entry.many) {
-      const count = entry.many.get(value);
-      if (count === undefined) return false;
+    if (entry === undefined) return false;
+    if (typeof entry === 'string') {
+      if (entry !== value) return false;
+      this.entries.delete(name);
+    } else if (Array.isArray(entry)) {
+      let i = 0;
+      while (i < entry.length && entry[i] !== value) i += 2;
+      if (i >= entry.length) return false;
+      const count = entry[i + 1] as number;
       if (count > 1) {
-        entry.many.set(value, count - 1);
+        if (count === 2 && entry.length === 2) this.entries.set(name, entry[0] as string);
+        else entry[i + 1] = count - 1;
         return false;
       }
-      entry.many.delete(value);
-      if (entry.many.size === 1) {
-        const [[only, onlyCount]] = entry.many;
-        entry.oneTag = tagOf(only);
-        entry.one = only;
-        entry.oneCount = onlyCount;
-        entry.many = undefined;
+      if (entry.length === 2) this.entries.delete(name);
+      else if (entry.length === 4 && entry[3 - i] === 1) this.entries.set(name, entry[2 - i] as string);
+      else {
+        const next = new Array<string | number>(entry.length - 2);
+        for (let j = 0, k = 0; j < entry.length; j += 2) {
+          if (j === i) continue;
+          next[k++] = entry[j];
+          next[k++] = entry[j + 1];
+        }
+        this.entries.set(name, next);
       }
     } else {
-      if (entry.one !== value || entry.oneTag !== tag) return false;
-      if (--entry.oneCount > 0) return false;
-      entry.one = undefined;
+      const count = entry.get(value);
+      if (count === undefined) return false;
+      if (count > 1) {
+        entry.set(value, count - 1);
+        return false;
+      }
+      entry.delete(value);
+      if (entry.size <= SMALL / 2) {
+        const next = new Array<string | number>(2 * entry.size);
+        let k = 0;
+        for (const [v, c] of entry) {
+          next[k++] = v;
+          next[k++] = c;
+        }
+        this.entries.set(name, next);
+      }
     }
     this.counts[TYPES[tag]]--;
-    if (tag === 'S' && --entry.srvCount === 0) this.unindexService(name);
-    if (entry.one === undefined && !entry.many) this.entries.delete(name);
+    if (tag === 'S' && !this.hasSrv(name)) this.unindexService(name);
     return true;
   }
 
-  private valueAppeared(name: string, entry: NameEntry, tag: string): void {
-    this.counts[TYPES[tag]]++;
-    if (tag === 'S' && entry.srvCount++ === 0) {
-      const host = serviceHost(name);
-      if (host !== undefined) {
-        let set = this.srvByHost.get(host);
-        if (!set) this.srvByHost.set(host, (set = new Set()));
-        set.add(name);
-      }
-    }
+  /** Whether `name` still has an SRV value. */
+  private hasSrv(name: string): boolean {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return false;
+    for (const value of valuesOf(entry)) if (tagOf(value) === 'S') return true;
+    return false;
+  }
+
+  private indexService(name: string): void {
+    const host = serviceHost(name);
+    if (host === undefined) return;
+    const names = this.srvByHost.get(host);
+    if (names === undefined) this.srvByHost.set(host, name);
+    else if (typeof names === 'string') {
+      if (names !== name) this.srvByHost.set(host, [names, name]);
+    } else if (!names.includes(name)) this.srvByHost.set(host, names.concat(name));
   }
 
   private unindexService(name: string): void {
     const host = serviceHost(name);
     if (host === undefined) return;
-    const set = this.srvByHost.get(host);
-    if (!set) return;
-    set.delete(name);
-    if (set.size === 0) this.srvByHost.delete(host);
+    const names = this.srvByHost.get(host);
+    if (names === undefined) return;
+    if (typeof names === 'string') {
+      if (names === name) this.srvByHost.delete(host);
+      return;
+    }
+    const rest = names.filter((n) => n !== name);
+    if (rest.length === names.length) return;
+    this.srvByHost.set(host, rest.length === 1 ? rest[0] : rest);
   }
 
   private snapshotOf(entry: NameEntry): NameRecords {
-    if (entry.one !== undefined) {
-      const one = [entry.one];
-      switch (entry.oneTag) {
+    if (typeof entry === 'string') {
+      const one = [entry];
+      switch (tagOf(entry)) {
         case 'A':
           return { a: one, aaaa: EMPTY, srv: EMPTY, ptr: EMPTY };
         case '6':
@@ -380,21 +436,20 @@ export class RecordStore implements RecordView {
     let srv: SrvTarget[] | undefined;
     let ptr: string[] | undefined;
     for (const value of valuesOf(entry)) {
-      const rest = value.slice(1);
-      switch (value[0]) {
+      switch (tagOf(value)) {
         case 'A':
-          (a ??= []).push(rest);
+          (a ??= []).push(value);
           break;
         case '6':
-          (aaaa ??= []).push(rest);
+          (aaaa ??= []).push(value);
           break;
         case 'S': {
-          const at = rest.lastIndexOf(':');
-          (srv ??= []).push({ target: rest.slice(0, at), port: Number(rest.slice(at + 1)) });
+          const at = value.lastIndexOf(':');
+          (srv ??= []).push({ target: value.slice(0, at), port: Number(value.slice(at + 1)) });
           break;
         }
         case 'P':
-          if ((ptr ??= []).length < this.maxPtrTargets) ptr.push(rest);
+          if ((ptr ??= []).length < this.maxPtrTargets) ptr.push(value);
           break;
       }
     }
@@ -402,10 +457,11 @@ export class RecordStore implements RecordView {
   }
 }
 
-/** Tagged values (`A1.2.3.4`, `6fd00::1`, `S<target>:<port>`, `P<target>`) of an entry. */
+/** The bare values of an entry, in the order they appeared. */
 function* valuesOf(entry: NameEntry): IterableIterator<string> {
-  if (entry.one !== undefined) yield entry.oneTag + entry.one;
-  if (entry.many) for (const value of entry.many.keys()) yield tagOf(value) + value;
+  if (typeof entry === 'string') yield entry;
+  else if (Array.isArray(entry)) for (let i = 0; i < entry.length; i += 2) yield entry[i] as string;
+  else yield* entry.keys();
 }
 
 /**

@@ -27,6 +27,30 @@ describe('RecordStore', () => {
     expect(store.stats().records).toEqual({ A: 2, AAAA: 1, SRV: 1, PTR: 0 });
   });
 
+  it('keeps counts and order right as a name grows from one value to many and back', () => {
+    const store = new RecordStore({ domain: 'mesos' });
+    const ips = Array.from({ length: 40 }, (_, i) => `10.0.1.${i}`);
+    // Every value published by two owners: dropping one owner must not drop any value.
+    for (const o of ['x', 'y']) {
+      store.replaceOwner(o, owner([...ips.map((ip) => a('many.mesos', ip)), srv('_web._tcp.marathon.mesos', 'web-a-s1.marathon.mesos:1')]));
+    }
+    expect(store.lookup('many.mesos')!.a).toEqual(ips);
+    expect(store.servicesOf('web.marathon.mesos')).toEqual(['_web._tcp.marathon.mesos']);
+    const calls = recording(store);
+    store.removeOwner('x');
+    expect(calls).toEqual([]);
+    expect(store.lookup('many.mesos')!.a).toEqual(ips);
+    // Shrinks back through the small form, keeping the order values appeared in.
+    store.replaceOwner('y', owner([a('many.mesos', ips[3]), a('many.mesos', ips[1]), srv('_web._tcp.marathon.mesos', 'web-b-s1.marathon.mesos:2')]));
+    expect(store.lookup('many.mesos')!.a).toEqual([ips[1], ips[3]]);
+    expect(store.stats().records).toMatchObject({ A: 2, SRV: 1 });
+    expect(store.servicesOf('web.marathon.mesos')).toEqual(['_web._tcp.marathon.mesos']);
+    store.replaceOwner('y', owner([a('many.mesos', ips[3])]));
+    expect(store.lookup('many.mesos')).toEqual({ a: [ips[3]], aaaa: [], srv: [], ptr: [] });
+    expect(store.servicesOf('web.marathon.mesos')).toEqual([]);
+    expect([...store.names()]).toEqual(['many.mesos']);
+  });
+
   it('reports exactly the names whose records changed, and bumps the serial once per change', () => {
     const store = new RecordStore({ domain: 'mesos', serial: 100 });
     const calls = recording(store);

@@ -18,6 +18,12 @@ export interface MarathonFeedOptions {
   heartbeatTimeoutMs?: number;
   /** Delay between reconnect rounds and between failed-resync retries (defaults 500 ms, capped at 30 000 ms). */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * How long after a `group_change_success` its group is checked, in ms (default 1000). Every change
+   * of the group within that time is covered by the one check, and a group is never checked twice
+   * at once.
+   */
+  groupCheckDelayMs?: number;
   logger?: Logger;
 }
 
@@ -50,6 +56,9 @@ export interface FeedEvents {
   error: [error: Error];
 }
 
+/** Characters of a group listing read per turn of the event loop. */
+const GROUP_SCAN_SLICE = 128 * 1024;
+
 /** Events buffered during one resync beyond this are dropped and the resync is repeated instead. */
 const MAX_BUFFERED_EVENTS = 50_000;
 
@@ -59,6 +68,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private readonly eventTypes?: string[];
   private readonly resyncIntervalMs: number;
   private readonly heartbeatTimeoutMs: number;
+  private readonly groupCheckDelayMs: number;
   private readonly reconnectBackoff: Backoff;
   private readonly retryBackoff: Backoff;
   private readonly lifetime = new AbortController();
@@ -90,6 +100,8 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private buffer?: MarathonEvent[];
   private readonly refetches = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly failedRefetches = new Map<string, () => Promise<void>>();
+  /** Group checks waiting for their delay, by group id. */
+  private readonly groupCheckTimers = new Map<string, NodeJS.Timeout>();
 
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
@@ -105,6 +117,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     this.eventTypes = options.eventTypes;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 300_000;
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+    this.groupCheckDelayMs = options.groupCheckDelayMs ?? 1000;
     this.reconnectBackoff = createBackoff(options.backoff);
     this.retryBackoff = createBackoff(options.backoff);
     this.readyPromise = new Promise<void>((resolve, reject) => {
@@ -139,6 +152,8 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     clearInterval(this.periodicTimer);
     clearTimeout(this.resyncRetryTimer);
     clearTimeout(this.refetchRetryTimer);
+    for (const timer of this.groupCheckTimers.values()) clearTimeout(timer);
+    this.groupCheckTimers.clear();
     this.wake?.();
     this.stream?.close();
     this.stopping = (async () => {
@@ -310,7 +325,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     }
     this.eventsApplied++;
     for (const appId of result.refetch) this.refetch(`app ${appId}`, () => this.refetchApp(appId));
-    for (const groupId of result.refetchGroups) this.refetch(`group ${groupId}`, () => this.refetchGroup(groupId));
+    for (const groupId of result.refetchGroups) this.requestGroupCheck(groupId);
   }
 
   private async refetchApp(appId: string): Promise<void> {
@@ -318,14 +333,55 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     if (!this.stopped) this.state.replaceApp(appId, app);
   }
 
-  private async refetchGroup(groupId: string): Promise<void> {
+  /**
+   * `group_change_success` names a group, not the apps that changed in it, and Marathon sends it for
+   * the parent group of every app change. The apps that change are already named by the deployment
+   * events and `api_post_event` that come with it, so the group check is only a safety net, and it
+   * must not cost a refetch of the whole group (with every task) per change: it waits
+   * `groupCheckDelayMs` (one check covers every change of the group meanwhile), then runs like a
+   * refetch (one at a time per group, once more if asked again while running).
+   */
+  private requestGroupCheck(groupId: string): void {
+    if (this.stopped || this.groupCheckTimers.has(groupId)) return;
+    const timer = setTimeout(() => {
+      this.groupCheckTimers.delete(groupId);
+      if (!this.stopped) this.refetch(`group ${groupId}`, () => this.checkGroup(groupId));
+    }, this.groupCheckDelayMs);
+    timer.unref?.();
+    this.groupCheckTimers.set(groupId, timer);
+  }
+
+  /**
+   * Lists the group's apps without tasks and compares ids and versions with the state: apps that are
+   * new or whose version differs are refetched with their tasks, one by one; apps the state has in
+   * the group that Marathon no longer lists are refetched too (a 404 removes them). Refetching instead
+   * of removing directly keeps a listing read just before an app was created from dropping it.
+   */
+  private async checkGroup(groupId: string): Promise<void> {
     const prefix = groupId.endsWith('/') ? groupId : `${groupId}/`;
-    const apps = await this.client.getApps({ id: groupId, signal: this.lifetime.signal });
-    const inGroup = apps.filter((app) => {
-      const id = (app as { id?: unknown } | null)?.id;
-      return typeof id === 'string' && (id === groupId || id.startsWith(prefix));
-    });
-    if (!this.stopped) this.state.replaceGroup(groupId, inGroup);
+    const inGroup = (id: string) => id === groupId || id.startsWith(prefix);
+    const { url, text } = await this.client.getAppsText({ id: groupId, embedTasks: false, signal: this.lifetime.signal });
+    if (this.stopped) return;
+    // A big group's listing is megabytes: read it a slice at a time, letting events in between.
+    const listed = new Map<string, string | undefined>();
+    const scanner = new AppListScanner(text);
+    for (;;) {
+      const more = scanner.scan(GROUP_SCAN_SLICE, (id, version) => {
+        if (inGroup(id)) listed.set(id, version); // Marathon's id filter is a substring match
+      });
+      if (scanner.error !== undefined) throw new MarathonResponseError(`${url}: ${scanner.error}`, url);
+      if (!more) break;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.stopped) return;
+    }
+    const stale: string[] = [];
+    for (const [id, version] of listed) {
+      const known = this.state.getApp(id);
+      if (!known || known.version !== version) stale.push(id);
+    }
+    for (const app of this.state.apps()) if (inGroup(app.id) && !listed.has(app.id)) stale.push(app.id);
+    if (stale.length > 0) this.logger.debug({ groupId, apps: stale.length }, 'group check: refetching apps that differ');
+    for (const appId of stale) this.refetch(`app ${appId}`, () => this.refetchApp(appId));
   }
 
   /**
@@ -458,5 +514,102 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
 
   private reportError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+// ------------------------------------------------------------------------------- group listings
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Reads `{"apps":[{…},…]}` a slice at a time and hands over each app's `id` and `version`, parsing
+ * one app object at a time (never the whole listing). Malformed text sets `error`.
+ */
+export class AppListScanner {
+  error?: string;
+  private pos = 0;
+  private depth = 0;
+  /** Depth of the `apps` array's elements (2), once its `[` was read. */
+  private appsDepth = -1;
+  private appStart = -1;
+  private lastKeyStart = -1;
+  private lastKeyEnd = -1;
+  private lastStringEnd = -1;
+  private done = false;
+
+  constructor(private readonly text: string) {}
+
+  /** Scans about `chars` more characters; returns whether there is more to scan. */
+  scan(chars: number, onApp: (id: string, version: string | undefined) => void): boolean {
+    const text = this.text;
+    const end = Math.min(text.length, this.pos + chars);
+    let i = this.pos;
+    while (i < end && this.error === undefined) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        const start = i;
+        i++;
+        for (;;) {
+          const q = text.indexOf('"', i);
+          if (q < 0) {
+            this.error = 'apps response is not valid JSON (unterminated string)';
+            break;
+          }
+          let slashes = 0;
+          while (text.charCodeAt(q - 1 - slashes) === BACKSLASH) slashes++;
+          i = q + 1;
+          if (slashes % 2 === 0) break;
+        }
+        if (this.depth === 1) {
+          this.lastKeyStart = start;
+          this.lastStringEnd = i;
+        }
+        continue;
+      }
+      if (c === COLON && this.depth === 1 && this.lastStringEnd >= 0) {
+        this.lastKeyEnd = this.lastStringEnd;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        if (c === OPEN_BRACKET && this.depth === 1 && this.appsDepth < 0 && this.lastKeyEnd > 0 &&
+          text.slice(this.lastKeyStart, this.lastKeyEnd) === '"apps"') {
+          this.appsDepth = 2;
+        } else if (c === OPEN_BRACE && this.depth === this.appsDepth) {
+          this.appStart = i;
+        }
+        this.depth++;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        this.depth--;
+        if (this.depth < 0) this.error = 'apps response is not valid JSON (unbalanced brackets)';
+        else if (c === CLOSE_BRACE && this.depth === this.appsDepth && this.appStart >= 0) {
+          this.emitApp(text.slice(this.appStart, i + 1), onApp);
+          this.appStart = -1;
+        } else if (c === CLOSE_BRACKET && this.depth === 1 && this.appsDepth > 0) {
+          this.done = true;
+        }
+      }
+      i++;
+    }
+    this.pos = i;
+    if (this.error !== undefined) return false;
+    if (i < text.length) return true;
+    if (!this.done) this.error = this.appsDepth > 0 ? 'apps response is truncated' : 'apps response has no "apps" array';
+    return false;
+  }
+
+  private emitApp(slice: string, onApp: (id: string, version: string | undefined) => void): void {
+    let app: unknown;
+    try {
+      app = JSON.parse(slice);
+    } catch (err) {
+      this.error = `apps response is not valid JSON (${(err as Error).message})`;
+      return;
+    }
+    const { id, version } = app as { id?: unknown; version?: unknown };
+    if (typeof id === 'string' && id !== '') onApp(id, typeof version === 'string' ? version : undefined);
   }
 }

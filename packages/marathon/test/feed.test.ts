@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MarathonClient } from '../src/client.js';
-import { MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
+import { AppListScanner, MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
 import { ClusterState } from '../src/state.js';
 import type { MarathonEvent } from '../src/types.js';
 
@@ -103,7 +103,10 @@ class FakeMarathon {
       await this.appsGate;
       if (this.failApps) return json(503, { message: 'Could not determine the current leader' });
       const filter = url.searchParams.get('id');
-      const apps = [...this.apps.values()].filter((a) => filter === null || a.id.includes(filter));
+      const withTasks = url.searchParams.getAll('embed').includes('apps.tasks');
+      const apps = [...this.apps.values()]
+        .filter((a) => filter === null || a.id.includes(filter))
+        .map((a) => (withTasks ? a : { ...a, tasks: undefined }));
       return json(200, { apps });
     }
     if (url.pathname.startsWith('/v2/apps/')) {
@@ -202,6 +205,37 @@ describe('MarathonFeed', () => {
     expect(feed.status().lastEventAt).toBeGreaterThan(0);
   });
 
+  it('a group change fetches only the apps of the group that differ, with their tasks', async () => {
+    const v1 = '2024-01-01T00:00:00.000Z';
+    const v2 = '2024-01-02T00:00:00.000Z';
+    const fake = await fakeMarathon([
+      { ...rawApp('/g/a', [1]), version: v1 },
+      { ...rawApp('/g/b', [2]), version: v1 },
+      { ...rawApp('/g/c', [3]), version: v1 },
+      { ...rawApp('/other', [4]), version: v1 },
+    ]);
+    const { state, feed } = startFeed([fake.url], { groupCheckDelayMs: 300 });
+    await feed.ready();
+    fake.requests.length = 0;
+
+    fake.apps.set('/g/b', { ...rawApp('/g/b', [2, 9]), version: v2 }); // scaled: a new version
+    fake.apps.set('/g/new', { ...rawApp('/g/new', [5]), version: v1 });
+    fake.apps.delete('/g/c');
+    // Marathon sends one per change; the feed checks the group once for all of them.
+    for (let i = 0; i < 3; i++) fake.send({ eventType: 'group_change_success', groupId: '/g', version: v2, timestamp: 'now' });
+
+    await waitFor(() => state.tasksOf('/g/b').length === 2 && state.getApp('/g/new') !== undefined && state.getApp('/g/c') === undefined);
+    expect(state.getApp('/g/b')?.version).toBe(v2);
+    expect(taskIds(state, '/g/new')).toEqual([rawTask('/g/new', 5).id]);
+    expect(taskIds(state, '/g/a')).toEqual([rawTask('/g/a', 1).id]);
+    expect(state.getApp('/other')).toBeDefined();
+
+    const listings = fake.requests.filter((r) => r.startsWith('/v2/apps?'));
+    expect(listings).toEqual(['/v2/apps?id=%2Fg']); // one check, without tasks
+    const appFetches = fake.requests.filter((r) => r.startsWith('/v2/apps/')).sort();
+    expect(appFetches).toEqual(['/v2/apps/g/b?embed=app.tasks', '/v2/apps/g/c?embed=app.tasks', '/v2/apps/g/new?embed=app.tasks']);
+  });
+
   it('buffers events that arrive during the resync and applies them after it', async () => {
     const fake = await fakeMarathon([rawApp('/web', [1])]);
     fake.sendAttached = false;
@@ -296,6 +330,38 @@ describe('MarathonFeed', () => {
     await Promise.all([feed.stop(), feed.stop()]);
     expect(((await ready) as Error).message).toMatch(/stopped before the first sync/);
     expect(feed.status()).toMatchObject({ connected: false, stale: true, resyncs: 0 });
+  });
+});
+
+describe('AppListScanner', () => {
+  const scanAll = (text: string, slice: number) => {
+    const scanner = new AppListScanner(text);
+    const apps: [string, string | undefined][] = [];
+    while (scanner.scan(slice, (id, version) => apps.push([id, version])));
+    return { apps, error: scanner.error };
+  };
+
+  it('reads every app id and version of a listing, whatever the slice size', () => {
+    const listing = {
+      other: ['apps', { apps: [{ id: '/not/this' }] }],
+      apps: [
+        { id: '/a', version: 'v1', labels: { id: '/fake', note: 'a "quoted" } ] { [ value\\' }, deployments: [{ id: 'uuid' }] },
+        { id: '/b', env: { X: '\\"' }, portDefinitions: [{ port: 1 }] },
+        null,
+        { id: '/c/d', version: 'v3', tasks: [] },
+      ],
+    };
+    const text = JSON.stringify(listing, null, 1);
+    const expected = [['/a', 'v1'], ['/b', undefined], ['/c/d', 'v3']];
+    for (const slice of [1, 7, 64, text.length]) expect(scanAll(text, slice)).toEqual({ apps: expected, error: undefined });
+    expect(scanAll('{"apps":[]}', 3)).toEqual({ apps: [], error: undefined });
+  });
+
+  it('reports malformed listings', () => {
+    expect(scanAll('{"apps":[{"id":"/a"', 4).error).toMatch(/truncated/);
+    expect(scanAll('{"apps":[{"id":"/a",}]}', 4).error).toMatch(/not valid JSON/);
+    expect(scanAll('{"items":[]}', 4).error).toMatch(/no "apps" array/);
+    expect(scanAll('{"apps":[{"id":"/a}]}', 100).error).toMatch(/unterminated string/);
   });
 });
 
