@@ -1,97 +1,168 @@
-// Event-to-route latency at N apps: the simulator (virtual tasks) and baton-lb's full stack
-// (feed → ClusterState → RouteBuilder → data plane, cli.run) in one process over loopback. For each
-// sample an app's HAPROXY_0_VHOST changes; the clock starts when the simulator publishes the event
-// and stops when a request for the new vhost stops answering 503 (no route).
-//   node bench/lb/latency.mjs [--apps 1000] [--samples 200]
+// Event-to-route latency at N apps, as a user sees it: the simulator (baton-sim, virtual tasks) and
+// baton-lb (the real bin) each run in their own process; this process only changes apps and sends
+// requests. For each sample one app's HAPROXY_0_VHOST changes (`PUT /v2/apps/{id}` to the simulator,
+// which publishes `api_post_event` while handling it); the clock starts when the PUT is sent and stops
+// when a request for the new vhost, sent back to back over one keep-alive connection (a round trip
+// takes ~0.1–0.3 ms), first stops answering 503 (no route); with the new route it answers 301 to https.
+//   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--profile] [--lb-bin path/to/baton-lb.js]
+// Apps are spread over --groups Marathon groups (/bench/g<k>/app<i>), as clusters usually are.
+// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99 } (ms); event* =
+// PUT sent → the api_post_event reaching another event-stream client (the simulator's part); lb* = that
+// event → the first request the new route answers (baton-lb's part, per sample).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const { MarathonSimulator } = await import(`${root}packages/marathon-sim/dist/index.js`);
-const { silentLogger } = await import(`${root}packages/marathon/dist/index.js`);
-const { parseArgs, run } = await import(`${root}packages/lb/dist/cli.js`);
-const require = createRequire(`${root}packages/lb/package.json`);
-const { Agent, request } = require('undici');
-
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : Number(process.argv[i + 1]);
 };
 const APPS = arg('apps', 1000);
 const SAMPLES = arg('samples', 200);
+const GROUPS = Math.max(1, arg('groups', 20));
+// Another build of baton-lb (e.g. an older one, to compare on the same machine at the same time).
+const binAt = process.argv.indexOf('--lb-bin');
+const LB_BIN = binAt === -1 ? join(root, 'packages/lb/bin/baton-lb.js') : process.argv[binAt + 1];
+const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-latency-'));
+const children = [];
 
-const sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, taskStartDelayMs: 50, logger: silentLogger() });
-await sim.start();
-const apps = [];
-for (let i = 0; i < APPS; i++) {
-  apps.push({
-    id: `/bench/app${i}`,
-    instances: 2,
-    cmd: 'sleep 1000',
-    labels: { HAPROXY_GROUP: 'bench', HAPROXY_0_VHOST: `app${i}.bench` },
-    portDefinitions: [{ port: 0, protocol: 'tcp' }],
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
-sim.loadApps(apps);
 
-const opts = parseArgs(['--marathon', sim.url, '--group', 'bench', '--bind-address', '127.0.0.1', '--http-port', '0',
-  '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--ssl-certs', '', '--log-level', 'silent']);
-const lb = await run(opts, silentLogger());
-await lb.feed.ready();
-const port = lb.lb.addresses.http;
-const agent = new Agent({ connections: 1, keepAliveTimeout: 60_000 });
-const statusOf = async (host) => {
-  const res = await request(`http://127.0.0.1:${port}/`, { headers: { host }, dispatcher: agent });
-  await res.body.dump();
-  return res.statusCode;
-};
-if ((await statusOf('app0.bench')) === 503) throw new Error('routes not built');
-
-let published = new Map();
-sim.onEvent((event) => {
-  if (event.eventType === 'api_post_event') published.set(event.appDefinition?.id ?? event.appId, performance.now());
-});
-
-const stateAt = new Map();
-// When ClusterState first holds the new label (the feed's part); the route table is rebuilt in the
-// same subscriber call chain, so route time − state time is baton-lb's own part.
-let expected;
-lb.state.subscribe((change) => {
-  if (expected && !stateAt.has(expected.id) && change.appIds.includes(expected.id) && lb.state.getApp(expected.id)?.labels.HAPROXY_0_VHOST === expected.host) {
-    stateAt.set(expected.id, performance.now());
-  }
-});
-const stateSamples = [];
-const samples = [];
-for (let k = 0; k < SAMPLES; k++) {
-  const i = (k * 7) % APPS;
-  const id = `/bench/app${i}`;
-  const host = `v${k}-app${i}.bench`;
-  published.delete(id);
-  stateAt.delete(id);
-  expected = { id, host };
-  const update = sim.updateApp(id, { labels: { HAPROXY_GROUP: 'bench', HAPROXY_0_VHOST: host } });
-  let status = 503;
-  let tableAt;
-  while (status === 503) {
-    status = await statusOf(host);
-    if (tableAt === undefined && lb.lb.table().hostIndex.has(host)) tableAt = performance.now();
-  }
-  if (stateAt.has(id)) stateSamples.push(tableAt - stateAt.get(id));
-  const done = performance.now();
-  await update;
-  const start = published.get(id);
-  if (start !== undefined) samples.push(done - start);
-  await new Promise((r) => setTimeout(r, 5));
+function start(args, ready) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not started: ${out}`)), 60_000);
+    const check = (chunk) => {
+      out += chunk;
+      if (ready(out)) {
+        clearTimeout(timer);
+        resolve({ child, out: () => out });
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
 }
-samples.sort((a, b) => a - b);
-const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
-stateSamples.sort((a, b) => a - b);
-const spct = (p) => stateSamples[Math.min(stateSamples.length - 1, Math.floor((p / 100) * stateSamples.length))];
-const result = { stateToRouteP50: spct(50), stateToRouteP99: spct(99), apps: APPS, samples: samples.length, p50: pct(50), p99: pct(99), max: samples[samples.length - 1] };
-process.stdout.write(`${JSON.stringify(result)}\n`);
-await lb.stop(1000);
-await agent.close();
-await sim.stop();
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function get(port, host) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function put(url, body) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(url, { method: 'PUT', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const idOf = (i) => `/bench/g${i % GROUPS}/app${i}`;
+// HAPROXY_0_REDIRECT_TO_HTTPS: a request on :80 that finds the route answers 301 at once, without a
+// connection to the (virtual, unreachable) tasks, so the poll measures the route, not a connect attempt.
+const labelsOf = (host) => ({ HAPROXY_GROUP: 'bench', HAPROXY_0_VHOST: host, HAPROXY_0_REDIRECT_TO_HTTPS: 'true' });
+
+try {
+  const apps = Array.from({ length: APPS }, (_, i) => ({
+    id: idOf(i),
+    instances: 2,
+    cmd: 'sleep 1000',
+    labels: labelsOf(`app${i}.bench`),
+    portDefinitions: [{ port: 0, protocol: 'tcp' }],
+  }));
+  writeFileSync(join(tmp, 'apps.json'), JSON.stringify(apps));
+  const sim = await start([join(root, 'packages/marathon-sim/bin/baton-sim.js'), '--port', '0', '--apps', join(tmp, 'apps.json'),
+    '--heartbeat-ms', '1000', '--task-start-delay-ms', '50', '--log-level', 'warn'], (o) => o.includes('listening on'));
+  const simUrl = /listening on (\S+)/.exec(sim.out())[1];
+  const [http80, https443, appId, admin] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const prof = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
+  await start([...prof, LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
+    '--http-port', String(http80), '--https-port', String(https443), '--app-id-port', String(appId), '--admin-port', String(admin),
+    '--ssl-certs', '', '--log-level', 'warn'], (o) => o.includes('baton-lb listening'));
+  const deadline = Date.now() + 60_000;
+  while ((await get(http80, `app${APPS - 1}.bench`)) === 503) {
+    if (Date.now() > deadline) throw new Error('routes not built');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // A second event-stream client: when it sees the sample's api_post_event is the simulator's part;
+  // the rest (event received → route answers) is baton-lb's.
+  let eventSeen;
+  let eventWanted;
+  await new Promise((resolve, reject) => {
+    http.get(`${simUrl}/v2/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        if (eventWanted !== undefined && eventSeen === undefined && chunk.includes('api_post_event') && chunk.includes(eventWanted)) eventSeen = performance.now();
+      });
+      resolve();
+    }).on('error', reject);
+  });
+  const samples = [];
+  const eventLag = [];
+  const lbLag = [];
+  const puts = [];
+  for (let k = 0; k < SAMPLES; k++) {
+    const i = (k * 7) % APPS;
+    const host = `v${k}-app${i}.bench`;
+    eventWanted = host;
+    eventSeen = undefined;
+    const t0 = performance.now();
+    const update = put(`${simUrl}/v2/apps${idOf(i)}`, { labels: labelsOf(host) }).then((status) => {
+      if (status !== 200) throw new Error(`PUT ${idOf(i)}: ${status}`);
+      puts.push(performance.now() - t0);
+    });
+    let status = 503;
+    while (status === 503) status = await get(http80, host);
+    const t1 = performance.now();
+    samples.push(t1 - t0);
+    if (eventSeen !== undefined) {
+      eventLag.push(eventSeen - t0);
+      lbLag.push(t1 - eventSeen);
+    }
+    await update;
+    // Let the deployment (new tasks, old tasks killed) settle before the next sample.
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  samples.sort((a, b) => a - b);
+  puts.sort((a, b) => a - b);
+  eventLag.sort((a, b) => a - b);
+  lbLag.sort((a, b) => a - b);
+  const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99) }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
+} finally {
+  agent.destroy();
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+}
 process.exit(0);

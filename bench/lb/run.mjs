@@ -5,7 +5,7 @@
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
 // Never fails the build: errors are printed and the script exits 0.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,25 @@ function wrk(url, { connections = 50, headers = [] } = {}) {
   return { rps, p50: lat(50), p99: lat(99), mbps: t ? Number(t[1]) * SIZE[t[2]] : NaN, errors };
 }
 
+// CPU time (user + system) a process used, in ms, from /proc (Linux); NaN elsewhere.
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+/** wrk, plus the CPU time `pid` (the proxy under test) used per request during the run. */
+function wrkCpu(pid, url, options) {
+  const before = cpuMs(pid);
+  const r = wrk(url, options);
+  const used = cpuMs(pid) - before;
+  return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000) };
+}
+
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
 const rows = [];
 function report(section, name, r, peer) {
@@ -96,7 +115,9 @@ function report(section, name, r, peer) {
   rows.push({ section, name, ...r, ratio, p99ratio });
   const main = section === 'tcp' ? `${fmt(r.mbps)} MB/s` : `${fmt(r.rps)} rps`;
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
-    (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') + (r.errors ? `  (${r.errors})` : ''));
+    (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
+    (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${fmt(r.cpuShare * 100)}% of a core]` : '') +
+    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core]` : '') + (r.errors ? `  (${r.errors})` : ''));
 }
 
 try {
@@ -160,7 +181,7 @@ backend nginx_tcp
   mode tcp
   server n2 127.0.0.1:${n2}
 `);
-  await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
+  const haproxyProc = await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
   await waitHttp(`http://127.0.0.1:${h1}/`);
 
   // The simulator (exec mode: the task is a `sleep` whose required ports are nginx's) and baton-lb.
@@ -188,44 +209,49 @@ backend nginx_tcp
     console.log('\nHTTP keep-alive (nginx `return 200`)');
     const direct = wrk(`http://127.0.0.1:${n1}/`);
     report('http', 'direct to nginx', direct);
-    const haproxy = wrk(`http://127.0.0.1:${h1}/`, { headers: host });
+    const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h1}/`, { headers: host });
     report('http', 'HAProxy', haproxy);
-    report('http', 'baton-lb :80 (vhost)', wrk(`http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
-    report('http', 'baton-lb service port (http)', wrk(`http://127.0.0.1:${s1}/`), haproxy);
+    report('http', 'baton-lb :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
+    report('http', 'baton-lb service port (http)', wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
   }
   if (ONLY.has('close')) {
     console.log('\nHTTP, a new connection per request (Connection: close)');
     const close = ['Connection: close'];
     report('close', 'direct to nginx', wrk(`http://127.0.0.1:${n1}/`, { headers: close }));
-    const haproxy = wrk(`http://127.0.0.1:${h1}/`, { headers: [...host, ...close] });
+    const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h1}/`, { headers: [...host, ...close] });
     report('close', 'HAProxy', haproxy);
-    report('close', 'baton-lb :80 (vhost)', wrk(`http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+    report('close', 'baton-lb :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
   }
   if (ONLY.has('tcp')) {
     console.log('\nTCP service port, 64 MiB file (wrk -c4)');
     report('tcp', 'direct to nginx', wrk(`http://127.0.0.1:${n2}/big.bin`, { connections: 4 }));
-    const haproxy = wrk(`http://127.0.0.1:${h2}/big.bin`, { connections: 4 });
+    const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h2}/big.bin`, { connections: 4 });
     report('tcp', 'HAProxy mode tcp', haproxy);
-    report('tcp', 'baton-lb tcp service port', wrk(`http://127.0.0.1:${s2}/big.bin`, { connections: 4 }), haproxy);
+    report('tcp', 'baton-lb tcp service port', wrkCpu(lb.pid, `http://127.0.0.1:${s2}/big.bin`, { connections: 4 }), haproxy);
+    const pipePort = await freePort();
+    const pipe = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), 'tcp-pipe', String(pipePort), String(n2)], { waitFor: (o) => o.includes('ready') });
+    report('tcp', 'plain Node socket pipe (reference)', wrkCpu(pipe.pid, `http://127.0.0.1:${pipePort}/big.bin`, { connections: 4 }), haproxy);
+    pipe.kill('SIGKILL');
   }
   if (ONLY.has('paths')) {
     console.log('\nUpstream paths in isolation (minimal one-target proxies, bench/lb/mini-proxy.mjs)');
-    for (const kind of ['dispatch', 'request', 'http-proxy']) {
+    for (const kind of (opt('paths', 'none,dispatch,request,http-proxy,raw')).split(',')) {
       const port = await freePort();
       const p = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), kind, String(port), String(n1)], { waitFor: (o) => o.includes('ready') });
-      report('paths', `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrk(`http://127.0.0.1:${port}/`));
+      report('paths', kind === 'none' ? 'node http, no upstream (ceiling)' : kind === 'raw' ? 'node http + net.Socket + native parser' : `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrkCpu(p.pid, `http://127.0.0.1:${port}/`));
       p.kill('SIGKILL');
     }
   }
   lb.kill('SIGTERM');
   await new Promise((r) => lb.on('exit', r));
   if (ONLY.has('latency')) {
-    console.log('\nEvent-to-route latency (1,000 apps; vhost label change → new route answers)');
+    console.log('\nEvent-to-route latency (1,000 apps in 20 groups; sim, baton-lb and client in 3 processes; PUT of a new vhost → first request routed by it)');
     try {
-      const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', opt('apps', '1000'), '--samples', opt('samples', '200')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', opt('apps', '1000'), '--samples', opt('samples', '200'), ...(flag('profile') ? ['--profile'] : [])], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop());
       console.log(`  ${r.samples} samples at ${r.apps} apps, event published → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms (target p99 ≤ 10 ms)`);
-      console.log(`  of which ClusterState holds the change → route answers (baton-lb's part): p50 ${fmt(r.stateToRouteP50, 2)} ms, p99 ${fmt(r.stateToRouteP99, 2)} ms`);
+      console.log(`  of which PUT sent → api_post_event reaches an event-stream client (the simulator's part): p50 ${fmt(r.eventP50, 2)} ms, p99 ${fmt(r.eventP99, 2)} ms`);
+      console.log(`  and event out → the new route answers (baton-lb's part, per sample): p50 ${fmt(r.lbP50, 2)} ms, p99 ${fmt(r.lbP99, 2)} ms`);
     } catch (err) {
       console.log(`  latency bench failed: ${err.message}`);
     }

@@ -2,7 +2,8 @@
 //
 // The table is assembled from one fragment per "unit" (an app, or the apps of one zdd deployment
 // group). `RouteBuilder.update` recomputes only the fragments of the apps a StateChange names and then
-// reassembles: conflicts, rule order and indexes are global, but assembling is a few linear passes.
+// patches them into the last table when that cannot change anything global (the app keeps its backend
+// names, ports and mode, and its vhost claims are its own); otherwise it reassembles the whole table.
 
 import type { App, ClusterState, StateChange } from '@baton/marathon';
 import {
@@ -52,6 +53,22 @@ export const DEFAULT_ROUTE_OPTIONS: Readonly<Omit<RouteOptions, 'groups'>> = Obj
 
 export type RouteOptionsInput = Partial<RouteOptions> & Pick<RouteOptions, 'groups'>;
 
+/** One StateChange for several (to build once per burst): the apps of all, the last version. */
+export function mergeChanges(changes: readonly StateChange[]): StateChange {
+  if (changes.length === 1) return changes[0];
+  const appIds = new Set<string>();
+  const reasons = new Set<string>();
+  let version = 0;
+  let full = false;
+  for (const change of changes) {
+    for (const id of change.appIds) appIds.add(id);
+    reasons.add(change.reason);
+    version = Math.max(version, change.version);
+    full ||= change.full;
+  }
+  return { version, appIds: [...appIds], full, reason: [...reasons].join(',') };
+}
+
 /** Builds a table from scratch (no memory of earlier builds; use RouteBuilder to keep one). */
 export function buildRouteTable(state: ClusterState, options: RouteOptionsInput): RouteTable {
   return new RouteBuilder(options).build(state);
@@ -83,6 +100,124 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+interface FragmentChange {
+  before?: Fragment;
+  after?: Fragment;
+}
+
+/** Order of vhost rule blocks: weight descending, then app id, bind port, port index. */
+function compareBlocks(
+  a: Pick<Backend, 'weight' | 'appId' | 'servicePort' | 'portIndex'>,
+  b: Pick<Backend, 'weight' | 'appId' | 'servicePort' | 'portIndex'>,
+): number {
+  return b.weight - a.weight || compareStrings(a.appId, b.appId) || a.servicePort - b.servicePort || a.portIndex - b.portIndex;
+}
+
+function hasRules(backend: Backend): boolean {
+  return backend.mode === 'http' && backend.vhosts.length > 0;
+}
+
+/** The `host\npath` keys a backend's vhost rules want (path '' = the root). */
+function claimKeys(backend: Backend): Set<string> {
+  const keys = new Set<string>();
+  if (!hasRules(backend)) return keys;
+  const wanted = backend.paths.length > 0 ? backend.paths : [''];
+  for (const host of backend.vhosts) for (const path of wanted) keys.add(`${host}\n${path}`);
+  return keys;
+}
+
+/**
+ * One backend's vhost rules, its vhosts in label order. A host+path already in `claims` with the same
+ * weight is lost (a `vhost-conflict` problem); otherwise the first claimant is recorded there.
+ */
+function blockRules(backend: Backend, claims: Map<string, Backend>, problems: RouteProblem[]): HttpRule[] {
+  const rules: HttpRule[] = [];
+  const hosts = new Set<string>();
+  for (const host of backend.vhosts) {
+    if (hosts.has(host)) continue;
+    hosts.add(host);
+    const wanted = backend.paths.length > 0 ? backend.paths : [''];
+    const kept: string[] = [];
+    for (const path of wanted) {
+      const key = `${host}\n${path}`;
+      const holder = claims.get(key);
+      if (holder && holder !== backend && holder.weight === backend.weight) {
+        problems.push({
+          appId: backend.appId,
+          portIndex: backend.portIndex,
+          label: `HAPROXY_${backend.portIndex}_VHOST`,
+          kind: 'vhost-conflict',
+          message: `vhost ${host}${path ? ` path ${path}` : ''} of ${backend.name} is also claimed by ${holder.appId} port ${holder.portIndex} with the same weight ${backend.weight}; ${holder.appId} wins (smallest app id, then port)`,
+        });
+        continue;
+      }
+      if (!holder) claims.set(key, backend);
+      kept.push(path);
+    }
+    if (kept.length === 0) continue;
+    rules.push({
+      host,
+      paths: backend.paths.length > 0 ? kept : [],
+      caseInsensitivePath: backend.caseInsensitivePath,
+      backend: backend.name,
+      weight: backend.weight,
+      appId: backend.appId,
+      portIndex: backend.portIndex,
+    });
+  }
+  return rules;
+}
+
+function indexRules(httpRules: HttpRule[]): Pick<RouteTable, 'hostIndex' | 'wildcardRules'> {
+  const hostIndex = new Map<string, HttpRule[]>();
+  const wildcardRules: HttpRule[] = [];
+  for (const rule of httpRules) {
+    if (rule.host.startsWith('*.')) {
+      wildcardRules.push(rule);
+      continue;
+    }
+    const list = hostIndex.get(rule.host);
+    if (list) list.push(rule);
+    else hostIndex.set(rule.host, [rule]);
+  }
+  return { hostIndex, wildcardRules };
+}
+
+function certificateFilesOf(backends: Iterable<Backend>): string[] {
+  const files = new Set<string>();
+  for (const backend of backends) if (backend.sslCert !== undefined) files.add(backend.sslCert);
+  return [...files].sort();
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether two versions of a backend give the same vhost rules (name, app id and port index aside). */
+function sameRuleInputs(a: Backend, b: Backend): boolean {
+  return (
+    a.weight === b.weight &&
+    a.caseInsensitivePath === b.caseInsensitivePath &&
+    sameStrings(a.vhosts, b.vhosts) &&
+    sameStrings(a.paths, b.paths)
+  );
+}
+
+function sameProblems(a: readonly RouteProblem[], b: readonly RouteProblem[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.appId !== y.appId || x.portIndex !== y.portIndex || x.label !== y.label || x.kind !== y.kind || x.message !== y.message || x.severity !== y.severity) {
+      return false;
+    }
+  }
+  return true;
+}
+
 function deploymentGroupOf(app: App): string | undefined {
   const group = app.labels.HAPROXY_DEPLOYMENT_GROUP?.trim();
   return group ? group : undefined;
@@ -106,6 +241,8 @@ export class RouteBuilder {
   private readonly fragments = new Map<string, Fragment>();
   private sortedKeys: string[] | undefined;
   private current: RouteTable | undefined;
+  /** `host\npath` → how many http backends of the current table want it (conflict when > 1). */
+  private claimCount = new Map<string, number>();
 
   constructor(options: RouteOptionsInput) {
     this.options = { ...DEFAULT_ROUTE_OPTIONS, ...options };
@@ -133,8 +270,8 @@ export class RouteBuilder {
   /** Recomputes the apps `change` names (everything on the first call) and returns the new table. */
   update(state: ClusterState, change: StateChange): RouteTable {
     if (!this.current) return this.build(state);
-    this.recompute(state, change.appIds);
-    return this.assemble(state.version);
+    const changed = this.recompute(state, change.appIds);
+    return this.patch(state.version, changed) ?? this.assemble(state.version);
   }
 
   private unitKeyOf(app: App | undefined): string | undefined {
@@ -144,7 +281,8 @@ export class RouteBuilder {
     return group !== undefined ? `zdd:${deploymentUnitId(group)}` : `app:${app.id}`;
   }
 
-  private recompute(state: ClusterState, appIds: Iterable<string>): void {
+  /** Rebuilds the fragments of `appIds`' units; returns each dirty unit's fragment before and after. */
+  private recompute(state: ClusterState, appIds: Iterable<string>): FragmentChange[] {
     const dirty = new Set<string>();
     for (const appId of appIds) {
       const before = this.unitOfApp.get(appId);
@@ -165,16 +303,22 @@ export class RouteBuilder {
         this.unitOfApp.set(appId, after);
       }
     }
+    const changes: FragmentChange[] = [];
     for (const key of dirty) {
+      const before = this.fragments.get(key);
       const input = this.unitInput(state, key);
       if (!input) {
         if (this.fragments.delete(key)) this.sortedKeys = undefined;
         this.assigner.release(key.slice(4));
+        if (before) changes.push({ before });
         continue;
       }
-      if (!this.fragments.has(key)) this.sortedKeys = undefined;
-      this.fragments.set(key, this.buildFragment(input));
+      if (!before) this.sortedKeys = undefined;
+      const after = this.buildFragment(input);
+      this.fragments.set(key, after);
+      changes.push({ before, after });
     }
+    return changes;
   }
 
   private unitInput(state: ClusterState, key: string): UnitInput | undefined {
@@ -377,11 +521,103 @@ export class RouteBuilder {
     return this.sortedKeys.map((key) => this.fragments.get(key)!);
   }
 
+  /**
+   * The new table from the last one, when the changed fragments cannot alter anything global: same
+   * units, same problems, and each backend keeps its name, port index, bind port and address, app id
+   * and mode (so name and listener conflicts, listeners, the :9091 index and the order of backends are
+   * as before), and a backend whose vhost rules change claims no host+path another backend wants.
+   * Returns undefined when a full assembly is needed; the result is what `assemble` would build.
+   */
+  private patch(stateVersion: number, changes: FragmentChange[]): RouteTable | undefined {
+    const prev = this.current!;
+    let backends: Map<string, Backend> | undefined;
+    let certificatesChanged = false;
+    const ruleChanges: { old: Backend; now: Backend }[] = [];
+    for (const { before, after } of changes) {
+      if (!before || !after || before.unitId !== after.unitId) return undefined;
+      if (!sameProblems(before.problems, after.problems)) return undefined;
+      if (before.backends.length !== after.backends.length) return undefined;
+      for (let i = 0; i < before.backends.length; i++) {
+        const old = before.backends[i];
+        const now = after.backends[i];
+        if (
+          old.name !== now.name ||
+          old.portIndex !== now.portIndex ||
+          old.servicePort !== now.servicePort ||
+          old.bindAddr !== now.bindAddr ||
+          old.appId !== now.appId ||
+          old.mode !== now.mode
+        ) {
+          return undefined;
+        }
+        // A backend that lost its name to another app port loses it again (same name, same order).
+        if (prev.backends.get(old.name) !== old) continue;
+        (backends ??= new Map(prev.backends)).set(now.name, now);
+        if (old.sslCert !== now.sslCert) certificatesChanged = true;
+        if (!sameRuleInputs(old, now)) ruleChanges.push({ old, now });
+      }
+    }
+
+    let { httpRules, hostIndex, wildcardRules } = prev;
+    if (ruleChanges.length > 0) {
+      const claims = this.claimCount;
+      const removed = new Set<string>();
+      for (const { old } of ruleChanges) {
+        if (!hasRules(old)) continue;
+        const keys = claimKeys(old);
+        for (const key of keys) if (claims.get(key) !== 1) return this.forgetClaims();
+        for (const key of keys) claims.delete(key);
+        removed.add(old.name);
+      }
+      const added: Backend[] = [];
+      for (const { now } of ruleChanges) {
+        if (!hasRules(now)) continue;
+        const keys = claimKeys(now);
+        for (const key of keys) if (claims.has(key)) return this.forgetClaims();
+        for (const key of keys) claims.set(key, 1);
+        added.push(now);
+      }
+      const current = backends!;
+      httpRules = removed.size > 0 ? httpRules.filter((rule) => !removed.has(rule.backend)) : httpRules.slice();
+      for (const backend of added) {
+        // Rules are in block order; a block's key (weight, app id, bind port, port index) is unique.
+        let lo = 0;
+        let hi = httpRules.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          const rule = httpRules[mid];
+          const ruleKey = { weight: rule.weight, appId: rule.appId!, servicePort: current.get(rule.backend)!.servicePort, portIndex: rule.portIndex! };
+          if (compareBlocks(ruleKey, backend) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        httpRules.splice(lo, 0, ...blockRules(backend, new Map(), []));
+      }
+      ({ hostIndex, wildcardRules } = indexRules(httpRules));
+    }
+
+    const table: RouteTable = {
+      ...prev,
+      stateVersion,
+      backends: backends ?? prev.backends,
+      httpRules,
+      hostIndex,
+      wildcardRules,
+      certificateFiles: certificatesChanged ? certificateFilesOf(backends!.values()) : prev.certificateFiles,
+    };
+    this.current = table;
+    return table;
+  }
+
+  /** The claim counts were partly updated by a patch that gave up: the full assembly recounts. */
+  private forgetClaims(): undefined {
+    this.claimCount = new Map();
+    return undefined;
+  }
+
   private assemble(stateVersion: number): RouteTable {
     const problems: RouteProblem[] = [];
     const backends = new Map<string, Backend>();
     const ordered: Backend[] = [];
-    const certificateFiles = new Set<string>();
 
     // 1. Backends, in (app id, port index) order: the first one wins a name.
     for (const fragment of this.orderedFragments()) {
@@ -399,7 +635,6 @@ export class RouteBuilder {
         }
         backends.set(backend.name, backend);
         ordered.push(backend);
-        if (backend.sslCert !== undefined) certificateFiles.add(backend.sslCert);
       }
     }
 
@@ -441,63 +676,16 @@ export class RouteBuilder {
     for (const listener of listeners) if (!servicePorts.has(listener.port)) servicePorts.set(listener.port, listener.backend);
 
     // 3. Vhost rules: blocks per app port in (app id, port) order, stably sorted by weight descending.
-    const blocks = ordered
-      .filter((b) => b.mode === 'http' && b.vhosts.length > 0)
-      .sort(
-        (a, b) =>
-          b.weight - a.weight ||
-          compareStrings(a.appId, b.appId) ||
-          a.servicePort - b.servicePort ||
-          a.portIndex - b.portIndex,
-      );
+    const blocks = ordered.filter(hasRules).sort(compareBlocks);
     const httpRules: HttpRule[] = [];
     const claims = new Map<string, Backend>();
+    const claimCount = new Map<string, number>();
     for (const backend of blocks) {
-      const hosts = new Set<string>();
-      for (const host of backend.vhosts) {
-        if (hosts.has(host)) continue;
-        hosts.add(host);
-        const wanted = backend.paths.length > 0 ? backend.paths : [''];
-        const kept: string[] = [];
-        for (const path of wanted) {
-          const key = `${host}\n${path}`;
-          const holder = claims.get(key);
-          if (holder && holder !== backend && holder.weight === backend.weight) {
-            problems.push({
-              appId: backend.appId,
-              portIndex: backend.portIndex,
-              label: `HAPROXY_${backend.portIndex}_VHOST`,
-              kind: 'vhost-conflict',
-              message: `vhost ${host}${path ? ` path ${path}` : ''} of ${backend.name} is also claimed by ${holder.appId} port ${holder.portIndex} with the same weight ${backend.weight}; ${holder.appId} wins (smallest app id, then port)`,
-            });
-            continue;
-          }
-          if (!holder) claims.set(key, backend);
-          kept.push(path);
-        }
-        if (kept.length === 0) continue;
-        httpRules.push({
-          host,
-          paths: backend.paths.length > 0 ? kept : [],
-          caseInsensitivePath: backend.caseInsensitivePath,
-          backend: backend.name,
-          weight: backend.weight,
-          appId: backend.appId,
-          portIndex: backend.portIndex,
-        });
-      }
+      for (const rule of blockRules(backend, claims, problems)) httpRules.push(rule);
+      for (const key of claimKeys(backend)) claimCount.set(key, (claimCount.get(key) ?? 0) + 1);
     }
-    const hostIndex = new Map<string, HttpRule[]>();
-    const wildcardRules: HttpRule[] = [];
-    for (const rule of httpRules) {
-      if (rule.host.startsWith('*.')) {
-        wildcardRules.push(rule);
-        continue;
-      }
-      const list = hostIndex.get(rule.host);
-      if (list) list.push(rule);
-      else hostIndex.set(rule.host, [rule]);
-    }
+    this.claimCount = claimCount;
+    const { hostIndex, wildcardRules } = indexRules(httpRules);
 
     // 4. X-Marathon-App-Id (:9091): each app's first http port in (app id, port) order.
     const appIdIndex = new Map<string, string>();
@@ -518,7 +706,7 @@ export class RouteBuilder {
       hostIndex,
       wildcardRules,
       appIdIndex,
-      certificateFiles: [...certificateFiles].sort(),
+      certificateFiles: certificateFilesOf(ordered),
       problems,
     };
     this.current = table;

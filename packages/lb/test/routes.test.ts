@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ClusterState, type StateChange } from '@baton/marathon';
 import { describe, expect, it } from 'vitest';
 import { routeTableToJSON } from '../src/admin-text.js';
-import { RouteBuilder, buildRouteTable, type RouteOptionsInput } from '../src/routes.js';
+import { RouteBuilder, buildRouteTable, mergeChanges, type RouteOptionsInput } from '../src/routes.js';
 import type { RouteTable } from '../src/route-table.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
@@ -648,6 +648,188 @@ describe('RouteBuilder.update equals a full build', () => {
       expect(JSON.stringify(routeTableToJSON(table))).toBe(JSON.stringify(routeTableToJSON(buildRouteTable(state, options))));
       expect([...table.hostIndex.keys()]).toEqual([...buildRouteTable(state, options).hostIndex.keys()]);
     }
+  });
+
+  it('after random changes with conflicts, weights, wildcards, certificates and zdd groups', () => {
+    const options: RouteOptionsInput = { groups: ['external'], healthCheck: true };
+    const state = new ClusterState();
+    const builder = new RouteBuilder(options);
+    const changes: StateChange[] = [];
+    state.subscribe((change) => changes.push(change));
+
+    let rnd = 7;
+    const random = (n: number) => {
+      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+      return rnd % n;
+    };
+    const ext = (labels: Record<string, string>) => ({ HAPROXY_GROUP: 'external', ...labels });
+    // Most label sets are an app's own (no conflict: the incremental path); the rest collide on
+    // purpose (same vhost and weight, other weights, one backend name, one port, a reserved port,
+    // the same id in another case, one deployment group).
+    const labelSets = (id: string, n: number): Record<string, string>[] => [
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com`, ...(n % 3 === 0 ? { HAPROXY_0_BACKEND_HEAD: 'x' } : {}) }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com`, HAPROXY_0_PATH: n % 2 ? '/api /v1' : '/api', ...(n % 3 === 0 ? { HAPROXY_2_PORT: '1' } : {}) }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com,x${n % 2}.${id.slice(1)}.com`, HAPROXY_0_BACKEND_WEIGHT: String(n % 3) }),
+      ext({ HAPROXY_0_VHOST: `*.${id.slice(1)}.wild.com`, HAPROXY_0_PATH: n % 2 ? '-i /Y' : '/Y' }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com,${id.slice(1).toUpperCase()}.own.com`, HAPROXY_0_REDIRECT_TO_HTTPS: 'true' }),
+      ext({ HAPROXY_0_MODE: n % 2 ? 'http' : 'tcp' }),
+      ext({ HAPROXY_0_MODE: 'tcp', HAPROXY_0_VHOST: `${id.slice(1)}.own.com` }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com`, HAPROXY_0_SSL_CERT: `/etc/ssl/${id.slice(1)}-${n % 2}.pem` }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com`, HAPROXY_0_BIND_ADDR: `127.0.0.${1 + (n % 2)}` }),
+      ext({ HAPROXY_0_VHOST: `${id.slice(1)}.own.com`, [n % 2 ? 'HAPROXY_0_BACKEND_HEAD' : 'HAPROXY_1_PORT']: n % 3 ? 'x' : 'bad' }),
+      ext({ HAPROXY_0_VHOST: 'shared.com' }),
+      ext({ HAPROXY_0_VHOST: 'shared.com', HAPROXY_0_BACKEND_WEIGHT: String(n % 2) }),
+      ext({ HAPROXY_0_VHOST: '*.shared.com,shared.com', HAPROXY_0_PATH: '/p' }),
+      ext({ HAPROXY_0_PORT: '11000', HAPROXY_0_VHOST: `${id.slice(1)}.own.com` }),
+      ext({ HAPROXY_0_PORT: '9091' }),
+      ext({ HAPROXY_0_PORT: 'bad' }),
+      ext({ HAPROXY_DEPLOYMENT_GROUP: 'dg', HAPROXY_0_PORT: '12000', HAPROXY_0_VHOST: 'dg.com', HAPROXY_DEPLOYMENT_STARTED_AT: `2024-0${1 + (n % 3)}-01T00:00:00Z`, HAPROXY_DEPLOYMENT_NEW_INSTANCES: '1', HAPROXY_DEPLOYMENT_TARGET_INSTANCES: '2' }),
+      { HAPROXY_GROUP: 'nobody', HAPROXY_0_VHOST: 'shared.com' },
+      ext({ HAPROXY_0_PORT: '12000', HAPROXY_0_VHOST: `dg${n % 2}.com` }),
+    ];
+    const appIds = [...Array.from({ length: 16 }, (_, i) => `/app${i}`), '/App1', '/dg'];
+    const servicePortOf = new Map(appIds.map((id, i) => [id, 10000 + i]));
+    const OWN = 10;
+    const labelsOf = new Map<string, Record<string, string>>();
+    const labelIndex = new Map<string, number>();
+    const rawApps = new Map<string, Raw>();
+    const twoPorts = new Map<string, boolean>();
+    const makeApp = (id: string, relabel: boolean) => {
+      if (relabel || !labelsOf.has(id)) {
+        const sets = labelSets(id, random(6));
+        // A quarter of relabels pick any set; half change the app's set a little (weight, paths,
+        // cert, address, problems…); a quarter pick another conflict-free set. /dg keeps its port
+        // 12000, which the deployment group dg claims too (the app wins the backend name).
+        const kind = random(4);
+        const index = id === '/dg' ? sets.length - 1 : kind === 0 ? random(sets.length - 1) : kind === 3 ? random(OWN) : (labelIndex.get(id) ?? 0);
+        labelIndex.set(id, index);
+        labelsOf.set(id, sets[index]);
+      }
+      if (random(20) === 0) servicePortOf.set(id, 10000 + random(30));
+      const tasks = Array.from({ length: random(4) }, () =>
+        task(id, { host: `h${random(3)}`, alive: random(4) === 0 ? [false] : [true], ports: [31000 + random(50), 32000 + random(50)] }),
+      );
+      if (random(10) === 0) twoPorts.set(id, !twoPorts.get(id));
+      const servicePorts = twoPorts.get(id) ? [servicePortOf.get(id)!, servicePortOf.get(id)! + 100] : [servicePortOf.get(id)!];
+      const app = hostApp(id, { labels: labelsOf.get(id), servicePorts, healthChecks: random(3) === 0 ? [{ protocol: 'HTTP', portIndex: 0 }] : [], tasks });
+      rawApps.set(id, app);
+      return app;
+    };
+    state.replaceAll(appIds.slice(0, 12).map((id) => makeApp(id, true)));
+    let previous = builder.build(state);
+
+    let patched = 0;
+    let patchedRules = 0;
+    for (let step = 0; step < 1200; step++) {
+      changes.length = 0;
+      const id = appIds[random(appIds.length)];
+      const tasks = state.tasksOf(id);
+      switch (random(8)) {
+        case 0:
+          state.replaceApp(id, makeApp(id, true));
+          break;
+        case 1:
+          if (random(3) === 0) {
+            rawApps.delete(id);
+            state.replaceApp(id, null);
+          } else state.replaceApp(id, makeApp(id, false));
+          break;
+        case 2:
+          // Several apps in one change, as a resync does.
+          {
+            const kept = appIds.filter(() => random(4) !== 0);
+            const apps = kept.map((other) => (rawApps.has(other) && random(6) !== 0 ? rawApps.get(other)! : makeApp(other, random(2) === 0)));
+            for (const other of appIds) if (!kept.includes(other)) rawApps.delete(other);
+            state.replaceAll(apps);
+          }
+          break;
+        case 3:
+        case 4:
+          if (tasks.length > 0) {
+            const t = tasks[random(tasks.length)];
+            state.applyEvent({ eventType: 'health_status_changed_event', appId: id, taskId: t.id, alive: random(2) === 0 });
+          }
+          break;
+        case 5:
+        case 6:
+          if (tasks.length > 0 && state.getApp(id)) {
+            const t = tasks[random(tasks.length)];
+            state.applyEvent({ eventType: 'status_update_event', appId: id, taskId: t.id, taskStatus: ['TASK_RUNNING', 'TASK_KILLING', 'TASK_KILLED', 'TASK_UNREACHABLE'][random(4)], host: t.host, ports: t.ports });
+          }
+          break;
+        default:
+          state.setLeader(`m${random(3)}:8080`);
+      }
+      let table: RouteTable | undefined;
+      for (const change of changes) {
+        table = builder.update(state, change);
+        if (table.listeners === previous.listeners && table.backends !== previous.backends) {
+          patched++;
+          if (table.httpRules !== previous.httpRules) patchedRules++;
+        }
+        previous = table;
+      }
+      if (!table) continue;
+      const full = buildRouteTable(state, options);
+      expect(JSON.stringify(routeTableToJSON(table))).toBe(JSON.stringify(routeTableToJSON(full)));
+      expect([...table.hostIndex]).toEqual([...full.hostIndex]);
+      expect(table.wildcardRules).toEqual(full.wildcardRules);
+      expect([...table.servicePorts]).toEqual([...full.servicePorts]);
+    }
+    // The incremental path was taken (a full assembly builds a new listener list), also for vhost changes.
+    expect(patched).toBeGreaterThan(50);
+    expect(patchedRules).toBeGreaterThan(20);
+  });
+
+  it('after each label change of one app among others (vhosts, paths, case, weight, mode)', () => {
+    const others = Array.from({ length: 6 }, (_, i) =>
+      hostApp(`/o${i}`, { servicePorts: [10100 + i], labels: { HAPROXY_0_VHOST: i % 2 ? `o${i}.com` : `*.o${i}.com`, HAPROXY_0_PATH: i % 3 ? '' : '/o' } }),
+    );
+    const versions: Record<string, string>[] = [
+      { HAPROXY_0_VHOST: 'm.com' },
+      { HAPROXY_0_VHOST: 'm.com', HAPROXY_0_PATH: '/a /b' },
+      { HAPROXY_0_VHOST: 'm.com', HAPROXY_0_PATH: '/a' },
+      { HAPROXY_0_VHOST: 'm.com', HAPROXY_0_PATH: '-i /a' },
+      { HAPROXY_0_VHOST: 'm.com,n.com', HAPROXY_0_PATH: '-i /a' },
+      { HAPROXY_0_VHOST: 'n.com,m.com', HAPROXY_0_BACKEND_WEIGHT: '-1' },
+      { HAPROXY_0_VHOST: '*.m.com', HAPROXY_0_BACKEND_WEIGHT: '3' },
+      { HAPROXY_0_MODE: 'http' },
+      { HAPROXY_0_MODE: 'tcp' },
+      { HAPROXY_0_VHOST: 'o1.com' },
+      { HAPROXY_0_VHOST: 'm.com', HAPROXY_0_SSL_CERT: '/etc/ssl/m.pem' },
+      { HAPROXY_0_VHOST: 'm.com' },
+    ];
+    const state = stateOf([...others, hostApp('/m', { servicePorts: [10000], labels: versions[0] })]);
+    const builder = new RouteBuilder(ALL);
+    let previous = builder.build(state);
+    for (const labels of versions) {
+      const table = builder.update(state, state.replaceApp('/m', hostApp('/m', { servicePorts: [10000], labels }))!);
+      const full = buildRouteTable(state, ALL);
+      expect(JSON.stringify(routeTableToJSON(table)), JSON.stringify(labels)).toBe(JSON.stringify(routeTableToJSON(full)));
+      expect([...table.hostIndex]).toEqual([...full.hostIndex]);
+      expect(table.wildcardRules).toEqual(full.wildcardRules);
+      expect(table.backends).not.toBe(previous.backends);
+      previous = table;
+    }
+  });
+
+  it('for a burst of changes merged into one (one build per event-loop turn)', () => {
+    const state = stateOf([hostApp('/a', { labels: { HAPROXY_0_VHOST: 'a.com' } }), hostApp('/b', { servicePorts: [10001] })]);
+    const builder = new RouteBuilder(ALL);
+    builder.build(state);
+    const burst: StateChange[] = [];
+    const unsubscribe = state.subscribe((change) => burst.push(change));
+    state.replaceApp('/a', hostApp('/a', { labels: { HAPROXY_0_VHOST: 'a2.com' } }));
+    state.replaceApp('/c', hostApp('/c', { servicePorts: [10002] }));
+    state.replaceApp('/b', null);
+    state.setLeader('m1:8080');
+    unsubscribe();
+    const merged = mergeChanges(burst);
+    expect(merged.version).toBe(state.version);
+    expect(new Set(merged.appIds)).toEqual(new Set(['/a', '/b', '/c']));
+    const table = builder.update(state, merged);
+    expect(JSON.stringify(routeTableToJSON(table))).toBe(JSON.stringify(routeTableToJSON(buildRouteTable(state, ALL))));
+    expect([...table.hostIndex.keys()]).toEqual(['a2.com']);
   });
 
   it('unchanged apps keep their Backend objects', () => {

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { emptyRouteTable, startLoadBalancer } from '../src/server.js';
-import { captureLogger, makeBackend, makeServer, makeTable, startEcho } from './helpers.js';
+import { captureLogger, freePort, makeBackend, makeServer, makeTable, startEcho } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -35,6 +35,44 @@ describe('startLoadBalancer', () => {
     cleanups.push(() => bare.close(100));
     expect(bare.listeners().map((l) => l.kind)).toEqual(['appid']);
     expect(bare.addresses.http).toBeUndefined();
+  });
+
+  it('serves the last of a burst of tables at once and opens the service ports it asks for', async () => {
+    const a = await startEcho('a');
+    const b = await startEcho('b');
+    cleanups.push(() => a.close(), () => b.close());
+    const [p1, p2] = [await freePort(), await freePort()];
+    const lb = await startLoadBalancer({
+      bindAddress: '127.0.0.1',
+      httpPort: 0,
+      httpsPort: 0,
+      appIdPort: null,
+      adminPort: null,
+      initialTable: makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.test'], servicePort: p1 })], { servicePorts: { [p1]: 'a_1' } }),
+    });
+    cleanups.push(() => lb.close(100));
+    const nameAt = async (port: number, host?: string) => {
+      const res = await request(`http://127.0.0.1:${port}/`, { headers: host ? { host } : {} });
+      const body = await res.body.text();
+      return res.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : res.statusCode;
+    };
+    expect(await nameAt(p1)).toBe('a');
+
+    // Two tables in one turn, as a burst of Marathon events gives: a_1 replaced by b_1 on the same port,
+    // then b_2 on a second port.
+    const b1 = makeBackend('b_1', [makeServer('b', b.port)], { vhosts: ['b.test'], servicePort: p1 });
+    const b2 = makeBackend('b_2', [makeServer('b', b.port)], { servicePort: p2 });
+    const first = lb.apply(makeTable([b1], { servicePorts: { [p1]: 'b_1' } }));
+    const second = lb.apply(makeTable([b1, b2], { servicePorts: { [p1]: 'b_1', [p2]: 'b_2' } }));
+    expect(lb.table().backends.has('b_2')).toBe(true);
+    expect(await nameAt(lb.addresses.http!, 'b.test')).toBe('b');
+    expect(await nameAt(lb.addresses.http!, 'a.test')).toBe(503);
+    expect(await nameAt(p1)).toBe('b');
+
+    await Promise.all([first, second]);
+    expect(lb.servicePort(p2)).toBe(p2);
+    expect(await nameAt(p2)).toBe('b');
+    expect(lb.listeners().find((l) => l.port === p1)?.backend).toBe('b_1');
   });
 
   it('close() stops accepting at once and lets in-flight requests finish', async () => {
