@@ -134,6 +134,9 @@ function common(values: Map<string, string[]>): CommonFlags {
     format: oneOf('--format', get('--format') ?? 'shell', ['shell', 'dotenv', 'json'] as const),
     healthyOnly: values.has('--healthy-only'),
   };
+  for (const url of flags.marathon.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')) {
+    if (!/^https?:\/\/[^/\s]/.test(url)) throw new UsageError(`--marathon must be an http(s) URL (got ${JSON.stringify(url)})`);
+  }
   const credentials = get('--auth-credentials');
   if (credentials !== undefined) {
     if (!credentials.includes(':')) throw new UsageError('--auth-credentials must be user:password');
@@ -142,7 +145,10 @@ function common(values: Map<string, string[]>): CommonFlags {
   const token = get('--token');
   if (token !== undefined) flags.token = token;
   const timeout = get('--timeout');
-  if (timeout !== undefined) flags.timeoutMs = duration('--timeout', timeout);
+  if (timeout !== undefined) {
+    flags.timeoutMs = duration('--timeout', timeout);
+    if (flags.timeoutMs <= 0) throw new UsageError(`--timeout must be above zero (got ${JSON.stringify(timeout)})`);
+  }
   const wait = get('--wait');
   if (wait !== undefined) flags.waitMs = duration('--wait', wait);
   const interval = get('--interval');

@@ -1,10 +1,22 @@
 // baton-dns: a Mesos-DNS-compatible resolver fed by Marathon's event stream (and, optionally, by
 // the Mesos master state), with Mesos-DNS's config.json.
-import { ClusterState, MarathonClient, MarathonFeed, createLogger, type Logger } from '@baton/marathon';
-import { loadDnsConfig, type DnsConfig } from './config.js';
+import {
+  ClusterState,
+  MarathonClient,
+  MarathonFeed,
+  StateFileWriter,
+  createLogger,
+  loadStateFile,
+  statusWithStateFile,
+  type Logger,
+  type MarathonFeedOptions,
+  type StateFileLoad,
+} from '@baton/marathon';
+import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
+import { loadDnsConfig, marathonUrlCredentials, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
 import { MarathonRecordSource } from './marathon-source.js';
-import { MesosMasterSource } from './master-source.js';
+import { MesosMasterSource, type LeaderSource } from './master-source.js';
 import { createHttpApi } from './http-api.js';
 import { DnsMetrics } from './metrics.js';
 import { startDnsServer, type DnsServer } from './server.js';
@@ -16,11 +28,15 @@ Reads Mesos-DNS's config.json unchanged; the flags below override it.
 
 Options:
   --config <file>        Mesos-DNS config.json (default: none, Mesos-DNS defaults)
-  --marathon <url>       Marathon URL; repeat for several (also the config key "marathon")
+  --marathon <url>       Marathon URL (http(s), or zk://host:port/marathon to follow the leader in
+                         ZooKeeper); repeat for several (also the config key "marathon")
   --port <n>             DNS port, UDP and TCP (config "port", default 53)
   --listener <ip>        DNS listen address (config "listener", default 0.0.0.0)
   --http-port <n>        HTTP API port (config "httpport", default 8123)
   --healthy-only         publish only healthy tasks of apps with health checks
+  --http-auth <u:p>      require HTTP Basic auth on the HTTP API, except /health (config "httpAuth")
+  --state-file <path>    save the last good Marathon state there and, at start, serve from it
+                         (reported stale) until Marathon answers
   --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
   --version              print the version
   -h, --help             show this help
@@ -31,12 +47,15 @@ export const VERSION = '0.1.0';
 export interface CliOptions {
   configFile?: string;
   overrides: Partial<DnsConfig>;
+  stateFile?: string;
   logLevel: string;
   help: boolean;
   version: boolean;
 }
 
 export class UsageError extends Error {}
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 function port(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} needs a port number 0-65535, got ${value}`);
@@ -74,7 +93,7 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case '--marathon': {
         const url = value();
-        if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) URL, got ${url}`);
+        if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) or zk:// URL, got ${url}`);
         marathon.push(url);
         break;
       }
@@ -90,8 +109,18 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--healthy-only':
         out.overrides.healthyOnly = true;
         break;
+      case '--state-file':
+        out.stateFile = value();
+        break;
+      case '--http-auth': {
+        const auth = value();
+        if (auth.indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
+        out.overrides.httpAuth = auth;
+        break;
+      }
       case '--log-level':
         out.logLevel = value();
+        if (!LOG_LEVELS.has(out.logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got ${out.logLevel}`);
         break;
       default:
         throw new UsageError(`unknown flag: ${argv[i]}`);
@@ -106,9 +135,22 @@ export interface BatonDns {
   store: RecordStore;
   metrics: DnsMetrics;
   dns?: DnsServer;
+  /** The Marathon state (when the Marathon source is on). */
+  state?: ClusterState;
+  /** What `--state-file` gave at start. */
+  stateFile?: StateFileLoad;
   /** Human-readable listening addresses, e.g. `dns udp+tcp 127.0.0.1:53`. */
   addresses: string[];
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** `--state-file`: load the last good Marathon state from there at start, and keep it saved. */
+  stateFile?: string;
+  /** Feed settings (tests shorten the heartbeat timeout and the backoff). */
+  feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
+  /** ZooKeeper session timeout for `zk` master detection and zk:// Marathon URLs (default 10 000 ms). */
+  zkSessionTimeoutMs?: number;
 }
 
 /** With the Marathon feed on, how long the first Mesos master poll may hold up the DNS server. */
@@ -118,7 +160,7 @@ const MASTER_READY_WAIT_MS = 10_000;
  * Starts the HTTP API and the sources, waits for the first full sync (as Mesos-DNS waits for its
  * first reload, so a restart never answers NXDOMAIN for names that exist), then the DNS server.
  */
-export async function startBatonDns(config: DnsConfig, logger: Logger): Promise<BatonDns> {
+export async function startBatonDns(config: DnsConfig, logger: Logger, options: StartOptions = {}): Promise<BatonDns> {
   const closers: (() => Promise<unknown> | unknown)[] = [];
   const close = async () => {
     while (closers.length) {
@@ -143,7 +185,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger): Promise<
         version: VERSION,
         health: () => statuses.map((s) => s()),
         metricsText: () => metrics.render(),
-        logger: logger.child({ component: 'http-api' }),
+        logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -162,30 +204,63 @@ export async function startBatonDns(config: DnsConfig, logger: Logger): Promise<
     }
 
     const waits: Promise<unknown>[] = [];
+    let marathonState: ClusterState | undefined;
+    let stateFile: StateFileLoad | undefined;
     if (config.marathon.length > 0) {
-      const state = new ClusterState({ logger: logger.child({ component: 'marathon' }) });
-      const client = new MarathonClient({ urls: config.marathon, logger: logger.child({ component: 'marathon' }) });
-      const feed = new MarathonFeed(state, { client, logger: logger.child({ component: 'marathon-feed' }) });
-      const source = new MarathonRecordSource(state, store, { config, feed, logger });
+      const marathonLogger = logger.child({ module: 'marathon' });
+      const state = new ClusterState({ logger: marathonLogger });
+      marathonState = state;
+      // `http://user:pass@marathon:8080`: the credentials become Basic auth (fetch refuses them in URLs).
+      const { urls: marathonUrls, auth: marathonAuth } = marathonUrlCredentials(config.marathon);
+      const client = new MarathonClient({
+        urls: marathonUrls,
+        auth: marathonAuth,
+        resolveUrls: config.marathon.some(isZkUrl)
+          ? marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs })
+          : undefined,
+        logger: marathonLogger,
+      });
+      const feed = new MarathonFeed(state, { ...options.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
+      if (options.stateFile !== undefined) {
+        stateFile = await loadStateFile(options.stateFile, state);
+        logStateFileLoad(stateFile, logger);
+      }
+      const feedStatus = statusWithStateFile(feed, stateFile);
+      const source = new MarathonRecordSource(state, store, { config, feed: { status: feedStatus }, logger });
       source.start();
+      const writer =
+        options.stateFile === undefined
+          ? undefined
+          : new StateFileWriter(state, { path: options.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
       feed.start();
       statuses.push(() => source.status());
       closers.push(async () => {
         source.stop();
         await feed.stop();
+        await writer?.stop();
         await client.close();
       });
-      logger.info({ marathon: config.marathon }, 'waiting for the first Marathon sync');
-      waits.push(feed.ready());
+      if (stateFile?.status === 'loaded') {
+        logger.info({ marathon: config.marathon }, 'serving the saved state until the first Marathon sync');
+      } else {
+        logger.info({ marathon: config.marathon }, 'waiting for the first Marathon sync');
+        waits.push(feed.ready());
+      }
     }
     if (config.masters.length > 0 || config.zk !== '') {
+      let leaderSource: LeaderSource | undefined;
       if (config.zk !== '') {
-        logger.warn({ zk: config.zk }, 'ZooKeeper master detection is not wired in yet: polling the "masters" list only');
+        const zk = watchMesosMastersInZk(config.zk, options.zkSessionTimeoutMs, logger.child({ module: 'zookeeper' }));
+        leaderSource = zk.leaderSource;
+        statuses.push(zk.status);
+        closers.push(zk.close);
+        await zk.ready(config.zkDetectionTimeout * 1000);
       }
       const masters = new MesosMasterSource(store, {
         config,
         marathonFeedOn: config.marathon.length > 0,
-        logger: logger.child({ component: 'mesos-master' }),
+        leaderSource,
+        logger: logger.child({ module: 'mesos-master' }),
       });
       masters.start();
       statuses.push(() => masters.status());
@@ -201,15 +276,90 @@ export async function startBatonDns(config: DnsConfig, logger: Logger): Promise<
 
     let dns: DnsServer | undefined;
     if (config.dnsOn) {
-      dns = await startDnsServer({ config, view: store, logger: logger.child({ component: 'dns-server' }), metrics });
+      dns = await startDnsServer({ config, view: store, logger: logger.child({ module: 'dns-server' }), metrics });
       closers.push(() => dns!.close());
       addresses.unshift(`dns udp+tcp ${hostPort(dns.address, dns.udpPort)}`);
     }
-    return { config, store, metrics, dns, addresses, close };
+    return { config, store, metrics, dns, state: marathonState, stateFile, addresses, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+function logStateFileLoad(load: StateFileLoad, logger: Logger): void {
+  if (load.status === 'loaded') {
+    logger.warn(
+      { path: load.path, apps: load.apps, tasks: load.tasks, savedAt: new Date(load.savedAt).toISOString() },
+      `serving the state saved in ${load.path} (stale) until Marathon answers`,
+    );
+  } else if (load.status === 'invalid') {
+    logger.error({ path: load.path }, `${load.error}; starting without it`);
+  } else {
+    logger.info({ path: load.path }, `no state file at ${load.path} yet; it is written after the first sync`);
+  }
+}
+
+/**
+ * Mesos master detection through ZooKeeper (Mesos-DNS's `zk`): a session that survives expiry and a
+ * watch on `<path>/json.info_*`; every change makes the master source poll at once. While ZooKeeper is
+ * unreachable the last detection is kept (and reported stale).
+ */
+function watchMesosMastersInZk(url: string, sessionTimeoutMs: number | undefined, logger: Logger) {
+  const { connectString, chroot } = parseZkUrl(url);
+  const session = new ZkSession({ connectString, sessionTimeoutMs: sessionTimeoutMs ?? 10_000, logger }).start();
+  const listeners = new Set<() => void>();
+  let staleSince: number | undefined;
+  let lastError: string | undefined;
+  session.on('stale', (reason) => {
+    staleSince ??= Date.now();
+    lastError = `ZooKeeper ${connectString}: ${String(reason)}`;
+    logger.warn({ reason }, 'ZooKeeper unreachable: keeping the last detected Mesos masters');
+  });
+  session.on('recovered', () => {
+    staleSince = undefined;
+    logger.info('ZooKeeper reachable again');
+  });
+  const watch = watchMesosMasters(session, chroot || '/mesos', (found: MesosMasters) => {
+    logger.info({ leader: found.leader, masters: found.masters }, 'Mesos masters detected in ZooKeeper');
+    for (const listener of listeners) listener();
+  }, { logger });
+  const leaderSource: LeaderSource = {
+    current() {
+      const found = watch.current();
+      // Nothing registered (yet): fall back to the configured "masters".
+      return found && (found.leader !== undefined || found.masters.length > 0) ? { leader: found.leader, masters: found.masters } : undefined;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return {
+    leaderSource,
+    async ready(timeoutMs: number): Promise<void> {
+      try {
+        await watch.ready(timeoutMs);
+      } catch (err) {
+        logger.warn({ zk: url, err: (err as Error).message }, 'no Mesos master detected in ZooKeeper yet; using the configured masters meanwhile');
+      }
+    },
+    status(): SourceStatus {
+      const stale = staleSince !== undefined;
+      const status: SourceStatus = {
+        name: 'zookeeper',
+        ready: watch.current() !== undefined,
+        stale,
+        staleSeconds: stale ? Math.floor((Date.now() - staleSince!) / 1000) : 0,
+      };
+      if (lastError !== undefined && stale) status.lastError = lastError;
+      return status;
+    },
+    async close(): Promise<void> {
+      watch.close();
+      await session.close();
+    },
+  };
 }
 
 function hostPort(host: string, p: number): string {
@@ -261,7 +411,7 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 
   try {
-    running = await startBatonDns(parsed.config, logger);
+    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile });
   } catch (err) {
     process.stderr.write(`baton-dns: cannot start: ${(err as Error).message}\n`);
     process.exit(1);

@@ -1,6 +1,6 @@
 // Mesos-DNS's config.json, read unchanged (reference mesos-dns.md §8): keys match case-insensitively,
 // unknown keys are ignored (reported as warnings), same defaults and validation. baton adds a few keys
-// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload). Errors name the key.
+// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, httpAuth). Errors name the key.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -50,6 +50,8 @@ export interface DnsConfig {
   ptrOn: boolean;
   forwardAllowedNetworks: string[];
   maxUdpPayload: number;
+  /** `user:password` for HTTP Basic auth on the HTTP API (all but `/health`); '' = open. */
+  httpAuth: string;
   // Also read from Mesos-DNS's config (not in the brief's list, kept for `/v1/config` and ZooKeeper)
   /** Seconds to wait for ZooKeeper to name a leader (0 = forever). */
   zkDetectionTimeout: number;
@@ -115,6 +117,7 @@ export function defaultDnsConfig(): DnsConfig {
     ptrOn: true,
     forwardAllowedNetworks: [...DEFAULT_FORWARD_ALLOWED_NETWORKS],
     maxUdpPayload: 4096,
+    httpAuth: '',
     zkDetectionTimeout: 30,
     iamConfigFile: '',
     file: '',
@@ -168,6 +171,7 @@ const KEYS: [key: string, field: keyof DnsConfig | '', kind: Kind][] = [
   ['ptrOn', 'ptrOn', 'bool'],
   ['forwardAllowedNetworks', 'forwardAllowedNetworks', 'strings'],
   ['maxUdpPayload', 'maxUdpPayload', 'int'],
+  ['httpAuth', 'httpAuth', 'string'],
 ];
 const BY_LOWER = new Map(KEYS.map((entry) => [entry[0].toLowerCase(), entry]));
 const KEY_OF = new Map(KEYS.filter((e) => e[1] !== '').map((e) => [e[1] as keyof DnsConfig, e[0]]));
@@ -310,7 +314,7 @@ function validate(config: DnsConfig, opts: ParseOptions): DnsConfig {
     fail(key('masters'), 'or "zk" is required (or "marathon" for the Marathon source)');
   }
   for (const url of c.marathon) {
-    if (!/^https?:\/\/[^/]+/.test(url)) fail(key('marathon'), `must be http(s) URLs, got ${show(url)}`);
+    if (!/^(https?|zk):\/\/[^/]+/.test(url)) fail(key('marathon'), `must be http(s) or zk:// URLs, got ${show(url)}`);
   }
 
   if (c.resolvers.length === 0) c.resolvers = (opts.resolvConfNameservers ?? resolvConfNameservers)();
@@ -340,6 +344,7 @@ function validate(config: DnsConfig, opts: ParseOptions): DnsConfig {
     if (why) fail(key('forwardAllowedNetworks'), `has ${show(network)}, which ${why}`);
   }
   if (c.maxUdpPayload < 512 || c.maxUdpPayload > 65535) fail(key('maxUdpPayload'), `must be between 512 and 65535, got ${c.maxUdpPayload}`);
+  if (c.httpAuth !== '' && c.httpAuth.indexOf(':') < 1) fail(key('httpAuth'), 'must be "user:password"');
   if (!MECHANISMS.has(c.mesosAuthentication)) fail(key('mesosAuthentication'), `must be "", "basic" or "iam", got ${show(c.mesosAuthentication)}`);
   if (c.mesosAuthentication === 'basic' && (c.mesosCredentials.principal === '' || c.mesosCredentials.secret === '')) {
     fail(key('mesosCredentials'), 'needs a principal and a secret when "mesosAuthentication" is "basic"');
@@ -401,6 +406,28 @@ export function loadDnsConfig(path: string | undefined, overrides: Partial<DnsCo
   }
   const result = parseDnsConfig(json, { file: path, ...overrides }, opts);
   return result;
+}
+
+/**
+ * Marathon URLs with the credentials of `http://user:pass@host` taken out, and those credentials
+ * (the first found; percent-decoded) for Basic auth. URLs without credentials pass unchanged.
+ */
+export function marathonUrlCredentials(urls: string[]): { urls: string[]; auth?: { username: string; password: string } } {
+  let auth: { username: string; password: string } | undefined;
+  const out = urls.map((url) => {
+    const m = /^(https?:\/\/)([^@/]*)@(.*)$/i.exec(url);
+    if (!m) return url;
+    const colon = m[2].indexOf(':');
+    const user = colon === -1 ? m[2] : m[2].slice(0, colon);
+    const pass = colon === -1 ? '' : m[2].slice(colon + 1);
+    try {
+      auth ??= { username: decodeURIComponent(user), password: decodeURIComponent(pass) };
+    } catch {
+      auth ??= { username: user, password: pass };
+    }
+    return m[1] + m[3];
+  });
+  return auth ? { urls: out, auth } : { urls: out };
 }
 
 /** Nameservers of /etc/resolv.conf that are not this host's own addresses (as Mesos-DNS). */

@@ -1,6 +1,7 @@
 // Mesos-DNS's HTTP API (reference mesos-dns.md §7) with the same JSON shapes, plus `/v1/hosts/{host}/ports`
 // (implemented here), `/health` and Prometheus `/metrics`. Every /v1 route answers 200, also when
 // nothing is found, as Mesos-DNS does.
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { silentLogger, type Logger } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
@@ -161,6 +162,7 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
     PtrOn: config.ptrOn,
     ForwardAllowedNetworks: config.forwardAllowedNetworks,
     MaxUdpPayload: config.maxUdpPayload,
+    HttpAuth: config.httpAuth === '' ? '' : `${config.httpAuth.slice(0, config.httpAuth.indexOf(':'))}:<redacted>`,
   };
   if (config.iamConfigFile !== '') out.IAMConfigFile = config.iamConfigFile;
   return out;
@@ -241,7 +243,14 @@ export function storeMetricsText(view: RecordStore, sources: SourceStatus[], now
   return lines.join('\n') + '\n';
 }
 
-/** The request handler; `createHttpApi` wraps it in a server. */
+/** True when `header` is `Basic base64(user:password)` for exactly `expected`, compared in constant time. */
+export function basicAuthMatches(header: string | undefined, expected: Buffer): boolean {
+  if (header === undefined || !/^basic /i.test(header)) return false;
+  const given = Buffer.from(header.slice(6).trim(), 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The request handler; `createHttpApi` wraps it in a server. `/health` stays open with `httpAuth` (for load-balancer and orchestrator probes). */
 export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const logger = opts.logger ?? silentLogger();
   const { config, view } = opts;
@@ -253,8 +262,13 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     res.end(text);
   };
 
+  const expectedAuth = config.httpAuth === '' ? undefined : Buffer.from(config.httpAuth);
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
+    if (expectedAuth !== undefined && path !== '/health' && !basicAuthMatches(req.headers.authorization, expectedAuth)) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="baton-dns"');
+      return json(res, 401, { error: 'unauthorized' });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return json(res, 405, { error: `method ${req.method} not allowed` });

@@ -49,7 +49,7 @@ describe('parseArgs', () => {
     [['--bogus'], /unknown flag: --bogus/],
     [['--port', 'x'], /--port needs a port number/],
     [['--port', '70000'], /--port needs a port number/],
-    [['--marathon', 'm1:8080'], /--marathon needs an http\(s\) URL/],
+    [['--marathon', 'm1:8080'], /--marathon needs an http\(s\) or zk:\/\/ URL/],
     [['--config'], /--config needs a value/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);

@@ -142,7 +142,7 @@ describe('parseDnsConfig', () => {
     [{ maxUdpPayload: 100 }, 'config: "maxUdpPayload" must be between 512 and 65535, got 100'],
     [{ mesosAuthentication: 'kerberos' }, 'config: "mesosAuthentication" must be "", "basic" or "iam", got "kerberos"'],
     [{ mesosAuthentication: 'basic' }, 'config: "mesosCredentials" needs a principal and a secret when "mesosAuthentication" is "basic"'],
-    [{ marathon: ['ftp://x'] }, 'config: "marathon" must be http(s) URLs, got "ftp://x"'],
+    [{ marathon: ['ftp://x'] }, 'config: "marathon" must be http(s) or zk:// URLs, got "ftp://x"'],
   ])('refuses %j', (extra, message) => {
     const result = parse({ ...base, ...extra });
     expect(result.config).toBeUndefined();

@@ -1,10 +1,24 @@
 // baton-lb: marathon-lb's flags, one process: Marathon feed → ClusterState → RouteBuilder → data plane.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { ClusterState, MarathonClient, MarathonFeed, createLogger, type Logger } from '@baton/marathon';
+import {
+  ClusterState,
+  MarathonClient,
+  MarathonFeed,
+  StateFileWriter,
+  createLogger,
+  loadStateFile,
+  statusWithStateFile,
+  type Logger,
+  type MarathonFeedOptions,
+  type StateChange,
+  type StateFileLoad,
+} from '@baton/marathon';
+import { isZkUrl, marathonUrlResolver } from '@baton/zookeeper';
 import { renderAppMap, renderConfig, renderVhostMap } from './admin-text.js';
-import { RouteBuilder } from './routes.js';
+import { RouteBuilder, mergeChanges } from './routes.js';
 import { startLoadBalancer, type LoadBalancer } from './server.js';
+import type { Timeouts } from './proxy.js';
 
 export const USAGE = `Usage: baton-lb --group NAME [options]
 
@@ -12,8 +26,10 @@ marathon-lb-compatible HTTP/TCP/TLS load balancer that follows Marathon's event 
 updates its routes in place (no reloads).
 
 Marathon:
-  -m, --marathon URL               Marathon URL (repeatable; default http://master.mesos:8080)
+  -m, --marathon URL               Marathon URL, or zk://host:2181/marathon to follow the leader in
+                                   ZooKeeper (repeatable; default http://master.mesos:8080)
       --auth-credentials USER:PASS Basic auth to Marathon
+      --dcos-token TOKEN           DC/OS ACS token for Marathon (Authorization: token=...; also env DCOS_AUTH_TOKEN)
       --marathon-auth-credential-file FILE
                                    File holding USER:PASS for Marathon
       --marathon-ca-cert FILE      CA certificate to trust for https Marathon URLs
@@ -38,7 +54,23 @@ Listeners:
       --admin-auth USER:PASS       Basic auth on the admin port (not on /_haproxy_health_check)
       --dont-bind-http-https       Do not bind the HTTP and HTTPS ports
 
+Timeouts (HAProxy's, as marathon-lb sets them; 500ms, 5s, 1m, or a bare number of ms):
+      --timeout-connect D          Connecting to a server (default 3s)
+      --timeout-client D           Client inactivity (default 30s)
+      --timeout-server D           Server response headers and body silence; then 504 (default 30s)
+      --timeout-tunnel D           Idle WebSocket / TCP tunnels (default 1h)
+      --timeout-http-request D     Receiving a complete request head (default 15s)
+      --shutdown-grace D           On SIGTERM, how long in-flight requests may finish (default 10s)
+
+marathon-lb flags with no meaning here (no HAProxy process, config file or reload) are accepted
+with a warning, so an existing command line keeps working: --haproxy-config, --command/-c,
+--max-reload-retries, --reload-interval, --skip-validation, --skip-config-cleanup, --dry/-d,
+--archive-versions, --syslog-socket, --log-format, --haproxy-map, --group-https-by-vhost,
+--max-backoff, --longhelp, and a leading 'sse' or 'poll' word (marathon-lb's image).
+
 Other:
+      --state-file PATH            Save the last good Marathon state there and, at start, serve its
+                                   routes (reported stale) until Marathon answers
       --log-level LEVEL            trace, debug, info (default), warn, error, fatal, silent
   -h, --help                       This help
 `;
@@ -51,6 +83,7 @@ export interface CliOptions {
   sslCerts?: string[];
   dontBindHttpHttps: boolean;
   authCredentials?: string;
+  dcosToken?: string;
   marathonCaCert?: string;
   minServPortIpPerTask: number;
   maxServPortIpPerTask: number;
@@ -62,13 +95,18 @@ export interface CliOptions {
   adminPort: number;
   bindAddress: string;
   adminAuth?: string;
+  stateFile?: string;
+  timeouts: Partial<Timeouts>;
+  shutdownGraceMs: number;
   help: boolean;
+  /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
+  ignored: string[];
 }
 
 export class CliError extends Error {}
 
-type Kind = 'bool' | 'string' | 'list' | 'int' | 'repeat';
-const FLAGS: Record<string, { key: keyof CliOptions | 'sse' | 'credentialFile'; kind: Kind }> = {
+type Kind = 'bool' | 'string' | 'list' | 'int' | 'repeat' | 'duration';
+const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | 'credentialFile'; kind: Kind }> = {
   '--marathon': { key: 'marathon', kind: 'repeat' },
   '-m': { key: 'marathon', kind: 'repeat' },
   '--group': { key: 'groups', kind: 'repeat' },
@@ -80,6 +118,7 @@ const FLAGS: Record<string, { key: keyof CliOptions | 'sse' | 'credentialFile'; 
   '--ssl-certs': { key: 'sslCerts', kind: 'list' },
   '--dont-bind-http-https': { key: 'dontBindHttpHttps', kind: 'bool' },
   '--auth-credentials': { key: 'authCredentials', kind: 'string' },
+  '--dcos-token': { key: 'dcosToken', kind: 'string' },
   '--marathon-auth-credential-file': { key: 'credentialFile', kind: 'string' },
   '--marathon-ca-cert': { key: 'marathonCaCert', kind: 'string' },
   '--min-serv-port-ip-per-task': { key: 'minServPortIpPerTask', kind: 'int' },
@@ -92,11 +131,47 @@ const FLAGS: Record<string, { key: keyof CliOptions | 'sse' | 'credentialFile'; 
   '--admin-port': { key: 'adminPort', kind: 'int' },
   '--bind-address': { key: 'bindAddress', kind: 'string' },
   '--admin-auth': { key: 'adminAuth', kind: 'string' },
+  '--state-file': { key: 'stateFile', kind: 'string' },
+  '--timeout-connect': { key: 'connectMs', kind: 'duration' },
+  '--timeout-client': { key: 'clientMs', kind: 'duration' },
+  '--timeout-server': { key: 'serverMs', kind: 'duration' },
+  '--timeout-tunnel': { key: 'tunnelMs', kind: 'duration' },
+  '--timeout-http-request': { key: 'httpRequestMs', kind: 'duration' },
+  '--shutdown-grace': { key: 'shutdownGraceMs', kind: 'duration' },
   '--help': { key: 'help', kind: 'bool' },
   '-h': { key: 'help', kind: 'bool' },
 };
 
+/** marathon-lb's flags that only steer HAProxy or its reloads: accepted and ignored, with the reason. */
+const MARATHON_LB_NO_OPS: Record<string, { takesValue: boolean; why: string }> = {
+  '--haproxy-config': { takesValue: true, why: 'there is no HAProxy config file: routes live in memory' },
+  '--command': { takesValue: true, why: 'there is no reload command: routes change in place' },
+  '-c': { takesValue: true, why: 'there is no reload command: routes change in place' },
+  '--max-reload-retries': { takesValue: true, why: 'nothing is reloaded' },
+  '--reload-interval': { takesValue: true, why: 'nothing is reloaded' },
+  '--skip-validation': { takesValue: false, why: 'there is no HAProxy config to validate' },
+  '--skip-config-cleanup': { takesValue: false, why: 'there is no HAProxy config to clean up' },
+  '--dry': { takesValue: false, why: 'there is no config file to print instead of writing' },
+  '-d': { takesValue: false, why: 'there is no config file to print instead of writing' },
+  '--archive-versions': { takesValue: true, why: 'there are no config file versions' },
+  '--syslog-socket': { takesValue: true, why: 'logs are JSON on stderr' },
+  '--log-format': { takesValue: true, why: 'logs are JSON on stderr' },
+  '--haproxy-map': { takesValue: false, why: 'vhosts are always looked up in a map' },
+  '--group-https-by-vhost': { takesValue: false, why: ':443 always picks the certificate by SNI and routes by Host' },
+  '--max-backoff': { takesValue: true, why: 'reconnects use baton\'s jittered backoff (30 s cap)' },
+  '--longhelp': { takesValue: false, why: 'see --help' },
+};
+
 const LOG_LEVELS: Record<string, string> = { warning: 'warn', critical: 'fatal' };
+const DURATION_UNITS: Record<string, number> = { '': 1, us: 0.001, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** HAProxy's time format: a number with an optional unit (us, ms, s, m, h, d; none = ms). */
+export function parseDuration(value: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? '']);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
 const VALID_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 /** Parses the command line; throws CliError naming the flag at fault. */
@@ -115,13 +190,29 @@ export function parseArgs(argv: string[]): CliOptions {
     appIdPort: 9091,
     adminPort: 9090,
     bindAddress: '0.0.0.0',
+    timeouts: {},
+    shutdownGraceMs: 10_000,
     help: false,
+    ignored: [],
   };
   let credentialFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (i === 0 && (arg === 'sse' || arg === 'poll')) {
+      out.ignored.push(`${arg}: events are always streamed`);
+      continue;
+    }
+    const noOp = MARATHON_LB_NO_OPS[name];
+    if (noOp !== undefined) {
+      if (noOp.takesValue && eq === -1) {
+        if (i + 1 >= argv.length) throw new CliError(`${name} needs a value`);
+        i++;
+      }
+      out.ignored.push(`${name}: ${noOp.why}`);
+      continue;
+    }
     const flag = FLAGS[name];
     if (flag === undefined) throw new CliError(arg.startsWith('-') ? `unknown flag ${name}` : `unexpected argument ${arg}`);
     if (flag.kind === 'bool') {
@@ -150,6 +241,16 @@ export function parseArgs(argv: string[]): CliOptions {
         target[flag.key] = n;
         break;
       }
+      case 'duration': {
+        const ms = parseDuration(value);
+        if (ms === undefined) throw new CliError(`${name}: not a duration like 500ms, 5s or 1m: ${value}`);
+        if (flag.key === 'shutdownGraceMs') out.shutdownGraceMs = ms;
+        else {
+          if (ms <= 0) throw new CliError(`${name}: must be more than 0: ${value}`);
+          out.timeouts[flag.key as keyof Timeouts] = ms;
+        }
+        break;
+      }
       default:
         if (flag.key === 'credentialFile') credentialFile = value;
         else target[flag.key] = value;
@@ -159,7 +260,7 @@ export function parseArgs(argv: string[]): CliOptions {
   if (out.groups.length === 0) throw new CliError('--group is required (e.g. --group external; * = every app)');
   if (out.marathon.length === 0) out.marathon = ['http://master.mesos:8080'];
   for (const url of out.marathon) {
-    if (!/^https?:\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) URL: ${url}`);
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${url}`);
   }
   if (credentialFile !== undefined && out.authCredentials === undefined) {
     try {
@@ -170,6 +271,9 @@ export function parseArgs(argv: string[]): CliOptions {
   }
   for (const [flag, value] of [['--auth-credentials', out.authCredentials], ['--admin-auth', out.adminAuth]] as const) {
     if (value !== undefined && !value.includes(':')) throw new CliError(`${flag}: expected USER:PASS`);
+  }
+  if (out.authCredentials !== undefined && out.dcosToken !== undefined) {
+    throw new CliError('--auth-credentials and --dcos-token: give one kind of Marathon credentials');
   }
   if (out.minServPortIpPerTask > out.maxServPortIpPerTask) throw new CliError('--min-serv-port-ip-per-task is above --max-serv-port-ip-per-task');
   if (out.logLevel !== undefined) {
@@ -185,18 +289,35 @@ export interface RunningLb {
   lb: LoadBalancer;
   feed: MarathonFeed;
   state: ClusterState;
+  /** What `--state-file` gave at start. */
+  stateFile?: StateFileLoad;
   stop(graceMs?: number): Promise<void>;
 }
 
+export interface RunOptions {
+  /** Feed settings (tests shorten the heartbeat timeout and the backoff). */
+  feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
+}
+
 /** Starts feed, route builder and data plane for parsed options. */
-export async function run(opts: CliOptions, logger: Logger): Promise<RunningLb> {
-  let auth: { username: string; password: string } | undefined;
-  if (opts.authCredentials !== undefined) {
+export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptions = {}): Promise<RunningLb> {
+  let auth: { username: string; password: string } | { token: string } | undefined;
+  const token = opts.dcosToken ?? process.env.DCOS_AUTH_TOKEN;
+  if (token !== undefined && token !== '' && opts.authCredentials === undefined) auth = { token };
+  else if (opts.authCredentials !== undefined) {
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
   const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
-  const client = new MarathonClient({ urls: opts.marathon, auth, ca, logger: logger.child({ component: 'marathon' }) });
+  const marathonLogger = logger.child({ module: 'marathon' });
+  const client = new MarathonClient({
+    urls: opts.marathon,
+    // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
+    resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
+    auth,
+    ca,
+    logger: marathonLogger,
+  });
   const state = new ClusterState({ logger });
   const builder = new RouteBuilder({
     groups: opts.groups,
@@ -213,7 +334,22 @@ export async function run(opts: CliOptions, logger: Logger): Promise<RunningLb> 
       opts.adminPort,
     ].filter((p) => p > 0),
   });
-  const feed = new MarathonFeed(state, { client, logger: logger.child({ component: 'marathon-feed' }) });
+  const feed = new MarathonFeed(state, { ...runOptions.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
+  let stateFile: StateFileLoad | undefined;
+  if (opts.stateFile !== undefined) {
+    stateFile = await loadStateFile(opts.stateFile, state);
+    if (stateFile.status === 'loaded') {
+      logger.warn(
+        { path: stateFile.path, apps: stateFile.apps, tasks: stateFile.tasks, savedAt: new Date(stateFile.savedAt).toISOString() },
+        `serving the routes saved in ${stateFile.path} (stale) until Marathon answers`,
+      );
+    } else if (stateFile.status === 'invalid') {
+      logger.error({ path: stateFile.path }, `${stateFile.error}; starting without it`);
+    } else {
+      logger.info({ path: stateFile.path }, `no state file at ${stateFile.path} yet; it is written after the first sync`);
+    }
+  }
+  const feedStatus = statusWithStateFile(feed, stateFile);
   const lb = await startLoadBalancer({
     bindAddress: opts.bindAddress,
     httpPort: opts.httpPort,
@@ -223,8 +359,9 @@ export async function run(opts: CliOptions, logger: Logger): Promise<RunningLb> 
     dontBindHttpHttps: opts.dontBindHttpHttps,
     sslCerts: opts.sslCerts,
     adminAuth: opts.adminAuth,
+    timeouts: opts.timeouts,
     initialTable: builder.build(state),
-    feedStatus: () => feed.status(),
+    feedStatus,
     onResync: async () => {
       const apps = await client.getApps({ embedTasks: true });
       state.replaceAll(apps);
@@ -232,18 +369,36 @@ export async function run(opts: CliOptions, logger: Logger): Promise<RunningLb> 
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
   });
-  const unsubscribe = state.subscribe((change) => {
-    const table = builder.update(state, change);
-    void lb.apply(table);
+  // One build per event-loop turn for all the changes of that turn (an event and the status updates
+  // read with it); setImmediate runs right after this turn's I/O, so a lone change is not delayed.
+  let pending: StateChange[] = [];
+  const unsubscribeState = state.subscribe((change) => {
+    if (pending.length === 0) setImmediate(buildPending);
+    pending.push(change);
   });
+  function buildPending(): void {
+    const changes = pending;
+    pending = [];
+    if (changes.length > 0) void lb.apply(builder.update(state, mergeChanges(changes)));
+  }
+  const unsubscribe = (): void => {
+    unsubscribeState();
+    pending = [];
+  };
+  const writer =
+    opts.stateFile === undefined
+      ? undefined
+      : new StateFileWriter(state, { path: opts.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
   feed.start();
   return {
     lb,
     feed,
     state,
-    async stop(graceMs = 10_000) {
+    stateFile,
+    async stop(graceMs = opts.shutdownGraceMs) {
       unsubscribe();
       await feed.stop();
+      await writer?.stop();
       await lb.close(graceMs);
       await client.close();
     },
@@ -264,6 +419,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const logger = createLogger('lb', opts.logLevel);
+  for (const warning of opts.ignored) logger.warn(`marathon-lb flag ignored: ${warning}`);
   let running: RunningLb;
   try {
     running = await run(opts, logger);
@@ -283,7 +439,7 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    void running.stop(10_000).finally(() => {
+    void running.stop(opts.shutdownGraceMs).finally(() => {
       logger.flush(() => process.exit(0));
       setTimeout(() => process.exit(0), 500).unref();
     });

@@ -12,3 +12,4 @@ export * from './stats.js';
 export * from './tls.js';
 export * from './tunnel.js';
 export * from './upstream.js';
+export * from './request-guard.js';

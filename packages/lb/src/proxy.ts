@@ -11,6 +11,7 @@ import type { Balancer } from './balancer.js';
 import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-table.js';
 import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
+import { requestHeadError } from './request-guard.js';
 
 export interface Timeouts {
   /** Connecting to a server (HAProxy `timeout connect`). */
@@ -235,6 +236,8 @@ export function networkAllowed(backend: Backend, ip: string): boolean {
 /** What the incoming request head tells the proxy, read in one pass over `rawHeaders`. */
 interface RequestHead {
   host: string | undefined;
+  /** More than one Host header: refused (400). */
+  duplicateHost: boolean;
   cookie: string | undefined;
   authorization: string | undefined;
   appId: string | undefined;
@@ -251,6 +254,7 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
   let authorization: string | undefined;
   let appId: string | undefined;
   let hasBody = false;
+  let duplicateHost = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -261,6 +265,7 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
       case 4:
         if (name.toLowerCase() === 'host') {
           if (host === undefined) host = value;
+          else duplicateHost = true;
           continue;
         }
         break;
@@ -307,7 +312,7 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
     }
     forward.push(name, value);
   }
-  return { host, cookie, authorization, appId, hasBody, forward };
+  return { host, duplicateHost, cookie, authorization, appId, hasBody, forward };
 }
 
 function stickyCookieValue(cookie: string | undefined): string | undefined {
@@ -377,6 +382,15 @@ const MESSAGES: Record<number, string> = {
   504: 'Gateway timeout: the server did not answer in time\n',
 };
 
+const CLOSE = { connection: 'close' };
+
+/** Why a request head is refused with 400 (see request-guard.ts), or undefined. */
+export function headRefusal(head: { host: string | undefined; duplicateHost: boolean }, url: string): string | undefined {
+  if (head.duplicateHost) return 'more than one Host header';
+  return requestHeadError(url, head.host === undefined ? NO_HOSTS : [head.host]);
+}
+const NO_HOSTS: readonly string[] = [];
+
 /** The handler for `request` events of an HTTP(S) listener. */
 export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -384,12 +398,18 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
     const raw = req.rawHeaders;
     if (raw.length > ctx.maxHeaders * 2) {
       counters.ereq++;
-      plainResponse(res, frontend, 400, MESSAGES[400]);
+      plainResponse(res, frontend, 400, MESSAGES[400], CLOSE);
       return;
     }
     const head = readHead(req, false);
-    const table = ctx.table();
     const url = req.url ?? '/';
+    const refusal = headRefusal(head, url);
+    if (refusal !== undefined) {
+      counters.ereq++;
+      plainResponse(res, frontend, 400, `Bad request: ${refusal}\n`, CLOSE);
+      return;
+    }
+    const table = ctx.table();
     const path = requestPath(url);
     const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
     const route = resolveRoute(table, frontend, head.host, path, head.appId, sni);
@@ -480,7 +500,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    this.res.once('close', this.onClientClose);
+    this.res.on('close', this.onClientClose); // 'close' fires once; `on` skips once()'s wrapper
     const counters = this.backendCounters;
     counters.scur++;
     counters.stot++;

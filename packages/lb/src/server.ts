@@ -14,6 +14,7 @@ import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table
 import { Counters, LbStats } from './stats.js';
 import { CertificateStore, loadCertificate } from './tls.js';
 import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
+import { refuseConnect } from './request-guard.js';
 import { Upstreams } from './upstream.js';
 
 export interface LoadBalancerOptions {
@@ -126,6 +127,9 @@ class LoadBalancerImpl implements LoadBalancer {
   readonly balancer: Balancer;
   readonly addresses: LoadBalancer['addresses'];
   private current: RouteTable;
+  /** The table the last deferred sync ran for. */
+  private synced: RouteTable;
+  private pendingSync: Promise<void> | undefined;
   private readonly logger: Logger;
   private readonly upstreams: Upstreams;
   private readonly ctx: ProxyContext;
@@ -150,6 +154,7 @@ class LoadBalancerImpl implements LoadBalancer {
     this.balancer = new Balancer(new PassiveHealth(options.passiveHealth));
     this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs });
     this.current = options.initialTable ?? emptyRouteTable();
+    this.synced = this.current;
     const checkAuth = options.checkAuth ?? defaultCheckAuth;
     this.ctx = {
       table: () => this.current,
@@ -217,16 +222,39 @@ class LoadBalancerImpl implements LoadBalancer {
     if (this.closed) return Promise.resolve();
     const previous = this.current;
     this.current = table;
-    // Service-port listeners keep serving; only their backend reference changes here, synchronously.
-    for (const listener of this.services.values()) {
-      const name = this.serviceBackendFor(table, listener.info.port, listener.info.address);
-      if (name !== undefined) listener.frontend.backendName = name;
+    // What requests see changes here, synchronously: the table, and the backend each service-port
+    // listener serves (listeners keep serving; only that reference changes).
+    if (this.services.size > 0 && !sameListeners(previous, table)) {
+      const backendOf = this.serviceBackendIndex(table);
+      for (const listener of this.services.values()) {
+        const name = backendOf.get(`${listener.info.address}|${listener.info.port}`);
+        if (name !== undefined) listener.frontend.backendName = name;
+      }
     }
-    if (previous.backends !== table.backends) this.retainServers(table);
-    if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
-    const run = this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
-    this.applying = run.catch(() => undefined);
-    return run.then(() => this.reportProblems());
+    return this.scheduleSync();
+  }
+
+  /**
+   * The rest of an apply (pools and counters of servers that left, certificates, opening/closing
+   * service-port listeners, problem logs) is O(table) and not needed by the next request: it runs once
+   * per turn of the event loop for all tables applied in that turn (a Marathon event burst).
+   */
+  private scheduleSync(): Promise<void> {
+    if (this.pendingSync !== undefined) return this.pendingSync;
+    const sync = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.pendingSync = undefined;
+      if (this.closed) return undefined;
+      const table = this.current;
+      const previous = this.synced;
+      this.synced = table;
+      if (previous.backends !== table.backends) this.retainServers(table);
+      if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
+      const run = this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
+      this.applying = run.catch(() => undefined);
+      return run.then(() => this.reportProblems());
+    });
+    this.pendingSync = sync;
+    return sync;
   }
 
   private retainServers(table: RouteTable): void {
@@ -255,12 +283,22 @@ class LoadBalancerImpl implements LoadBalancer {
     if (cert !== undefined && server !== undefined) server.setSecureContext({ cert: cert.pem, key: cert.pem });
   }
 
-  private serviceBackendFor(table: RouteTable, port: number, address: string): string | undefined {
+  /** `address|port` → backend name of every service-port listener the table wants (first claimant wins). */
+  private serviceBackendIndex(table: RouteTable): Map<string, string> {
+    const index = new Map<string, string>();
     if (table.listeners !== undefined) {
-      for (const l of table.listeners) if (l.port === port && this.resolveBindAddr(l.bindAddr) === address) return l.backend;
-      return undefined;
+      for (const l of table.listeners) {
+        const key = `${this.resolveBindAddr(l.bindAddr)}|${l.port}`;
+        if (!index.has(key)) index.set(key, l.backend);
+      }
+      return index;
     }
-    return table.servicePorts.get(port);
+    // Tables without `listeners` name one backend per port, whatever the address.
+    for (const listener of this.services.values()) {
+      const backend = table.servicePorts.get(listener.info.port);
+      if (backend !== undefined) index.set(`${listener.info.address}|${listener.info.port}`, backend);
+    }
+    return index;
   }
 
   private resolveBindAddr(bindAddr: string | undefined): string {
@@ -381,6 +419,8 @@ class LoadBalancerImpl implements LoadBalancer {
       insecureHTTPParser: false,
       requestTimeout: 0,
       headersTimeout: t.httpRequestMs,
+      // Node checks the head timeout every 30 s by default: too coarse for a slowloris bound.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(t.httpRequestMs / 4))),
       keepAliveTimeout: 5_000,
       noDelay: true,
     };
@@ -391,6 +431,7 @@ class LoadBalancerImpl implements LoadBalancer {
     server.maxHeadersCount = (this.options.maxHeaders ?? 100) + 1;
     server.timeout = t.clientMs;
     server.on('upgrade', createUpgradeHandler(this.ctx, frontend));
+    server.on('connect', refuseConnect);
     return server;
   }
 
@@ -474,6 +515,19 @@ class LoadBalancerImpl implements LoadBalancer {
     for (const s of this.admin?.sockets ?? []) s.destroy();
     await this.upstreams.close(Math.max(0, deadline - Date.now()));
   }
+}
+
+/** True when both tables ask for the same service-port listeners serving the same backends. */
+function sameListeners(a: RouteTable, b: RouteTable): boolean {
+  if (a.listeners === undefined || b.listeners === undefined) return a.servicePorts === b.servicePorts;
+  if (a.listeners === b.listeners) return true;
+  if (a.listeners.length !== b.listeners.length) return false;
+  for (let i = 0; i < a.listeners.length; i++) {
+    const x = a.listeners[i];
+    const y = b.listeners[i];
+    if (x.port !== y.port || x.bindAddr !== y.bindAddr || x.backend !== y.backend) return false;
+  }
+  return true;
 }
 
 function defaultCheckAuth(auth: BasicAuth, authorization: string | undefined): boolean {

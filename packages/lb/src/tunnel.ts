@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { clientAddress, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
+import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 
 const MAX_ATTEMPTS = 4;
@@ -150,10 +150,12 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
     let host: string | undefined;
     let appId: string | undefined;
     let authorization: string | undefined;
+    let duplicateHost = false;
     const forward: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i].toLowerCase();
       if (lower === 'host') {
+        if (host !== undefined) duplicateHost = true;
         host ??= raw[i + 1];
         continue;
       }
@@ -163,6 +165,11 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
       forward.push(raw[i], raw[i + 1]);
     }
     const url = req.url ?? '/';
+    if (headRefusal({ host, duplicateHost }, url) !== undefined) {
+      counters.ereq++;
+      rawResponse(socket, 400, REASONS[400]);
+      return;
+    }
     const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
     const route = resolveRoute(ctx.table(), frontend, host, requestPath(url), appId, sni);
     if (route === undefined) {

@@ -43,13 +43,54 @@ describe('parseArgs', () => {
   });
 
   it('rejects unknown flags, missing values and bad values, naming the flag', () => {
-    expect(() => parseArgs(['--group', 'x', '--haproxy-config', 'f'])).toThrow(/unknown flag --haproxy-config/);
+    expect(() => parseArgs(['--group', 'x', '--haproxy-conf', 'f'])).toThrow(/unknown flag --haproxy-conf/);
     expect(() => parseArgs(['--marathon', 'http://m'])).toThrow(/--group is required/);
     expect(() => parseArgs(['--group'])).toThrow(/--group needs a value/);
     expect(() => parseArgs(['--group', 'x', '--http-port', 'eighty'])).toThrow(/--http-port/);
     expect(() => parseArgs(['--group', 'x', '--http-port', '70000'])).toThrow(/--http-port/);
     expect(() => parseArgs(['--group', 'x', '--admin-auth', 'nocolon'])).toThrow(CliError);
     expect(() => parseArgs(['--group', 'x', '--log-level', 'loud'])).toThrow(/--log-level/);
+    expect(() => parseArgs(['--group', 'x', '--timeout-server', 'soon'])).toThrow(/--timeout-server: not a duration like 500ms, 5s or 1m: soon/);
+    expect(() => parseArgs(['--group', 'x', '--timeout-connect', '0'])).toThrow(/--timeout-connect: must be more than 0/);
+  });
+
+  it("accepts marathon-lb's HAProxy-only flags with a warning saying why, so a migration keeps its command line", () => {
+    const o = parseArgs([
+      'sse', '--marathon', 'http://m1:8080', '--group', 'external', '--haproxy-config', '/etc/haproxy/haproxy.cfg',
+      '-c', 'sv reload haproxy', '--max-reload-retries=3', '--skip-validation', '--haproxy-map', '--group-https-by-vhost',
+      '--max-backoff', '60', '--syslog-socket', '/dev/null', '--dry', '--http-port', '8080',
+    ]);
+    expect(o.groups).toEqual(['external']);
+    expect(o.httpPort).toBe(8080);
+    expect(o.ignored).toEqual([
+      'sse: events are always streamed',
+      '--haproxy-config: there is no HAProxy config file: routes live in memory',
+      '-c: there is no reload command: routes change in place',
+      '--max-reload-retries: nothing is reloaded',
+      '--skip-validation: there is no HAProxy config to validate',
+      '--haproxy-map: vhosts are always looked up in a map',
+      '--group-https-by-vhost: :443 always picks the certificate by SNI and routes by Host',
+      "--max-backoff: reconnects use baton's jittered backoff (30 s cap)",
+      '--syslog-socket: logs are JSON on stderr',
+      '--dry: there is no config file to print instead of writing',
+    ]);
+    expect(() => parseArgs(['--group', 'x', '--haproxy-config'])).toThrow('--haproxy-config needs a value');
+  });
+
+  it('takes a DC/OS token for Marathon, but not together with basic credentials', () => {
+    expect(parseArgs(['--group', 'x', '--dcos-token', 'abc']).dcosToken).toBe('abc');
+    expect(() => parseArgs(['--group', 'x', '--dcos-token', 'abc', '--auth-credentials', 'u:p'])).toThrow(CliError);
+  });
+
+  it("takes HAProxy's timeouts, the shutdown grace and a state file", () => {
+    const o = parseArgs([
+      '--group', 'x', '--timeout-connect', '500ms', '--timeout-client', '1m', '--timeout-server=2s', '--timeout-tunnel', '1h',
+      '--timeout-http-request', '1500', '--shutdown-grace', '0', '--state-file', '/var/lib/baton/lb.json',
+    ]);
+    expect(o.timeouts).toEqual({ connectMs: 500, clientMs: 60_000, serverMs: 2_000, tunnelMs: 3_600_000, httpRequestMs: 1_500 });
+    expect(o.shutdownGraceMs).toBe(0);
+    expect(o.stateFile).toBe('/var/lib/baton/lb.json');
+    expect(parseArgs(['--group', 'x'])).toMatchObject({ timeouts: {}, shutdownGraceMs: 10_000 });
   });
 });
 

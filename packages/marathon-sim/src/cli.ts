@@ -84,7 +84,12 @@ export function parseArgs(argv: string[]): CliOptions {
         sim.idFormat = v;
         break;
       }
-      case '--log-level': out.logLevel = value(); break;
+      case '--log-level': {
+        const v = value();
+        if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new UsageError(`--log-level must be trace, debug, info, warn, error, fatal or silent, got ${v}`);
+        out.logLevel = v;
+        break;
+      }
       default:
         throw new UsageError(`unknown flag: ${argv[i]}`);
     }
@@ -119,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
     if (options.appsFile) apps = loadAppsFile(options.appsFile);
   } catch (err) {
     process.stderr.write(`baton-sim: cannot read --apps: ${(err as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = 2; // a flag with a wrong value, like the usage errors
     return;
   }
   const sim = new MarathonSimulator({ ...options.sim, logger });

@@ -173,6 +173,38 @@ export class MarathonSimulator {
     );
   }
 
+  /**
+   * Takes face `index` off the network, as when that Marathon process dies: its listener closes and
+   * every connection to it (event streams included) is cut. `startFace` brings it back on the same port.
+   */
+  async stopFace(index: number): Promise<void> {
+    const face = this.faces[index];
+    if (!face) throw new SimulatorError(422, `no face ${index}`);
+    if (!face.server.listening) return;
+    await new Promise<void>((resolve) => {
+      face.server.close(() => resolve());
+      face.server.closeAllConnections();
+    });
+  }
+
+  /** Starts a face stopped by `stopFace` again, on the same address and port. */
+  async startFace(index: number): Promise<void> {
+    const face = this.faces[index];
+    if (!face) throw new SimulatorError(422, `no face ${index}`);
+    if (face.server.listening || this.stopped) return;
+    const port = Number(new URL(face.url).port);
+    const server = createServer((req, res) => handleRequest(this, index, req, res));
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    face.server = server;
+  }
+
   /** URL of the leader face (the first face when there is no leader). */
   get url(): string {
     return this.faces[this.leaderIndex ?? 0]?.url ?? '';

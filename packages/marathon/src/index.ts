@@ -8,3 +8,4 @@ export * from './backoff.js';
 export * from './client.js';
 export * from './event-stream.js';
 export * from './feed.js';
+export * from './state-file.js';

@@ -4,6 +4,7 @@ export type { Logger };
 
 /**
  * pino JSON logs with a `component` field, to stderr so that a bin's stdout stays usable.
+ * Parts of a bin log through `logger.child({ module: '...' })`: pino would repeat a second `component`.
  * The level comes from the argument, else `BATON_LOG_LEVEL`, else `info`.
  */
 export function createLogger(component: string, level?: LevelWithSilent | string): Logger {

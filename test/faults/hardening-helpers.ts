@@ -1,0 +1,187 @@
+// Helpers for the bad-input and security tests: the real bins (built on demand), their memory and
+// open file descriptors, free ports and a listener that must never receive anything.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
+
+export { waitFor };
+
+export const repoDir = fileURLToPath(new URL('../../', import.meta.url));
+
+export const BINS = {
+  dns: join(repoDir, 'packages/dns/bin/baton-dns.js'),
+  lb: join(repoDir, 'packages/lb/bin/baton-lb.js'),
+  env: join(repoDir, 'packages/discovery/bin/baton-env.js'),
+  sim: join(repoDir, 'packages/marathon-sim/bin/baton-sim.js'),
+} as const;
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the packages whose dist is missing or older than a source file (`tsc -b` also builds their references). */
+export function ensureBuilt(packages: string[]): void {
+  const stale = packages.filter((pkg) => {
+    const dist = join(repoDir, 'packages', pkg, 'dist', 'cli.js');
+    return !existsSync(dist) || statSync(dist).mtimeMs < newestSource(join(repoDir, 'packages', pkg, 'src'));
+  });
+  if (stale.length === 0) return;
+  const r = spawnSync('npx', ['tsc', '-b', ...stale.map((p) => `packages/${p}`)], { cwd: repoDir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc -b failed:\n${r.stdout}${r.stderr}`);
+}
+
+export interface RunningBin {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Waits for a stdout line matching `pattern` (or the process to exit) and returns the match. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  stop(): Promise<number | null>;
+}
+
+export function startBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningBin {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => {
+    // Keep the tail only: a noisy process must not grow the test's memory.
+    err = (err + d).slice(-200_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitForLine(pattern, timeoutMs = 30_000) {
+      await waitFor(() => pattern.test(out) || child.exitCode !== null, timeoutMs).catch(() => undefined);
+      const m = pattern.exec(out);
+      if (!m) throw new Error(`${bin} did not print (exit code ${child.exitCode}) ${pattern}:\n${out}\n${err}`);
+      return m;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Resident memory (bytes) and open file descriptors of a process (Linux /proc). */
+export function processUsage(pid: number): { rss: number; fds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { rss: kb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A TCP listener that counts every connection and byte it receives: it must receive nothing. */
+export interface Tripwire {
+  port: number;
+  connections: number;
+  bytes: number;
+  close(): Promise<void>;
+}
+
+export async function startTripwire(host = '127.0.0.1'): Promise<Tripwire> {
+  const sockets = new Set<Socket>();
+  const wire: Tripwire = { port: 0, connections: 0, bytes: 0, close: async () => {} };
+  const server: Server = createServer((socket) => {
+    wire.connections++;
+    sockets.add(socket);
+    socket.on('data', (d) => (wire.bytes += d.length));
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  wire.port = (server.address() as AddressInfo).port;
+  wire.close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return wire;
+}
+
+/** Raw bytes to a port; resolves with everything read until the peer closes (or `untilMs`). Never rejects. */
+export function rawExchange(port: number, data: string | Buffer | (string | Buffer)[], opts: { untilMs?: number; host?: string; gapMs?: number } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, opts.host ?? '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), opts.untilMs ?? 5_000);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    const parts = Array.isArray(data) ? data : [data];
+    let i = 0;
+    const next = (): void => {
+      if (socket.destroyed) return;
+      if (i < parts.length) socket.write(parts[i++]);
+      if (i < parts.length) setTimeout(next, opts.gapMs ?? 0);
+    };
+    socket.on('connect', next);
+  });
+}
+
+/** The status code of the first response in raw HTTP text (0 when there is none). */
+export function statusOf(raw: string): number {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
+  return m ? Number(m[1]) : 0;
+}
+
+export interface CountingBackend {
+  host: string;
+  port: number;
+  /** Request heads received (method, url, headers), in order. */
+  requests: { method: string; url: string; headers: IncomingHttpHeaders; body: string; complete: boolean }[];
+  close(): Promise<void>;
+}
+
+/** An HTTP server that records every request it receives and answers 200 `backend <url>`. */
+export async function startCountingBackend(host: string, port: number): Promise<CountingBackend> {
+  const backend: CountingBackend = { host, port, requests: [], close: async () => {} };
+  const server = createHttpServer((req, res) => {
+    const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', complete: false };
+    backend.requests.push(entry);
+    req.setEncoding('latin1');
+    req.on('data', (d: string) => (entry.body += d));
+    req.on('error', () => {});
+    req.on('end', () => {
+      entry.complete = true;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`backend ${req.url}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  backend.port = (server.address() as AddressInfo).port;
+  backend.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return backend;
+}
