@@ -88,7 +88,10 @@ describe('backend faults', () => {
 
     const failures = results.filter((r) => r.status !== 200);
     // The victim was in rotation before it died.
-    expect(results.some((r) => r.body?.startsWith(victim[0]) && r.start < killedAt)).toBe(true);
+    const servedBy = (r: { body?: string }) => r.body?.split(/\s/)[0] ?? '-';
+    const before = results.filter((r) => r.start < killedAt);
+    const spread = JSON.stringify({ victim: victim[0], before: before.length, by: Object.fromEntries([...new Set(before.map(servedBy))].map((id) => [id, before.filter((r) => servedBy(r) === id).length])) });
+    expect(results.some((r) => r.body?.startsWith(victim[0]) && r.start < killedAt), spread).toBe(true);
     expect(results.filter((r) => r.start > markedDownAt).length).toBeGreaterThan(10);
     // Every failure was a request already running when the backend died.
     for (const failure of failures) expect(failure.start).toBeLessThanOrEqual(killedAt + 50);

@@ -649,12 +649,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.fail(isTimeoutError(err) ? 504 : 502);
       return;
     }
-    // The server closed a pooled connection as the request went out (a keep-alive race): an idempotent
-    // request without a body is safe to send again, once, on a fresh connection or another server.
+    // The server closed a pooled connection as the request went out (a keep-alive race, or a server
+    // that just died with more pooled connections behind this one): an idempotent request without a
+    // body is safe to send again, once, on another server when there is one.
     const code = (err as { code?: string }).code;
     if (!this.retriedReset && code !== undefined && RESET_ERRORS.has(code) && !this.head.hasBody && IDEMPOTENT.has(this.options.method)) {
       this.retriedReset = true;
-      this.dispatch();
+      if (server !== undefined) (this.tried ??= new Set()).add(server.id);
+      this.dispatch(this.ctx.balancer.pick(this.backend, this.clientIp, this.tried) ?? server);
       return;
     }
     this.backendCounters.eresp++;

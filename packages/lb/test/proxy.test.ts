@@ -326,6 +326,34 @@ describe('errors and passive health', () => {
     expect(lb.balancer.health.state('dead')).toBe('up');
   });
 
+  it('sends an idempotent request that a server reset on another server; a POST with a body is not resent', async () => {
+    const [a] = await echoes('a');
+    // A server that accepts connections and resets each one as soon as a request arrives, as a server
+    // killed with pooled connections open does.
+    const { createServer: createTcpServer } = await import('node:net');
+    let resets = 0;
+    const resetter = createTcpServer((socket) => socket.once('data', () => { resets++; socket.resetAndDestroy(); }));
+    await new Promise<void>((resolve) => resetter.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => resetter.close(resolve)));
+    const resetPort = (resetter.address() as AddressInfo).port;
+    const lb = await lbWith(
+      makeTable([makeBackend('pair_2', [makeServer('reset', resetPort), makeServer('a', a.port)], { vhosts: ['pair.com'], balance: 'leastconn' })]),
+    );
+    const port = lb.addresses.http!;
+    for (let i = 0; i < 4; i++) {
+      const res = await get(port, '/', { host: 'pair.com' });
+      expect(res.status).toBe(200);
+      expect(res.json!.name).toBe('a');
+    }
+    expect(resets).toBeGreaterThanOrEqual(1);
+    // A POST's body may have reached the server: it is answered 502, never sent twice.
+    const before = a.requests;
+    const statuses = new Set<number>();
+    for (let i = 0; i < 4; i++) statuses.add((await get(port, '/', { host: 'pair.com' }, 'POST', 'payload')).status);
+    expect(statuses.has(502)).toBe(true);
+    expect(a.requests - before).toBeLessThanOrEqual(4);
+  });
+
   it('rejects oversized heads (431), too many headers (400) and smuggling attempts (400), forwarding none', async () => {
     const [a] = await echoes('a');
     const lb = await lbWith(makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.com'] })]), { maxHeaders: 20 });
