@@ -1,16 +1,14 @@
 // Backend faults through baton-lb (in-process, as its CLI wires it): a backend killed under load, a slow
 // backend hitting the server timeout (504), and a scale-down under load that drains without a reset.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { parseArgs, run, type RunningLb } from '../../packages/lb/src/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { getJson, http, requestLoop, writeBackendScript } from './fault-helpers.js';
+import { getJson, http, requestLoop, startWebBackends } from './fault-helpers.js';
 
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 
@@ -31,19 +29,7 @@ async function servers(): Promise<ServerStatus[]> {
 const upServers = async () => (await servers()).filter((s) => s.state === 'UP').length;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'baton-faults-backends-'));
-  const script = writeBackendScript(dir);
-  sim = new MarathonSimulator({ heartbeatMs: 200, exec: true, killGraceMs: 5_000, logger: silentLogger() });
-  await sim.start();
-  await sim.createApp({
-    id: '/web',
-    cmd: `${process.execPath} ${script}`,
-    instances: 3,
-    portDefinitions: [{ port: 0 }],
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'web.test' },
-    backoffSeconds: 5,
-  });
-  await sim.waitForRunning('/web', 3);
+  ({ dir, sim } = await startWebBackends('backends', 3, { killGraceMs: 5_000 }, { backoffSeconds: 5 }));
   lb = await run(
     parseArgs([
       '--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1',

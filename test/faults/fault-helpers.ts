@@ -1,9 +1,12 @@
 // Shared by the fault tests: bins built and spawned, HTTP and DNS probes, backends run as simulator tasks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequest, Agent } from 'node:http';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
+import { silentLogger } from '@baton/marathon';
+import { MarathonSimulator, type SimulatorOptions } from '@baton/marathon-sim';
 
 export const repoDir = join(import.meta.dirname, '../..');
 
@@ -193,4 +196,30 @@ export function requestLoop(url: string, options: { concurrency?: number; agent?
       return results;
     },
   };
+}
+
+/**
+ * A simulator in exec mode running `/web` (vhost `web.test`, group external) as real backend processes
+ * from writeBackendScript, in a fresh temp dir; resolves once the instances are running.
+ */
+export async function startWebBackends(
+  name: string,
+  instances: number,
+  simOptions: Partial<SimulatorOptions> = {},
+  appOptions: Record<string, unknown> = {},
+): Promise<{ dir: string; sim: MarathonSimulator }> {
+  const dir = mkdtempSync(join(tmpdir(), `baton-faults-${name}-`));
+  const script = writeBackendScript(dir);
+  const sim = new MarathonSimulator({ heartbeatMs: 200, exec: true, logger: silentLogger(), ...simOptions });
+  await sim.start();
+  await sim.createApp({
+    id: '/web',
+    cmd: `${process.execPath} ${script}`,
+    instances,
+    portDefinitions: [{ port: 0 }],
+    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'web.test' },
+    ...appOptions,
+  });
+  await sim.waitForRunning('/web', instances);
+  return { dir, sim };
 }

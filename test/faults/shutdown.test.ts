@@ -1,13 +1,11 @@
 // SIGTERM to the bins: stop accepting, let in-flight requests finish (bounded by the grace period), exit 0.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { waitFor } from '../helpers/wait.js';
-import { ensureBuilt, getJson, http, lookupA, resolverFor, startBin, writeBackendScript, type Bin } from './fault-helpers.js';
+import { ensureBuilt, getJson, http, lookupA, resolverFor, startBin, startWebBackends, type Bin } from './fault-helpers.js';
 
 let dir: string;
 let sim: MarathonSimulator;
@@ -15,18 +13,7 @@ const bins: Bin[] = [];
 
 beforeAll(async () => {
   ensureBuilt('dns', 'lb');
-  dir = mkdtempSync(join(tmpdir(), 'baton-faults-shutdown-'));
-  const script = writeBackendScript(dir);
-  sim = new MarathonSimulator({ heartbeatMs: 200, exec: true, logger: silentLogger() });
-  await sim.start();
-  await sim.createApp({
-    id: '/web',
-    cmd: `${process.execPath} ${script}`,
-    instances: 1,
-    portDefinitions: [{ port: 0 }],
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'web.test' },
-  });
-  await sim.waitForRunning('/web', 1);
+  ({ dir, sim } = await startWebBackends('shutdown', 1));
 }, 90_000);
 
 afterEach(async () => {

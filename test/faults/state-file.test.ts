@@ -1,14 +1,12 @@
 // `--state-file`: baton-dns and baton-lb (the bins) persist their last good state; restarted while
 // Marathon is down they serve the previous names and routes at once, reported stale, until Marathon
 // answers again. A corrupt state file is refused with a message naming it, and they start without it.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { waitFor } from '../helpers/wait.js';
-import { ensureBuilt, getJson, http, lookupA, metric, resolverFor, startBin, writeBackendScript, type Bin, getText } from './fault-helpers.js';
+import { ensureBuilt, getJson, http, lookupA, metric, resolverFor, startBin, startWebBackends, type Bin, getText } from './fault-helpers.js';
 
 let dir: string;
 let sim: MarathonSimulator;
@@ -16,18 +14,7 @@ const bins: Bin[] = [];
 
 beforeAll(async () => {
   ensureBuilt('dns', 'lb');
-  dir = mkdtempSync(join(tmpdir(), 'baton-faults-state-'));
-  const script = writeBackendScript(dir);
-  sim = new MarathonSimulator({ heartbeatMs: 200, exec: true, logger: silentLogger() });
-  await sim.start();
-  await sim.createApp({
-    id: '/web',
-    cmd: `${process.execPath} ${script}`,
-    instances: 2,
-    portDefinitions: [{ port: 0 }],
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'web.test' },
-  });
-  await sim.waitForRunning('/web', 2);
+  ({ dir, sim } = await startWebBackends('state', 2));
 }, 90_000);
 
 afterEach(async () => {

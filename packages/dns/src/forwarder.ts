@@ -116,66 +116,72 @@ export class Forwarder {
   }
 
   private exchangeUdp(query: Buffer, upstream: Upstream): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket(net.isIPv6(upstream.host) ? 'udp6' : 'udp4');
-      let done = false;
-      const finish = (err: Error | undefined, reply?: Buffer) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.pending.delete(abort);
-        socket.close();
-        if (err) reject(err);
-        else resolve(reply!);
-      };
-      const abort = () => finish(new Error('forwarder closed'));
-      this.pending.add(abort);
-      const timer = setTimeout(() => finish(new Error(`timeout after ${this.timeoutMs} ms`)), this.timeoutMs);
-      socket.on('error', (err) => finish(err));
-      socket.on('message', (reply) => {
-        // A connected socket only receives from the upstream; the id must be the query's.
-        if (reply.length >= 12 && reply[0] === query[0] && reply[1] === query[1]) finish(undefined, reply);
-      });
-      socket.connect(upstream.port, upstream.host, () => {
-        if (done) return;
-        socket.send(query, (err) => {
-          if (err) finish(err);
+    const socket = dgram.createSocket(net.isIPv6(upstream.host) ? 'udp6' : 'udp4');
+    return this.exchange(
+      () => socket.close(),
+      (finish, done) => {
+        socket.on('error', (err) => finish(err));
+        socket.on('message', (reply) => {
+          // A connected socket only receives from the upstream; the id must be the query's.
+          if (reply.length >= 12 && reply[0] === query[0] && reply[1] === query[1]) finish(undefined, reply);
         });
-      });
-    });
+        socket.connect(upstream.port, upstream.host, () => {
+          if (done()) return;
+          socket.send(query, (err) => {
+            if (err) finish(err);
+          });
+        });
+      },
+    );
   }
 
   private exchangeTcp(query: Buffer, upstream: Upstream): Promise<Buffer> {
+    const socket = net.connect({ host: upstream.host, port: upstream.port });
+    let received: Buffer = Buffer.alloc(0);
+    return this.exchange(
+      () => socket.destroy(),
+      (finish) => {
+        socket.on('error', (err) => finish(err));
+        socket.on('close', () => finish(new Error('connection closed before a reply')));
+        socket.on('connect', () => {
+          const framed = Buffer.allocUnsafe(2 + query.length);
+          framed.writeUInt16BE(query.length, 0);
+          query.copy(framed, 2);
+          socket.write(framed);
+        });
+        socket.on('data', (chunk: Buffer) => {
+          received = received.length ? Buffer.concat([received, chunk]) : chunk;
+          if (received.length < 2) return;
+          const len = received.readUInt16BE(0);
+          if (received.length >= 2 + len) finish(undefined, Buffer.from(received.subarray(2, 2 + len)));
+        });
+      },
+    );
+  }
+
+  /**
+   * One query/reply exchange with an upstream: settles once, on the first reply, error, timeout or
+   * close of the forwarder, and releases the socket each time.
+   */
+  private exchange(
+    release: () => void,
+    run: (finish: (err: Error | undefined, reply?: Buffer) => void, done: () => boolean) => void,
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: upstream.host, port: upstream.port });
-      let done = false;
-      let received: Buffer = Buffer.alloc(0);
+      let settled = false;
       const finish = (err: Error | undefined, reply?: Buffer) => {
-        if (done) return;
-        done = true;
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         this.pending.delete(abort);
-        socket.destroy();
+        release();
         if (err) reject(err);
         else resolve(reply!);
       };
       const abort = () => finish(new Error('forwarder closed'));
       this.pending.add(abort);
       const timer = setTimeout(() => finish(new Error(`timeout after ${this.timeoutMs} ms`)), this.timeoutMs);
-      socket.on('error', (err) => finish(err));
-      socket.on('close', () => finish(new Error('connection closed before a reply')));
-      socket.on('connect', () => {
-        const framed = Buffer.allocUnsafe(2 + query.length);
-        framed.writeUInt16BE(query.length, 0);
-        query.copy(framed, 2);
-        socket.write(framed);
-      });
-      socket.on('data', (chunk: Buffer) => {
-        received = received.length ? Buffer.concat([received, chunk]) : chunk;
-        if (received.length < 2) return;
-        const len = received.readUInt16BE(0);
-        if (received.length >= 2 + len) finish(undefined, Buffer.from(received.subarray(2, 2 + len)));
-      });
+      run(finish, () => settled);
     });
   }
 }
