@@ -104,7 +104,7 @@ function wrkCpu(pid, url, options) {
   const before = cpuMs(pid);
   const r = wrk(url, options);
   const used = cpuMs(pid) - before;
-  return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000) };
+  return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
 }
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
@@ -117,7 +117,7 @@ function report(section, name, r, peer) {
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
     (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${fmt(r.cpuShare * 100)}% of a core]` : '') +
-    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core]` : '') + (r.errors ? `  (${r.errors})` : ''));
+    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : ''));
 }
 
 try {

@@ -141,6 +141,11 @@ class LoadBalancerImpl implements LoadBalancer {
   private listenerProblems: RouteProblem[] = [];
   private certProblems: RouteProblem[] = [];
   private loggedProblems = new Set<string>();
+  private reportedListenerProblems: RouteProblem[] | undefined;
+  private reportedCertProblems: RouteProblem[] | undefined;
+  /** Server ids (with the number of backends holding each) and backend names of the synced table. */
+  private live: { serverRefs: Map<string, number>; backendNames: Set<string> } | undefined;
+  private lastPrune = 0;
   private applying: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly timeouts: Timeouts;
@@ -247,23 +252,76 @@ class LoadBalancerImpl implements LoadBalancer {
       const table = this.current;
       const previous = this.synced;
       this.synced = table;
-      if (previous.backends !== table.backends) this.retainServers(table);
+      if (previous.backends !== table.backends || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(previous, table);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
-      const run = this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
+      // A route patch keeps the listeners array (and the certificate list, unless a certificate
+      // changed): then no listener is to open or close, unless an earlier bind failed (retried here).
+      const sameServicePorts =
+        previous.listeners !== undefined &&
+        table.listeners === previous.listeners &&
+        table.certificateFiles === previous.certificateFiles &&
+        this.listenerProblems.length === 0;
+      const run = sameServicePorts ? this.applying : this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
       this.applying = run.catch(() => undefined);
-      return run.then(() => this.reportProblems());
+      const problemsChanged = table.problems !== previous.problems || this.listenerProblems !== this.reportedListenerProblems || this.certProblems !== this.reportedCertProblems;
+      return run.then(() => {
+        if (problemsChanged || !sameServicePorts) this.reportProblems();
+      });
     });
     this.pendingSync = sync;
     return sync;
   }
 
-  private retainServers(table: RouteTable): void {
-    const ids = new Set<string>();
-    const names = new Set<string>();
-    for (const backend of table.backends.values()) {
-      names.add(backend.name);
-      for (const server of backend.servers) ids.add(server.id);
+  /**
+   * Drops pools, health, cursors and counters of servers and backends that left the table. The live
+   * sets are kept up to date by diffing the backends that changed (by name and identity: a route patch
+   * replaces only the changed apps' backends), so a burst that removes nothing costs one walk of the
+   * backends map, and the prune walks run only when something left, or on the first burst
+   * `FULL_PRUNE_MS` after the last prune (for counters kept while a request was in flight, and entries
+   * created late by requests still using an older table).
+   */
+  private retainServers(previous: RouteTable, table: RouteTable): void {
+    let gone = false;
+    if (this.live === undefined) {
+      this.live = liveSets(table);
+      gone = true;
+    } else {
+      const { serverRefs, backendNames } = this.live;
+      const left: Backend[] = [];
+      let kept = 0;
+      for (const [name, now] of table.backends) {
+        const old = previous.backends.get(name);
+        if (old !== undefined) kept++;
+        if (old === now) continue;
+        if (old === undefined) backendNames.add(name);
+        else if (old.servers === now.servers) continue;
+        else left.push(old);
+        for (const server of now.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
+      }
+      if (kept < previous.backends.size) {
+        for (const [name, old] of previous.backends) {
+          if (table.backends.has(name)) continue;
+          backendNames.delete(name);
+          left.push(old);
+          gone = true;
+        }
+      }
+      for (const old of left) {
+        for (const server of old.servers) {
+          const refs = (serverRefs.get(server.id) ?? 1) - 1;
+          if (refs > 0) serverRefs.set(server.id, refs);
+          else {
+            serverRefs.delete(server.id);
+            gone = true;
+          }
+        }
+      }
     }
+    const now = Date.now();
+    if (!gone && now - this.lastPrune < FULL_PRUNE_MS) return;
+    this.lastPrune = now;
+    const ids: ReadonlySet<string> = new KeySet(this.live.serverRefs);
+    const names = this.live.backendNames;
     this.upstreams.retainOnly(ids);
     this.balancer.health.retainOnly(ids);
     this.balancer.retainBackends(names);
@@ -480,6 +538,8 @@ class LoadBalancerImpl implements LoadBalancer {
   }
 
   private reportProblems(): void {
+    this.reportedListenerProblems = this.listenerProblems;
+    this.reportedCertProblems = this.certProblems;
     const seen = new Set<string>();
     for (const p of this.problems()) {
       const key = problemKey(p);
@@ -514,6 +574,45 @@ class LoadBalancerImpl implements LoadBalancer {
     for (const l of all) for (const s of l.sockets) s.destroy();
     for (const s of this.admin?.sockets ?? []) s.destroy();
     await this.upstreams.close(Math.max(0, deadline - Date.now()));
+  }
+}
+
+/** The prune walks run at least this often (at the next burst) even when nothing left (see `retainServers`). */
+const FULL_PRUNE_MS = 30_000;
+
+function liveSets(table: RouteTable): { serverRefs: Map<string, number>; backendNames: Set<string> } {
+  const serverRefs = new Map<string, number>();
+  const backendNames = new Set<string>();
+  for (const [name, backend] of table.backends) {
+    backendNames.add(name);
+    for (const server of backend.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
+  }
+  return { serverRefs, backendNames };
+}
+
+/** The keys of a Map, seen as a read-only Set (no copy). */
+class KeySet<K> implements ReadonlySet<K> {
+  constructor(private readonly map: ReadonlyMap<K, unknown>) {}
+  get size(): number {
+    return this.map.size;
+  }
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+  forEach(callback: (value: K, key: K, set: ReadonlySet<K>) => void, thisArg?: unknown): void {
+    for (const key of this.map.keys()) callback.call(thisArg, key, key, this);
+  }
+  keys(): IterableIterator<K> {
+    return this.map.keys();
+  }
+  values(): IterableIterator<K> {
+    return this.map.keys();
+  }
+  *entries(): IterableIterator<[K, K]> {
+    for (const key of this.map.keys()) yield [key, key];
+  }
+  [Symbol.iterator](): IterableIterator<K> {
+    return this.map.keys();
   }
 }
 

@@ -1,7 +1,7 @@
 // The load balancer's lifecycle: listeners on the configured address, --dont-bind-http-https,
 // graceful close (stop accepting, finish in-flight requests), problems logged once per appearance.
 
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { emptyRouteTable, startLoadBalancer } from '../src/server.js';
@@ -73,6 +73,68 @@ describe('startLoadBalancer', () => {
     expect(lb.servicePort(p2)).toBe(p2);
     expect(await nameAt(p2)).toBe('b');
     expect(lb.listeners().find((l) => l.port === p1)?.backend).toBe('b_1');
+  });
+
+  it('forgets counters of servers and backends that leave the table, and keeps a server that moves to another backend', async () => {
+    const a = await startEcho('a');
+    const b = await startEcho('b');
+    cleanups.push(() => a.close(), () => b.close());
+    const serverA = makeServer('task-a:0', a.port);
+    const serverB = makeServer('task-b:0', b.port);
+    const lb = await startLoadBalancer({
+      bindAddress: '127.0.0.1',
+      httpPort: 0,
+      httpsPort: 0,
+      appIdPort: null,
+      adminPort: null,
+      initialTable: makeTable([makeBackend('a_1', [serverA], { vhosts: ['a.test'] }), makeBackend('b_1', [serverB], { vhosts: ['b.test'] })]),
+    });
+    cleanups.push(() => lb.close(100));
+    const get = async (host: string) => {
+      const res = await request(`http://127.0.0.1:${lb.addresses.http}/`, { headers: { host } });
+      await res.body.text();
+      return res.statusCode;
+    };
+    expect(await get('a.test')).toBe(200);
+    expect(await get('b.test')).toBe(200);
+    expect(await get('b.test')).toBe(200);
+    expect([...lb.stats.backends.keys()].sort()).toEqual(['a_1', 'b_1']);
+
+    // a_1 leaves, but its server moves to the new backend c_1; b_1 changes its vhost (a new backend
+    // object with a new, equal server list).
+    await lb.apply(makeTable([makeBackend('b_1', [{ ...serverB }], { vhosts: ['b2.test'] }), makeBackend('c_1', [serverA], { vhosts: ['c.test'] })]));
+    expect([...lb.stats.backends.keys()].sort()).toEqual(['b_1']);
+    expect(lb.stats.servers.get('task-a:0')?.stot).toBe(1);
+    expect(lb.stats.servers.get('task-b:0')?.stot).toBe(2);
+    expect(await get('c.test')).toBe(200);
+    expect(lb.stats.servers.get('task-a:0')?.stot).toBe(2);
+
+    // c_1 leaves with the last backend that held task-a:0.
+    await lb.apply(makeTable([makeBackend('b_1', [serverB], { vhosts: ['b2.test'] })]));
+    expect([...lb.stats.servers.keys()]).toEqual(['task-b:0']);
+    expect([...lb.stats.backends.keys()]).toEqual(['b_1']);
+    expect(await get('b2.test')).toBe(200);
+  });
+
+  it('retries a service port that failed to bind on the next table, even when its listener list is unchanged', async () => {
+    const echo = await startEcho('a');
+    cleanups.push(() => echo.close());
+    const port = await freePort();
+    const blocker = createNetServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    const listeners = [{ port, bindAddr: '*', backend: 'svc_1' }];
+    const table = { ...makeTable([makeBackend('svc_1', [makeServer('task-s:0', echo.port)], { servicePort: port })], { servicePorts: { [port]: 'svc_1' } }), listeners };
+    const lb = await startLoadBalancer({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, appIdPort: null, adminPort: null, initialTable: table });
+    cleanups.push(() => lb.close(100));
+    expect(lb.servicePort(port)).toBeUndefined();
+    expect(lb.problems().map((p) => p.kind)).toEqual(['bind-failed']);
+
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await lb.apply({ ...table, stateVersion: table.stateVersion + 1 });
+    expect(lb.servicePort(port)).toBe(port);
+    expect(lb.problems()).toEqual([]);
+    const res = await request(`http://127.0.0.1:${port}/`);
+    expect(JSON.parse(await res.body.text()).name).toBe('a');
   });
 
   it('close() stops accepting at once and lets in-flight requests finish', async () => {

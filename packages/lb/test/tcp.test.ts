@@ -65,6 +65,39 @@ describe('TCP service ports', () => {
     expect(createHash('sha1').update(got.subarray(4)).digest('hex')).toBe(createHash('sha1').update(payload).digest('hex'));
   });
 
+  it('holds a fast server back while the client reads slowly, and delivers every byte in order', async () => {
+    const payload = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >>> 16)) & 0xff;
+    let upstream: Socket | undefined;
+    const source = createServer((socket) => {
+      upstream = socket;
+      socket.end(payload);
+    });
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => { upstream?.destroy(); source.close(resolve); }));
+    const servicePort = await freePort();
+    const lb = await lbWith(
+      makeTable([makeBackend('tcp_1', [makeServer('s', (source.address() as AddressInfo).port)], { mode: 'tcp', servicePort })], { servicePorts: { [servicePort]: 'tcp_1' } }),
+    );
+    const client = connect(lb.servicePort(servicePort)!, '127.0.0.1');
+    cleanups.push(() => client.destroy());
+    client.pause();
+    // Nothing is read on the client side until the server cannot write any more: the tunnel has
+    // stopped reading from it and every buffer on the way is full.
+    await waitFor(() => upstream !== undefined && upstream.writableLength > 0, 10_000);
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((resolve) => client.on('end', resolve));
+    client.resume();
+    await ended;
+    const got = Buffer.concat(chunks);
+    expect(got.length).toBe(payload.length);
+    expect(createHash('sha1').update(got).digest('hex')).toBe(createHash('sha1').update(payload).digest('hex'));
+    client.end();
+    await waitFor(() => lb.stats.backends.get('tcp_1')?.scur === 0, 10_000);
+    expect(lb.stats.backends.get('tcp_1')?.bout).toBe(payload.length);
+  });
+
   it('skips a server that refuses and connects to another', async () => {
     const echo = await tcpEcho('alive');
     const [dead, servicePort] = [await freePort(), await freePort()];
