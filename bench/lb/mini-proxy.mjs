@@ -1,5 +1,5 @@
 // A minimal one-target reverse proxy, to compare upstream paths for the request path in isolation:
-//   node bench/lb/mini-proxy.mjs dispatch|request|http-proxy|none|raw|tcp-pipe <listenPort> <targetPort>
+//   node bench/lb/mini-proxy.mjs dispatch|request|http-proxy|none|raw|http1|tcp-pipe <listenPort> <targetPort>
 // `dispatch` = undici Pool.dispatch with a handler streaming into the response (what baton-lb uses),
 // `request` = undici pool.request + pipe, `http-proxy` = http-proxy 1.18 with a keep-alive agent,
 // `none` = the Node http server answering by itself (no upstream: the ceiling of any Node proxy).
@@ -24,7 +24,36 @@ function forwardHeaders(req) {
 }
 
 let handler;
-if (kind === 'raw') {
+if (kind === 'http1') {
+  // baton-lb's own upstream client (packages/lb/dist/http1-upstream.js; build first) with a handler
+  // like the `dispatch` one below.
+  const { Http1Pool } = await import('../../packages/lb/dist/http1-upstream.js');
+  const pool = new Http1Pool({ host: '127.0.0.1', port: Number(targetPort), connections: 256, connectTimeoutMs: 3000, serverTimeoutMs: 30000 });
+  handler = (req, res) => {
+    pool.dispatch({ method: req.method, path: req.url, headers: forwardHeaders(req), body: null }, {
+      onConnect() {},
+      onHeaders(status, raw, resume, text) {
+        const h = [];
+        for (let i = 0; i < raw.length; i += 2) {
+          const n = raw[i];
+          const l = n.length === 10 || n.length === 17 ? n.toLowerCase() : '';
+          if (l === 'connection' || l === 'keep-alive' || l === 'transfer-encoding') continue;
+          h.push(n, raw[i + 1]);
+        }
+        res.writeHead(status, text, h);
+        this.resume = resume;
+        return true;
+      },
+      onData(chunk) {
+        if (res.write(chunk)) return true;
+        res.once('drain', this.resume);
+        return false;
+      },
+      onComplete() { res.end(); },
+      onError() { if (!res.headersSent) res.writeHead(502); res.end(); },
+    });
+  };
+} else if (kind === 'raw') {
   // net.Socket + Node's native HTTP parser (the one its http client uses), no undici: how much of the
   // upstream cost is the client library.
   const { HTTPParser } = require('_http_common');

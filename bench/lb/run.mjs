@@ -1,5 +1,6 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--skip-build] [--profile] [--only http,close,tcp,paths,latency]
+//                         [--clients http1,undici]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
@@ -21,6 +22,8 @@ const opt = (name, dflt) => {
 };
 const DURATION = Number(opt('duration', 10));
 const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,latency')).split(','));
+// baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
+const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
 const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-'));
 
@@ -200,8 +203,20 @@ backend nginx_tcp
   const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
-  const lb = await start(process.execPath, [...nodeArgs, ...lbArgs], { waitFor: (o) => o.includes('baton-lb listening') });
-  await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+  // BATON_LB_UPSTREAM_CLIENT (internal) picks the upstream client: http1 (net.Socket + Node's parser) or undici.
+  const startLb = async (client) => {
+    const child = await start(process.execPath, [...nodeArgs, ...lbArgs], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
+    child.client = client;
+    await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+    return child;
+  };
+  const stopLb = async (child) => {
+    child.removeAllListeners('exit');
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let lb = await startLb(CLIENTS[0]);
   const host = ['Host: bench.local'];
 
   console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (one process, Node ${process.versions.node})`);
@@ -211,8 +226,18 @@ backend nginx_tcp
     report('http', 'direct to nginx', direct);
     const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h1}/`, { headers: host });
     report('http', 'HAProxy', haproxy);
-    report('http', 'baton-lb :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
-    report('http', 'baton-lb service port (http)', wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
+    for (const client of CLIENTS) {
+      if (lb.client !== client) {
+        await stopLb(lb);
+        lb = await startLb(client);
+      }
+      report('http', `baton-lb :80 (vhost) [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
+      report('http', `baton-lb service port [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
+    }
+    if (lb.client !== CLIENTS[0]) {
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0]);
+    }
   }
   if (ONLY.has('close')) {
     console.log('\nHTTP, a new connection per request (Connection: close)');
@@ -235,15 +260,14 @@ backend nginx_tcp
   }
   if (ONLY.has('paths')) {
     console.log('\nUpstream paths in isolation (minimal one-target proxies, bench/lb/mini-proxy.mjs)');
-    for (const kind of (opt('paths', 'none,dispatch,request,http-proxy,raw')).split(',')) {
+    for (const kind of (opt('paths', 'none,dispatch,request,http-proxy,raw,http1')).split(',')) {
       const port = await freePort();
       const p = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), kind, String(port), String(n1)], { waitFor: (o) => o.includes('ready') });
-      report('paths', kind === 'none' ? 'node http, no upstream (ceiling)' : kind === 'raw' ? 'node http + net.Socket + native parser' : `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrkCpu(p.pid, `http://127.0.0.1:${port}/`));
+      report('paths', kind === 'none' ? 'node http, no upstream (ceiling)' : kind === 'raw' ? 'node http + net.Socket + native parser' : kind === 'http1' ? 'node http + baton http1-upstream' : `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrkCpu(p.pid, `http://127.0.0.1:${port}/`));
       p.kill('SIGKILL');
     }
   }
-  lb.kill('SIGTERM');
-  await new Promise((r) => lb.on('exit', r));
+  await stopLb(lb);
   if (ONLY.has('latency')) {
     console.log('\nEvent-to-route latency (1,000 apps in 20 groups; sim, baton-lb and client in 3 processes; PUT of a new vhost → first request routed by it)');
     try {

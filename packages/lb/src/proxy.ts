@@ -1,16 +1,16 @@
 // The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
 // (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
-// connections with undici's `Pool.dispatch` and a handler that streams the response straight into the
+// connections (http1-upstream.ts, or undici's `Pool.dispatch`) and a handler that streams the response straight into the
 // client response. Requests that never reached a server are retried on another one.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { Logger } from '@baton/marathon';
 import type { Balancer } from './balancer.js';
 import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-table.js';
 import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
+import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
 import { requestHeadError } from './request-guard.js';
 
 export interface Timeouts {
@@ -450,7 +450,7 @@ function uncork(res: ServerResponse): void {
 }
 
 /** One request forwarded to one backend (possibly several servers in turn, before any byte was sent). */
-class ProxyExchange implements Dispatcher.DispatchHandler {
+class ProxyExchange implements UpstreamHandler {
   private server: Server | undefined;
   private tried: Set<string> | undefined;
   private attempts = 0;
@@ -463,7 +463,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   private bytesOut = 0;
   private backendCounters: Counters;
   private serverCounters: Counters | undefined;
-  private readonly options: Dispatcher.DispatchOptions;
+  private readonly options: UpstreamRequest & { headersTimeout: number; bodyTimeout: number };
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -551,22 +551,25 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (!this.clientGone) plainResponse(this.res, this.frontend, status, MESSAGES[status] ?? '');
   }
 
-  // --- undici DispatchHandler ---
+  // --- UpstreamHandler (undici's DispatchHandler calls the same methods) ---
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     if (this.clientGone) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: (string | Buffer)[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx interim responses are not relayed
     const server = this.server!;
     this.ctx.balancer.health.markSuccess(server.id);
     const backend = this.backend;
     const headers: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i].toString('latin1');
-      let value = rawHeaders[i + 1].toString('latin1');
+      // Strings from http1-upstream.ts, Buffers from undici.
+      const rawName = rawHeaders[i];
+      const rawValue = rawHeaders[i + 1];
+      const name = typeof rawName === 'string' ? rawName : rawName.toString('latin1');
+      let value = typeof rawValue === 'string' ? rawValue : rawValue.toString('latin1');
       const len = name.length;
       if (len === 8 || len === 10 || len === 16 || len === 17) {
         const lower = name.toLowerCase();

@@ -15,7 +15,7 @@ import { Counters, LbStats } from './stats.js';
 import { CertificateStore, loadCertificate } from './tls.js';
 import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
 import { refuseConnect } from './request-guard.js';
-import { Upstreams } from './upstream.js';
+import { Upstreams, type UpstreamClient } from './upstream.js';
 
 export interface LoadBalancerOptions {
   /** Address every listener binds unless a backend names its own `_BIND_ADDR` (default 0.0.0.0). */
@@ -51,6 +51,8 @@ export interface LoadBalancerOptions {
   /** Basic-auth check for `_AUTH` (default: the crypt-hash check of auth.ts). */
   checkAuth?: (auth: BasicAuth, authorization: string | undefined) => boolean;
   logger?: Logger;
+  /** Internal: the upstream HTTP client (default `http1`; `undici` to compare in benchmarks). */
+  upstreamClient?: UpstreamClient;
 }
 
 export interface ListenerInfo {
@@ -157,7 +159,7 @@ class LoadBalancerImpl implements LoadBalancer {
     this.addresses = { bindAddress: this.bindAddress };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.balancer = new Balancer(new PassiveHealth(options.passiveHealth));
-    this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs });
+    this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, client: options.upstreamClient });
     this.current = options.initialTable ?? emptyRouteTable();
     this.synced = this.current;
     const checkAuth = options.checkAuth ?? defaultCheckAuth;

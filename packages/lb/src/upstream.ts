@@ -1,8 +1,25 @@
-// Pooled keep-alive connections to each server (one undici Pool per `Server.id`). A server that leaves
-// the route table gets no new requests; its pool is closed gracefully, so in-flight requests finish.
+// Pooled keep-alive connections to each server (one pool per `Server.id`). A server that leaves the
+// route table gets no new requests; its pool is closed gracefully, so in-flight requests finish.
+// The pools are http1-upstream.ts's (net.Socket + Node's native parser) unless `client: 'undici'`
+// asks for undici `Pool`s (kept to compare the two in bench/lb).
 
 import { Pool } from 'undici';
+import { Http1Pool, type UpstreamHandler, type UpstreamRequest } from './http1-upstream.js';
 import type { Server } from './route-table.js';
+
+/** What the request path needs of a pool (undici's `Pool` and `Http1Pool` both have it). */
+export interface UpstreamPool {
+  dispatch(request: UpstreamRequest & { headersTimeout?: number; bodyTimeout?: number }, handler: UpstreamHandler): boolean;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export type UpstreamClient = 'http1' | 'undici';
+
+/** The client used when none is given: undici; `BATON_LB_UPSTREAM_CLIENT=http1` picks baton's own (benchmarks compare both). */
+export function defaultUpstreamClient(): UpstreamClient {
+  return process.env.BATON_LB_UPSTREAM_CLIENT === 'http1' ? 'http1' : 'undici';
+}
 
 export interface UpstreamOptions {
   connectTimeoutMs: number;
@@ -10,10 +27,12 @@ export interface UpstreamOptions {
   serverTimeoutMs: number;
   /** Most connections per server (default 256). */
   connectionsPerServer?: number;
+  /** Which HTTP client the pools use (default `defaultUpstreamClient()`). */
+  client?: UpstreamClient;
 }
 
 interface Entry {
-  pool: Pool;
+  pool: UpstreamPool;
   host: string;
   port: number;
 }
@@ -22,15 +41,37 @@ export class Upstreams {
   private readonly pools = new Map<string, Entry>();
   private readonly closing = new Set<Promise<void>>();
 
-  constructor(private readonly options: UpstreamOptions) {}
+  readonly client: UpstreamClient;
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.client = options.client ?? defaultUpstreamClient();
+  }
 
   /** The pool for a server, created on first use. */
-  get(server: Server): Pool {
+  get(server: Server): UpstreamPool {
     const entry = this.pools.get(server.id);
     if (entry !== undefined && entry.port === server.port && entry.host === server.host) return entry.pool;
     if (entry !== undefined) this.retire(server.id, entry);
+    const pool = this.client === 'http1' ? this.http1Pool(server) : this.undiciPool(server);
+    this.pools.set(server.id, { pool, host: server.host, port: server.port });
+    return pool;
+  }
+
+  private http1Pool(server: Server): UpstreamPool {
+    return new Http1Pool({
+      host: server.host,
+      port: server.port,
+      connections: this.options.connectionsPerServer ?? 256,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      serverTimeoutMs: this.options.serverTimeoutMs,
+      keepAliveMs: 4_000,
+      maxHeaderSize: 64 * 1024,
+    });
+  }
+
+  private undiciPool(server: Server): UpstreamPool {
     const host = server.host.includes(':') ? `[${server.host}]` : server.host;
-    const pool = new Pool(`http://${host}:${server.port}`, {
+    return new Pool(`http://${host}:${server.port}`, {
       connections: this.options.connectionsPerServer ?? 256,
       pipelining: 1,
       connectTimeout: this.options.connectTimeoutMs,
@@ -39,9 +80,7 @@ export class Upstreams {
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
       maxHeaderSize: 64 * 1024,
-    });
-    this.pools.set(server.id, { pool, host: server.host, port: server.port });
-    return pool;
+    }) as unknown as UpstreamPool;
   }
 
   get size(): number {
