@@ -125,6 +125,8 @@ export class ProcessRunner {
     });
     child.once('close', (code, signal) => {
       entry.checks?.stop();
+      // As Mesos destroys a task's container when the task ends: nothing the command started outlives it.
+      this.signal(entry, 'SIGKILL');
       this.running.delete(task.id);
       resolveExit();
       if (!this.options.keepSandboxes) rmSync(sandbox, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MarathonSimulator } from '../src/index.js';
@@ -103,6 +103,19 @@ describe('--exec: real processes', () => {
     }, 20_000, 'relaunch');
     expect(second.instanceId).toBe(first.instanceId);
     await sim.deleteApp('/crash');
+  });
+
+  it('leaves nothing the command started behind when the task process dies', async () => {
+    const pidFile = join(dir, 'child.pid');
+    await sim.createApp({ id: '/forks', cmd: `sleep 300 & echo $! > ${pidFile}; wait`, instances: 1 });
+    const [task] = await sim.waitForRunning('/forks', 1, 20_000);
+    await waitFor(() => { try { return Number(readFileSync(pidFile, 'utf8')) > 0; } catch { return false; } }, 10_000, 'the child pid');
+    const childPid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(childPid)).toBe(true);
+    // The shell that ran the command is killed; its background child must not outlive the task.
+    process.kill(sim.processIds().get(task.id)!, 'SIGKILL');
+    await waitFor(() => !alive(childPid), 10_000, 'the orphaned child to be killed');
+    await sim.deleteApp('/forks');
   });
 
   it('puts a task on the loopback host named by BATON_SIM_HOST', async () => {
