@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
+import type { Counters } from './stats.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -136,6 +137,19 @@ export function splice(
   else server.pipe(client);
 }
 
+/** A tunnel's end: frees its server slot and adds its bytes to the server's and the backend's counters. */
+function tunnelClosed(ctx: ProxyContext, serverId: string, sc: Counters, bc: Counters): (bytesIn: number, bytesOut: number) => void {
+  return (bytesIn, bytesOut) => {
+    ctx.balancer.release(serverId);
+    sc.scur--;
+    bc.scur--;
+    sc.bin += bytesIn;
+    sc.bout += bytesOut;
+    bc.bin += bytesIn;
+    bc.bout += bytesOut;
+  };
+}
+
 /** The handler for `connection` events of a TCP-mode service-port listener. */
 export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client: Socket) => void {
   return (client) => {
@@ -174,15 +188,7 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
         client,
         socket,
         ctx.timeouts.tunnelMs,
-        (bytesIn, bytesOut) => {
-          ctx.balancer.release(server.id);
-          sc.scur--;
-          bc.scur--;
-          sc.bin += bytesIn;
-          sc.bout += bytesOut;
-          bc.bin += bytesIn;
-          bc.bout += bytesOut;
-        },
+        tunnelClosed(ctx, server.id, sc, bc),
         true,
       );
       client.resume();
@@ -280,15 +286,7 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
       sc.stot++;
       upstream.write(text);
       if (head.length > 0) upstream.write(head);
-      splice(socket, upstream, ctx.timeouts.tunnelMs, (bytesIn, bytesOut) => {
-        ctx.balancer.release(server.id);
-        sc.scur--;
-        bc.scur--;
-        sc.bin += bytesIn;
-        sc.bout += bytesOut;
-        bc.bin += bytesIn;
-        bc.bout += bytesOut;
-      });
+      splice(socket, upstream, ctx.timeouts.tunnelMs, tunnelClosed(ctx, server.id, sc, bc));
     });
   };
 }
