@@ -37,8 +37,9 @@ beforeAll(async () => {
   sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, auth: { username: MARATHON_USER, password: MARATHON_SECRET }, logger: silentLogger() });
   await sim.start();
   cleanups.push(() => sim.stop());
-  // An explicit free service port: other tests' simulators hand out 10000 first, and their LBs bind it too.
-  await sim.createApp({ id: '/web', instances: 1, cmd: 'serve', portDefinitions: [{ port: await freePort() }], labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: VHOST } });
+  // An explicit free port as host and service port: other tests' simulators hand out 10000 and 31000
+  // first, and their LBs and backends bind them too.
+  await sim.createApp({ id: '/web', instances: 1, cmd: 'serve', requirePorts: true, portDefinitions: [{ port: await freePort() }], labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: VHOST } });
   const [task] = await sim.waitForRunning('/web', 1);
   backend = await startCountingBackend(task.host, task.ports[0]);
   cleanups.push(() => backend.close());
