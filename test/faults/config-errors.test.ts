@@ -9,7 +9,7 @@ import { BINS, ensureBuilt } from './hardening-helpers.js';
 
 let dir: string;
 beforeAll(() => {
-  ensureBuilt(['dns', 'lb', 'discovery', 'marathon-sim']);
+  ensureBuilt('dns', 'lb', 'discovery', 'marathon-sim');
   dir = mkdtempSync(join(tmpdir(), 'baton-config-errors-'));
 }, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

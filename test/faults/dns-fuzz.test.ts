@@ -270,7 +270,7 @@ let httpPort = 0;
 let expected: string[] = [];
 
 beforeAll(async () => {
-  ensureBuilt(['dns']);
+  ensureBuilt('dns');
   sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, logger: silentLogger() });
   await sim.start();
   cleanups.push(() => sim.stop());

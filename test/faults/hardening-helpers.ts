@@ -1,16 +1,16 @@
 // Helpers for the bad-input and security tests: the real bins (built on demand), their memory and
 // open file descriptors, free ports and a listener that must never receive anything.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@baton/marathon';
+import { MarathonSimulator, type SimulatorOptions } from '@baton/marathon-sim';
 import { waitFor } from '../helpers/wait.js';
+import { ensureBuilt, repoDir } from './fault-helpers.js';
 
-export { waitFor };
-
-export const repoDir = fileURLToPath(new URL('../../', import.meta.url));
+export { ensureBuilt, repoDir, waitFor };
 
 export const BINS = {
   dns: join(repoDir, 'packages/dns/bin/baton-dns.js'),
@@ -18,26 +18,6 @@ export const BINS = {
   env: join(repoDir, 'packages/discovery/bin/baton-env.js'),
   sim: join(repoDir, 'packages/marathon-sim/bin/baton-sim.js'),
 } as const;
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the packages whose dist is missing or older than a source file (`tsc -b` also builds their references). */
-export function ensureBuilt(packages: string[]): void {
-  const stale = packages.filter((pkg) => {
-    const dist = join(repoDir, 'packages', pkg, 'dist', 'cli.js');
-    return !existsSync(dist) || statSync(dist).mtimeMs < newestSource(join(repoDir, 'packages', pkg, 'src'));
-  });
-  if (stale.length === 0) return;
-  const r = spawnSync('npx', ['tsc', '-b', ...stale.map((p) => `packages/${p}`)], { cwd: repoDir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsc -b failed:\n${r.stdout}${r.stderr}`);
-}
 
 export interface RunningBin {
   child: ChildProcess;
@@ -184,4 +164,27 @@ export async function startCountingBackend(host: string, port: number): Promise<
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   return backend;
+}
+
+/**
+ * A simulator with one virtual `/web` task (group external, vhost `vhost`) served for real on its
+ * loopback agent address by a counting backend, plus a tripwire that must never be reached. The task
+ * gets a free host (and service) port: virtual tasks otherwise start at 31000, which other test files
+ * serving their own virtual tasks would bind too. Everything started is pushed onto `cleanups`.
+ */
+export async function startGuardedApp(
+  vhost: string,
+  cleanups: (() => Promise<unknown> | unknown)[],
+  simOptions: Partial<SimulatorOptions> = {},
+): Promise<{ sim: MarathonSimulator; backend: CountingBackend; tripwire: Tripwire }> {
+  const sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, logger: silentLogger(), ...simOptions });
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  await sim.createApp({ id: '/web', instances: 1, cmd: 'serve', requirePorts: true, portDefinitions: [{ port: await freePort() }], labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhost } });
+  const [task] = await sim.waitForRunning('/web', 1);
+  const backend = await startCountingBackend(task.host, task.ports[0]);
+  cleanups.push(() => backend.close());
+  const tripwire = await startTripwire();
+  cleanups.push(() => tripwire.close());
+  return { sim, backend, tripwire };
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { parseArgs, run, type RunningLb } from '../../packages/lb/src/cli.js';
-import { freePort, rawExchange, startCountingBackend, startTripwire, statusOf, waitFor, type CountingBackend, type Tripwire } from './hardening-helpers.js';
+import { rawExchange, startGuardedApp, statusOf, waitFor, type CountingBackend, type Tripwire } from './hardening-helpers.js';
 
 const VHOST = 'app.test';
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -21,18 +21,7 @@ let tripwire: Tripwire;
 let http = 0;
 
 beforeAll(async () => {
-  sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, logger: silentLogger() });
-  await sim.start();
-  cleanups.push(() => sim.stop());
-  // A free port as host (and service) port: virtual tasks otherwise start at 31000, which other test
-  // files serving their own virtual tasks would bind too.
-  await sim.createApp({ id: '/web', instances: 1, cmd: 'serve', requirePorts: true, portDefinitions: [{ port: await freePort() }], labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: VHOST } });
-  const [task] = await sim.waitForRunning('/web', 1);
-  // The virtual task lives on a loopback agent address: serve it for real there.
-  backend = await startCountingBackend(task.host, task.ports[0]);
-  cleanups.push(() => backend.close());
-  tripwire = await startTripwire();
-  cleanups.push(() => tripwire.close());
+  ({ sim, backend, tripwire } = await startGuardedApp(VHOST, cleanups));
 
   const opts = parseArgs(['--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--timeout-http-request', '1500ms']);
   lb = await run(opts, silentLogger());

@@ -11,7 +11,7 @@ import { MarathonSimulator } from '@baton/marathon-sim';
 import { parseArgs, run, type RunningLb } from '../../packages/lb/src/cli.js';
 import { startBatonDns, type BatonDns } from '../../packages/dns/src/cli.js';
 import { parseDnsConfig } from '../../packages/dns/src/config.js';
-import { freePort, rawExchange, startCountingBackend, startTripwire, statusOf, waitFor, type CountingBackend, type Tripwire } from './hardening-helpers.js';
+import { rawExchange, startGuardedApp, statusOf, waitFor, type CountingBackend, type Tripwire } from './hardening-helpers.js';
 
 const VHOST = 'app.test';
 const MARATHON_USER = 'marathon';
@@ -34,17 +34,7 @@ let servicePort = 0;
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
 beforeAll(async () => {
-  sim = new MarathonSimulator({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, auth: { username: MARATHON_USER, password: MARATHON_SECRET }, logger: silentLogger() });
-  await sim.start();
-  cleanups.push(() => sim.stop());
-  // An explicit free port as host and service port: other tests' simulators hand out 10000 and 31000
-  // first, and their LBs and backends bind them too.
-  await sim.createApp({ id: '/web', instances: 1, cmd: 'serve', requirePorts: true, portDefinitions: [{ port: await freePort() }], labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: VHOST } });
-  const [task] = await sim.waitForRunning('/web', 1);
-  backend = await startCountingBackend(task.host, task.ports[0]);
-  cleanups.push(() => backend.close());
-  tripwire = await startTripwire();
-  cleanups.push(() => tripwire.close());
+  ({ sim, backend, tripwire } = await startGuardedApp(VHOST, cleanups, { auth: { username: MARATHON_USER, password: MARATHON_SECRET } }));
 
   lb = await run(
     parseArgs([
