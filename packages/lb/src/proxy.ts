@@ -1,9 +1,9 @@
 // The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
 // (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
-// connections (http1-upstream.ts, or undici's `Pool.dispatch`) and a handler that streams the response straight into the
-// client response. Requests that never reached a server are retried on another one.
+// connections (undici's `Pool.dispatch`, or http1-upstream.ts) and a handler that streams the
+// response straight into the client's (http1-server.ts). Requests that never reached a server are
+// retried on another one.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@baton/marathon';
 import type { Balancer } from './balancer.js';
@@ -11,6 +11,7 @@ import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-t
 import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
+import type { FrontRequest } from './http1-server.js';
 import { requestHeadError } from './request-guard.js';
 
 export interface Timeouts {
@@ -236,6 +237,8 @@ export function networkAllowed(backend: Backend, ip: string): boolean {
 /** What the incoming request head tells the proxy, read in one pass over `rawHeaders`. */
 interface RequestHead {
   host: string | undefined;
+  /** The `Expect` header's value, if any. */
+  expect: string | undefined;
   /** More than one Host header: refused (400). */
   duplicateHost: boolean;
   cookie: string | undefined;
@@ -246,10 +249,10 @@ interface RequestHead {
   forward: string[];
 }
 
-function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
-  const raw = req.rawHeaders;
+function readHead(raw: string[]): RequestHead {
   const forward: string[] = [];
   let host: string | undefined;
+  let expect: string | undefined;
   let cookie: string | undefined;
   let authorization: string | undefined;
   let appId: string | undefined;
@@ -272,19 +275,22 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
       case 6: {
         const lower = name.toLowerCase();
         if (lower === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
-        else if (lower === 'expect') continue;
+        else if (lower === 'expect') {
+          expect = value;
+          continue;
+        }
         break;
       }
       case 7: {
         const lower = name.toLowerCase();
         if (lower === 'trailer') continue;
-        if (lower === 'upgrade' && !keepUpgrade) continue;
+        if (lower === 'upgrade') continue;
         break;
       }
       case 10: {
         const lower = name.toLowerCase();
         if (lower === 'keep-alive') continue;
-        if (lower === 'connection' && !keepUpgrade) continue;
+        if (lower === 'connection') continue;
         break;
       }
       case 13:
@@ -304,7 +310,7 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
         const lower = name.toLowerCase();
         if (lower === 'transfer-encoding') {
           hasBody = true;
-          if (!keepUpgrade) continue;
+          continue;
         } else if (lower === 'x-forwarded-proto') continue;
         else if (lower === 'x-marathon-app-id') appId = value;
         break;
@@ -312,7 +318,7 @@ function readHead(req: IncomingMessage, keepUpgrade: boolean): RequestHead {
     }
     forward.push(name, value);
   }
-  return { host, duplicateHost, cookie, authorization, appId, hasBody, forward };
+  return { host, expect, duplicateHost, cookie, authorization, appId, hasBody, forward };
 }
 
 function stickyCookieValue(cookie: string | undefined): string | undefined {
@@ -356,21 +362,21 @@ export function resolveRoute(table: RouteTable, frontend: Frontend, host: string
   }
 }
 
-function plainResponse(res: ServerResponse, frontend: Frontend, status: number, body: string, extra?: Record<string, string>): void {
+function plainResponse(res: FrontRequest, frontend: Frontend, status: number, body: string, extra?: string[]): void {
   frontend.counters.countStatus(status);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const headers: Record<string, string | number> = {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-cache',
-    ...extra,
-  };
-  if (frontend.closing) headers.connection = 'close';
-  res.writeHead(status, headers);
-  res.end(body);
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-cache'];
+  if (extra !== undefined) headers.push(...extra);
+  if (frontend.closing) headers.push('connection', 'close');
+  try {
+    res.respond(status, headers, body);
+  } catch {
+    // a header value that cannot be sent (a label with a line break): nothing safe to answer
+    res.destroy();
+  }
 }
 
 const MESSAGES: Record<number, string> = {
@@ -380,20 +386,23 @@ const MESSAGES: Record<number, string> = {
   502: 'Bad gateway: the server could not be reached\n',
   503: 'Service unavailable: no server is available to handle this request\n',
   504: 'Gateway timeout: the server did not answer in time\n',
+  417: 'Expectation failed: only 100-continue is supported\n',
 };
 
-const CLOSE = { connection: 'close' };
+const CLOSE = ['connection', 'close'];
 
 /** Why a request head is refused with 400 (see request-guard.ts), or undefined. */
-export function headRefusal(head: { host: string | undefined; duplicateHost: boolean }, url: string): string | undefined {
+export function headRefusal(head: { host: string | undefined; duplicateHost: boolean }, url: string, http10: boolean): string | undefined {
   if (head.duplicateHost) return 'more than one Host header';
+  if (head.host === undefined && !http10) return 'missing Host header';
   return requestHeadError(url, head.host === undefined ? NO_HOSTS : [head.host]);
 }
 const NO_HOSTS: readonly string[] = [];
 
 /** The handler for `request` events of an HTTP(S) listener. */
-export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
+  return (req) => {
+    const res = req;
     const counters = frontend.counters;
     const raw = req.rawHeaders;
     if (raw.length > ctx.maxHeaders * 2) {
@@ -401,13 +410,22 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
       plainResponse(res, frontend, 400, MESSAGES[400], CLOSE);
       return;
     }
-    const head = readHead(req, false);
-    const url = req.url ?? '/';
-    const refusal = headRefusal(head, url);
+    const head = readHead(raw);
+    const url = req.url;
+    const refusal = headRefusal(head, url, req.http10);
     if (refusal !== undefined) {
       counters.ereq++;
       plainResponse(res, frontend, 400, `Bad request: ${refusal}\n`, CLOSE);
       return;
+    }
+    if (head.expect !== undefined && !req.http10) {
+      // As Node's http server: 100-continue is answered at once, any other expectation is refused.
+      if (head.expect.toLowerCase() !== '100-continue') {
+        counters.ereq++;
+        plainResponse(res, frontend, 417, MESSAGES[417], CLOSE);
+        return;
+      }
+      req.writeContinue();
     }
     const table = ctx.table();
     const path = requestPath(url);
@@ -429,24 +447,20 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
       if (backend.redirectToHttps && !frontend.tls) {
         const host = normalizeHost(head.host) || backend.vhosts[0] || 'localhost';
         const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
-        plainResponse(res, frontend, 301, '', { location: `https://${host}${port}${originForm(url)}` });
+        plainResponse(res, frontend, 301, '', ['location', `https://${host}${port}${originForm(url)}`]);
         return;
       }
       if (backend.auth !== undefined && !ctx.checkAuth(backend.auth, head.authorization)) {
-        plainResponse(res, frontend, 401, MESSAGES[401], { 'www-authenticate': `Basic realm="${backend.auth.realm}"` });
+        plainResponse(res, frontend, 401, MESSAGES[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
         return;
       }
       if (backend.redirectRootTo !== undefined && path === '/') {
-        plainResponse(res, frontend, 301, '', { location: backend.redirectRootTo });
+        plainResponse(res, frontend, 301, '', ['location', backend.redirectRootTo]);
         return;
       }
     }
-    new ProxyExchange(ctx, frontend, req, res, backend, head, clientIp, url).start();
+    new ProxyExchange(ctx, frontend, req, backend, head, clientIp, url).start();
   };
-}
-
-function uncork(res: ServerResponse): void {
-  res.uncork();
 }
 
 /** One request forwarded to one backend (possibly several servers in turn, before any byte was sent). */
@@ -468,8 +482,7 @@ class ProxyExchange implements UpstreamHandler {
   constructor(
     private readonly ctx: ProxyContext,
     private readonly frontend: Frontend,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly res: FrontRequest,
     private readonly backend: Backend,
     private readonly head: RequestHead,
     private readonly clientIp: string,
@@ -490,17 +503,17 @@ class ProxyExchange implements UpstreamHandler {
       'x-forwarded-proto', frontend.tls ? 'https' : 'http',
     );
     this.options = {
-      method: req.method ?? 'GET',
+      method: res.method,
       path,
       headers: forward,
-      body: head.hasBody ? req : null,
+      body: head.hasBody ? res.body() : null,
       headersTimeout: ctx.timeouts.serverMs,
       bodyTimeout: ctx.timeouts.serverMs,
     };
   }
 
   start(): void {
-    this.res.on('close', this.onClientClose); // 'close' fires once; `on` skips once()'s wrapper
+    this.res.onAbort = this.onClientClose;
     const counters = this.backendCounters;
     counters.scur++;
     counters.stot++;
@@ -595,9 +608,6 @@ class ProxyExchange implements UpstreamHandler {
       return false;
     }
     this.resume = resume;
-    // Head, body and end usually arrive in one read from the server: send them in one write.
-    res.cork();
-    process.nextTick(uncork, res);
     return true;
   }
 
@@ -605,7 +615,7 @@ class ProxyExchange implements UpstreamHandler {
     this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     // Back-pressure: undici stops reading from the server until the client drains.
-    if (this.resume !== undefined) this.res.once('drain', this.resume);
+    if (this.resume !== undefined) this.res.onceDrain(this.resume);
     return false;
   }
 
@@ -633,7 +643,7 @@ class ProxyExchange implements UpstreamHandler {
       this.finished = true;
       this.backendCounters.scur--;
       this.backendCounters.eresp++;
-      this.res.destroy(err);
+      this.res.destroy();
       return;
     }
     if (server !== undefined && isConnectError(err)) {
@@ -641,7 +651,7 @@ class ProxyExchange implements UpstreamHandler {
       this.backendCounters.econ++;
       if (this.serverCounters !== undefined) this.serverCounters.econ++;
       this.ctx.logger.warn({ backend: this.backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
-      if (this.attempts <= MAX_RETRIES && !this.req.readableDidRead) {
+      if (this.attempts <= MAX_RETRIES && !(this.options.body?.readableDidRead ?? false)) {
         (this.tried ??= new Set()).add(server.id);
         const next = this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);
         if (next !== undefined) {

@@ -1,10 +1,9 @@
 // The data plane's shell: the listeners (:80, :443, :9091, one per service port, admin), the current
 // route table (swapped by reference, never by restarting a listener), upstream pools and counters.
 
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, Server as NetServer, type AddressInfo, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { silentLogger, type FeedStatus, type Logger } from '@baton/marathon';
 import { createAdminServer, type AdminSource } from './admin.js';
 import { checkBasicAuth } from './auth.js';
@@ -14,6 +13,7 @@ import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table
 import { Counters, LbStats } from './stats.js';
 import { CertificateStore, loadCertificate } from './tls.js';
 import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
+import { createHttp1Server, type Http1Listener, type Http1ServerOptions } from './http1-server.js';
 import { refuseConnect } from './request-guard.js';
 import { Upstreams, type UpstreamClient } from './upstream.js';
 
@@ -472,27 +472,24 @@ class LoadBalancerImpl implements LoadBalancer {
     return listener;
   }
 
-  private createHttpListener(frontend: Frontend, tlsOptions?: object): HttpServer {
+  private createHttpListener(frontend: Frontend, tlsOptions?: TlsOptions): Http1Listener {
     const t = this.timeouts;
-    const httpOptions = {
+    const options: Http1ServerOptions = {
       maxHeaderSize: this.options.maxHeaderSize ?? 16_384,
-      insecureHTTPParser: false,
-      requestTimeout: 0,
-      headersTimeout: t.httpRequestMs,
-      // Node checks the head timeout every 30 s by default: too coarse for a slowloris bound.
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(t.httpRequestMs / 4))),
-      keepAliveTimeout: 5_000,
-      noDelay: true,
+      headTimeoutMs: t.httpRequestMs,
+      keepAliveMs: 5_000,
+      clientTimeoutMs: t.clientMs,
+      onClientError: (status) => {
+        frontend.counters.ereq++;
+        frontend.counters.countStatus(status);
+      },
+      onListenerError: (err) => this.logger.error({ err, listener: frontend.name }, 'request handler failed; connection closed'),
     };
-    const onRequest = createRequestHandler(this.ctx, frontend) as (req: IncomingMessage, res: ServerResponse) => void;
-    const server: HttpServer = tlsOptions
-      ? (createHttpsServer({ ...httpOptions, ...tlsOptions }, onRequest) as unknown as HttpServer)
-      : createHttpServer(httpOptions, onRequest);
-    server.maxHeadersCount = (this.options.maxHeaders ?? 100) + 1;
-    server.timeout = t.clientMs;
-    server.on('upgrade', createUpgradeHandler(this.ctx, frontend));
-    server.on('connect', refuseConnect);
-    return server;
+    return createHttp1Server(options, {
+      onRequest: createRequestHandler(this.ctx, frontend),
+      onUpgrade: createUpgradeHandler(this.ctx, frontend),
+      onConnect: refuseConnect,
+    }, tlsOptions);
   }
 
   private track(server: NetServer, frontend: Frontend, info: ListenerInfo): Listener {
@@ -560,7 +557,7 @@ class LoadBalancerImpl implements LoadBalancer {
     for (const l of all) {
       l.frontend.closing = true;
       closeListening(l.server);
-      (l.server as Partial<HttpServer>).closeIdleConnections?.();
+      (l.server as Partial<Http1Listener>).closeIdleConnections?.();
     }
     if (this.admin !== undefined) {
       closeListening(this.admin.server);
@@ -569,7 +566,7 @@ class LoadBalancerImpl implements LoadBalancer {
     const deadline = Date.now() + graceMs;
     const busy = (): boolean => all.some((l) => l.sockets.size > 0) || (this.admin?.sockets.size ?? 0) > 0;
     while (busy() && Date.now() < deadline) {
-      for (const l of all) (l.server as Partial<HttpServer>).closeIdleConnections?.();
+      for (const l of all) (l.server as Partial<Http1Listener>).closeIdleConnections?.();
       this.admin?.server.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, 25));
     }

@@ -2,9 +2,9 @@
 // WebSocket on every HTTP route (the request head is written to a fresh server connection, then both
 // sockets are piped). Connect failures mark the server down and the next server is tried.
 
-import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { UpgradeRequest } from './http1-server.js';
 import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
@@ -204,7 +204,7 @@ function rawResponse(socket: Duplex, status: number, reason: string, extra = '')
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 /** The handler for `upgrade` events (WebSocket and other Upgrade requests) of an HTTP(S) listener. */
-export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: UpgradeRequest, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const counters = frontend.counters;
@@ -232,7 +232,7 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
       forward.push(raw[i], raw[i + 1]);
     }
     const url = req.url ?? '/';
-    if (headRefusal({ host, duplicateHost }, url) !== undefined) {
+    if (headRefusal({ host, duplicateHost }, url, req.http10) !== undefined) {
       counters.ereq++;
       rawResponse(socket, 400, REASONS[400]);
       return;

@@ -16,9 +16,9 @@ export interface UpstreamPool {
 
 export type UpstreamClient = 'http1' | 'undici';
 
-/** The client used when none is given: undici; `BATON_LB_UPSTREAM_CLIENT=http1` picks baton's own (benchmarks compare both). */
+/** The client used when none is given: baton's own; `BATON_LB_UPSTREAM_CLIENT=undici` picks undici (benchmarks compare both). */
 export function defaultUpstreamClient(): UpstreamClient {
-  return process.env.BATON_LB_UPSTREAM_CLIENT === 'http1' ? 'http1' : 'undici';
+  return process.env.BATON_LB_UPSTREAM_CLIENT === 'undici' ? 'undici' : 'http1';
 }
 
 export interface UpstreamOptions {
