@@ -1,6 +1,7 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
-//   node bench/lb/run.mjs [--duration 10] [--skip-build] [--profile] [--only http,close,tcp,paths,latency]
-//                         [--clients http1,undici]
+//   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
+//                         [--only http,close,tcp,paths,latency] [--clients http1,undici]
+//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000] [--samples 200]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
@@ -15,12 +16,27 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
+const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 8).map((l) => l.slice(3)).join('\n');
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples']);
+for (let i = 0; i < argv.length; i++) {
+  const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+  if (name === 'help' || argv[i] === '-h') {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (name !== undefined && VALUED.has(name) && i + 1 < argv.length) i++;
+  else if (name !== 'skip-build' && name !== 'profile') {
+    console.error(`bench/lb/run.mjs: unknown or incomplete option ${argv[i]}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const flag = (name) => argv.includes(`--${name}`);
 const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
   return i === -1 ? dflt : argv[i + 1];
 };
 const DURATION = Number(opt('duration', 10));
+const WARM_UP = Number(opt('warm-up', 3));
 const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,latency')).split(','));
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
@@ -78,8 +94,8 @@ async function waitHttp(url, headers = {}) {
 
 const UNIT = { us: 1e-3, ms: 1, s: 1e3 };
 const SIZE = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 };
-function wrk(url, { connections = 50, headers = [] } = {}) {
-  const args = ['-t1', `-c${connections}`, `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+function wrk(url, { connections = 50, headers = [], seconds = DURATION } = {}) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const lat = (p) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
@@ -100,6 +116,14 @@ function cpuMs(pid) {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * An unreported run before a proxy's first measured one (HAProxy and each fresh baton-lb alike), so
+ * that a just-started Node process is measured after its JIT warm-up and first heap growth.
+ */
+function warmUp(url, headers = []) {
+  wrk(url, { headers, seconds: WARM_UP });
 }
 
 /** wrk, plus the CPU time `pid` (the proxy under test) used per request during the run. */
@@ -186,6 +210,7 @@ backend nginx_tcp
 `);
   const haproxyProc = await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
   await waitHttp(`http://127.0.0.1:${h1}/`);
+  warmUp(`http://127.0.0.1:${h1}/`);
 
   // The simulator (exec mode: the task is a `sleep` whose required ports are nginx's) and baton-lb.
   const sim = await start(process.execPath, [join(root, 'packages/marathon-sim/bin/baton-sim.js'), '--port', '0', '--exec', '--log-level', 'warn'], { waitFor: (o) => o.includes('listening on') });
@@ -208,6 +233,8 @@ backend nginx_tcp
     const child = await start(process.execPath, [...nodeArgs, ...lbArgs], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
     child.client = client;
     await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+    await waitHttp(`http://127.0.0.1:${s1}/`);
+    warmUp(`http://127.0.0.1:${b80}/`, ['Host: bench.local']);
     return child;
   };
   const stopLb = async (child) => {
@@ -273,9 +300,9 @@ backend nginx_tcp
     try {
       const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', opt('apps', '1000'), '--samples', opt('samples', '200'), ...(flag('profile') ? ['--profile'] : [])], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop());
-      console.log(`  ${r.samples} samples at ${r.apps} apps, event published → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms (target p99 ≤ 10 ms)`);
+      console.log(`  ${r.samples} samples at ${r.apps} apps, PUT sent → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms`);
       console.log(`  of which PUT sent → api_post_event reaches an event-stream client (the simulator's part): p50 ${fmt(r.eventP50, 2)} ms, p99 ${fmt(r.eventP99, 2)} ms`);
-      console.log(`  and event out → the new route answers (baton-lb's part, per sample): p50 ${fmt(r.lbP50, 2)} ms, p99 ${fmt(r.lbP99, 2)} ms`);
+      console.log(`  and event out → the new route answers (baton-lb's part, per sample): p50 ${fmt(r.lbP50, 2)} ms, p99 ${fmt(r.lbP99, 2)} ms (target p99 ≤ 10 ms)`);
     } catch (err) {
       console.log(`  latency bench failed: ${err.message}`);
     }

@@ -35,7 +35,7 @@ export interface UpstreamRequest {
   path: string;
   /** Flat name/value list, already without hop-by-hop headers. */
   headers: string[];
-  /** The request body, already de-chunked (Node's IncomingMessage), or null. */
+  /** The request body, already de-chunked (`FrontRequest.body()`), or null. */
   body: Readable | null;
 }
 
