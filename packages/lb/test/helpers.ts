@@ -8,6 +8,7 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, HttpRule, RouteTable, Server } from '../src/route-table.js';
+import { startLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../src/server.js';
 
 export { waitFor } from '../../../test/helpers/wait.js';
 
@@ -182,4 +183,9 @@ export function captureLogger(lines: string[]): import('@baton/marathon').Logger
     };
   }
   return logger as unknown as import('@baton/marathon').Logger;
+}
+
+/** A load balancer on 127.0.0.1 with ephemeral :80 and :443, and no :9091 or admin port unless `opts` asks. */
+export function startLocalLb(opts: Partial<LoadBalancerOptions> = {}): Promise<LoadBalancer> {
+  return startLoadBalancer({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, appIdPort: null, adminPort: null, ...opts });
 }

@@ -8,9 +8,9 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { startLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../src/server.js';
+import type { LoadBalancer, LoadBalancerOptions } from '../src/server.js';
 import type { Backend } from '../src/route-table.js';
-import { freePort, makeBackend, makeServer, makeTable, startEcho, waitFor, type Echo } from './helpers.js';
+import { freePort, makeBackend, makeServer, makeTable, startEcho, startLocalLb, waitFor, type Echo } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -301,12 +301,7 @@ interface Setup {
 }
 
 async function startLb(backends: Backend[], opts: Partial<LoadBalancerOptions> = {}, servicePorts: Record<number, string> = {}): Promise<LoadBalancer> {
-  const lb = await startLoadBalancer({
-    bindAddress: '127.0.0.1',
-    httpPort: 0,
-    httpsPort: 0,
-    appIdPort: null,
-    adminPort: null,
+  const lb = await startLocalLb({
     initialTable: makeTable(backends, { servicePorts }),
     ...opts,
   });

@@ -5,7 +5,7 @@ import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { emptyRouteTable, startLoadBalancer } from '../src/server.js';
-import { captureLogger, freePort, makeBackend, makeServer, makeTable, startEcho } from './helpers.js';
+import { captureLogger, freePort, makeBackend, makeServer, makeTable, startEcho, startLocalLb } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -42,12 +42,7 @@ describe('startLoadBalancer', () => {
     const b = await startEcho('b');
     cleanups.push(() => a.close(), () => b.close());
     const [p1, p2] = [await freePort(), await freePort()];
-    const lb = await startLoadBalancer({
-      bindAddress: '127.0.0.1',
-      httpPort: 0,
-      httpsPort: 0,
-      appIdPort: null,
-      adminPort: null,
+    const lb = await startLocalLb({
       initialTable: makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.test'], servicePort: p1 })], { servicePorts: { [p1]: 'a_1' } }),
     });
     cleanups.push(() => lb.close(100));
@@ -81,12 +76,7 @@ describe('startLoadBalancer', () => {
     cleanups.push(() => a.close(), () => b.close());
     const serverA = makeServer('task-a:0', a.port);
     const serverB = makeServer('task-b:0', b.port);
-    const lb = await startLoadBalancer({
-      bindAddress: '127.0.0.1',
-      httpPort: 0,
-      httpsPort: 0,
-      appIdPort: null,
-      adminPort: null,
+    const lb = await startLocalLb({
       initialTable: makeTable([makeBackend('a_1', [serverA], { vhosts: ['a.test'] }), makeBackend('b_1', [serverB], { vhosts: ['b.test'] })]),
     });
     cleanups.push(() => lb.close(100));
@@ -124,7 +114,7 @@ describe('startLoadBalancer', () => {
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     const listeners = [{ port, bindAddr: '*', backend: 'svc_1' }];
     const table = { ...makeTable([makeBackend('svc_1', [makeServer('task-s:0', echo.port)], { servicePort: port })], { servicePorts: { [port]: 'svc_1' } }), listeners };
-    const lb = await startLoadBalancer({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, appIdPort: null, adminPort: null, initialTable: table });
+    const lb = await startLocalLb({ initialTable: table });
     cleanups.push(() => lb.close(100));
     expect(lb.servicePort(port)).toBeUndefined();
     expect(lb.problems().map((p) => p.kind)).toEqual(['bind-failed']);
@@ -140,12 +130,7 @@ describe('startLoadBalancer', () => {
   it('close() stops accepting at once and lets in-flight requests finish', async () => {
     const echo = await startEcho('a');
     cleanups.push(() => echo.close());
-    const lb = await startLoadBalancer({
-      bindAddress: '127.0.0.1',
-      httpPort: 0,
-      httpsPort: 0,
-      appIdPort: null,
-      adminPort: null,
+    const lb = await startLocalLb({
       initialTable: makeTable([makeBackend('a_1', [makeServer('a', echo.port)], { vhosts: ['a.test'] })]),
     });
     const port = lb.addresses.http!;

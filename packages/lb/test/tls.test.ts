@@ -4,8 +4,8 @@
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startLoadBalancer, type LoadBalancer } from '../src/server.js';
-import { freePort, makeBackend, makeCertificate, makeServer, makeTable, startEcho, tempDir, type Echo } from './helpers.js';
+import type { LoadBalancer } from '../src/server.js';
+import { freePort, makeBackend, makeCertificate, makeServer, makeTable, startEcho, startLocalLb, tempDir, type Echo } from './helpers.js';
 
 let dir: string;
 let certs: Record<string, string>;
@@ -49,12 +49,7 @@ beforeAll(async () => {
 afterAll(() => echo.close());
 
 async function start(table = makeTable([])): Promise<LoadBalancer> {
-  const lb = await startLoadBalancer({
-    bindAddress: '127.0.0.1',
-    httpPort: 0,
-    httpsPort: 0,
-    appIdPort: null,
-    adminPort: null,
+  const lb = await startLocalLb({
     sslCerts: [certs.default, certs.a, certs.wild],
     initialTable: table,
   });
