@@ -41,7 +41,14 @@ beforeAll(async () => {
   await lb.feed.ready();
   url = `http://127.0.0.1:${lb.lb.addresses.http}`;
   admin = `http://127.0.0.1:${lb.lb.addresses.admin}`;
-  await waitFor(async () => (await upServers()) === 3, 20_000, 50);
+  // Running in Marathon is not listening yet: wait until each backend has answered through the LB
+  // (a backend tried before it listened is passively down for a second, then tried again).
+  const answered = new Set<string>();
+  await waitFor(async () => {
+    const r = await http(`${url}/`, { headers: { host: 'web.test' } }).catch(() => undefined);
+    if (r?.status === 200 && r.body) answered.add(r.body);
+    return answered.size === 3 && (await upServers()) === 3;
+  }, 30_000, 20);
 }, 90_000);
 
 afterAll(async () => {
@@ -82,7 +89,7 @@ describe('backend faults', () => {
     // Every failure was a request already running when the backend died.
     for (const failure of failures) expect(failure.start).toBeLessThanOrEqual(killedAt + 50);
     expect(failures.filter((r) => r.start > markedDownAt)).toEqual([]);
-    expect(failures.length).toBeLessThanOrEqual(4);
+    expect(failures.length, JSON.stringify(failures.slice(0, 8).map((f) => [f.status, f.error, f.start - killedAt, f.end - killedAt, f.body?.slice(0, 80)]))).toBeLessThanOrEqual(4);
     expect(results.filter((r) => r.status === 200 && r.body?.startsWith(victim[0])).every((r) => r.start <= markedDownAt)).toBe(true);
 
     if (wrk) {

@@ -27,7 +27,8 @@ function runBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promi
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (status) => {
+    // 'close', not 'exit': the stdio pipes may still hold the message when the process has exited.
+    child.on('close', (status) => {
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });

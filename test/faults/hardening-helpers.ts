@@ -38,7 +38,7 @@ export function startBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {
     // Keep the tail only: a noisy process must not grow the test's memory.
     err = (err + d).slice(-200_000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))); // after stdio is drained
   return {
     child,
     stdout: () => out,

@@ -182,7 +182,7 @@ describe('the baton-dns bin', () => {
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))); // after stdio is drained
     cleanups.push(() => child.kill('SIGKILL'));
     await waitFor(() => /listening on/.test(stdout) || child.exitCode !== null, 20_000);
     expect(stdout, stderr).toMatch(/^baton-dns listening on dns udp\+tcp 127\.0\.0\.1:(\d+), http 127\.0\.0\.1:(\d+)\n$/);

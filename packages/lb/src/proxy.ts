@@ -662,15 +662,19 @@ class ProxyExchange implements UpstreamHandler {
       this.fail(isTimeoutError(err) ? 504 : 502);
       return;
     }
-    // The server closed a pooled connection as the request went out (a keep-alive race, or a server
-    // that just died with more pooled connections behind this one): an idempotent request without a
-    // body is safe to send again, once, on another server when there is one.
+    // The server closed the connection before answering (a keep-alive race, a server that just died
+    // with more pooled connections behind this one, or one that stops as it is scaled down): an
+    // idempotent request without a body is safe to send again — to each other server in turn (up to
+    // the retry limit), or once more to the same one when there is no other.
     const code = (err as { code?: string }).code;
-    if (!this.retriedReset && code !== undefined && RESET_ERRORS.has(code) && !this.head.hasBody && IDEMPOTENT.has(this.options.method)) {
-      this.retriedReset = true;
+    if (code !== undefined && RESET_ERRORS.has(code) && !this.head.hasBody && IDEMPOTENT.has(this.options.method) && this.attempts <= MAX_RETRIES) {
       if (server !== undefined) (this.tried ??= new Set()).add(server.id);
-      this.dispatch(this.ctx.balancer.pick(this.backend, this.clientIp, this.tried) ?? server);
-      return;
+      const next = this.ctx.balancer.pick(this.backend, this.clientIp, this.tried) ?? (this.retriedReset ? undefined : server);
+      if (next !== undefined) {
+        this.retriedReset = true;
+        this.dispatch(next);
+        return;
+      }
     }
     this.backendCounters.eresp++;
     if (this.serverCounters !== undefined) this.serverCounters.eresp++;

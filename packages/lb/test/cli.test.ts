@@ -126,7 +126,7 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));`,
     let stderr = '';
     child.stdout!.on('data', (c) => (stdout += c));
     child.stderr!.on('data', (c) => (stderr += c));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))); // after stdio is drained
     return { child, stdout: () => stdout, stderr: () => stderr, exited };
   }
 

@@ -326,6 +326,30 @@ describe('errors and passive health', () => {
     expect(lb.balancer.health.state('dead')).toBe('up');
   });
 
+  it('sends an idempotent request that two servers reset in turn (a scale-down) to the third', async () => {
+    const [a] = await echoes('a');
+    const { createServer: createTcpServer } = await import('node:net');
+    const resets = new Map<string, number>();
+    const ports: number[] = [];
+    for (const name of ['r1', 'r2']) {
+      // Accepts, then closes each connection as a request arrives: a server that is stopping.
+      const server = createTcpServer((socket) => socket.once('data', () => { resets.set(name, (resets.get(name) ?? 0) + 1); socket.resetAndDestroy(); }));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+      ports.push((server.address() as AddressInfo).port);
+    }
+    const lb = await lbWith(
+      makeTable([makeBackend('trio_3', [makeServer('r1', ports[0]), makeServer('r2', ports[1]), makeServer('a', a.port)], { vhosts: ['trio.com'] })]),
+    );
+    for (let i = 0; i < 6; i++) {
+      const res = await get(lb.addresses.http!, `/${i}`, { host: 'trio.com' });
+      expect(res.status).toBe(200);
+      expect(res.json!.name).toBe('a');
+    }
+    expect(resets.get('r1')).toBeGreaterThanOrEqual(1);
+    expect(resets.get('r2')).toBeGreaterThanOrEqual(1);
+  });
+
   it('sends an idempotent request that a server reset on another server; a POST with a body is not resent', async () => {
     const [a] = await echoes('a');
     // A server that accepts connections and resets each one as soon as a request arrives, as a server
