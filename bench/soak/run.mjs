@@ -123,6 +123,18 @@ function aRecords(reply) {
   return out;
 }
 
+/** The status of one GET /soak (Host web.soak) through baton-lb, 0 on a connection error. */
+function firstStatus(port) {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/soak', headers: { host: 'web.soak', connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
 // --- main -----------------------------------------------------------------------------------------
 
 async function main() {
@@ -209,6 +221,13 @@ async function main() {
   const dnsPort = Number((await dns.line(/udp\+tcp 127\.0\.0\.1:(\d+)/))[1]);
   const httpPort = Number((await lb.line(/http=(\d+)/))[1]);
   log(`soak: ${MINUTES} min; baton-dns udp ${dnsPort}, baton-lb http ${httpPort}; DNS ${DNS_QPS} q/s, HTTP ${HTTP_CONCURRENCY} concurrent`);
+  // baton-lb listens before its first sync from Marathon is done (it answers 503 until then): the soak
+  // measures the steady state, so its load starts once the route is there.
+  const routeDeadline = Date.now() + 30_000;
+  while ((await firstStatus(httpPort)) !== 200) {
+    if (Date.now() > routeDeadline) throw new Error('baton-lb did not route web.soak within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 
   const stats = { queries: 0, wrong: 0, dnsTimeouts: 0, wrongSamples: [], requests: 0, failed: 0, failedDuringKills: 0, failedSamples: [], churn: 0 };
 
