@@ -1,14 +1,23 @@
 // Preloaded into baton-dns and baton-lb by bench/soak/run.mjs (`node --import`): writes the
 // process's memory figures to $BATON_SOAK_MEM_FILE every 2 s, so the soak can print RSS and heap
-// without any change to the servers. The timer never keeps the process alive.
+// without any change to the servers. The timer never keeps the process alive. With --expose-gc it
+// also forces a full GC every 30 s and records the heap left after it (`heapLive`): what the process
+// really keeps, where `heapUsed` also counts garbage not collected yet.
 import { renameSync, writeFileSync } from 'node:fs';
 
 const file = process.env.BATON_SOAK_MEM_FILE;
 if (file) {
+  let heapLive;
+  let lastGc = 0;
   const write = () => {
     try {
+      if (typeof globalThis.gc === 'function' && Date.now() - lastGc >= 30_000) {
+        globalThis.gc();
+        lastGc = Date.now();
+        heapLive = process.memoryUsage().heapUsed;
+      }
       const m = process.memoryUsage();
-      writeFileSync(`${file}.tmp`, JSON.stringify({ at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }));
+      writeFileSync(`${file}.tmp`, JSON.stringify({ at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, heapLive, external: m.external }));
       renameSync(`${file}.tmp`, file);
     } catch {
       // the soak reads the last good file

@@ -10,7 +10,8 @@
 //           (--healthy-only) for names.marathon.mesos.
 // Churn every ~1.5 s: scale either app up or down, kill a task (its backend closes abruptly), flap a
 // task's health (unhealthy for 3 s).
-// Every minute: RSS and heap of both servers, queries, wrong answers, HTTP requests and failures.
+// Every minute: RSS and heap of both servers (used/total, and live = left after the full GC the
+// probe forces every 30 s), queries, wrong answers, HTTP requests and failures.
 //   wrong answer    = an A record for a /names task that was not running (and healthy) per the
 //                     simulator at any time in the last GRACE_MS;
 //   failed request  = non-2xx or connection error, not within KILL_EXCUSE_MS after a /web task was killed.
@@ -47,7 +48,7 @@ function log(line) {
 }
 
 function startBin(name, bin, args, memFile) {
-  const child = spawn(process.execPath, ['--import', pathToFileURL(join(root, 'bench/soak/mem-probe.mjs')).href, join(root, bin), ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', pathToFileURL(join(root, 'bench/soak/mem-probe.mjs')).href, join(root, bin), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BATON_SOAK_MEM_FILE: memFile },
@@ -352,8 +353,8 @@ async function main() {
   const report = (minute) => {
     const d = memOf(dns);
     const l = memOf(lb);
-    if (minute === 1) Object.assign(first, { dns: d?.rss, lb: l?.rss });
-    const mem = (m) => (m ? `rss ${mb(m.rss)} MB heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB` : 'n/a');
+    if (minute === 1) Object.assign(first, { dns: d?.rss, lb: l?.rss, dnsLive: d?.heapLive, lbLive: l?.heapLive });
+    const mem = (m) => (m ? `rss ${mb(m.rss)} MB heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB live ${m.heapLive === undefined ? '-' : mb(m.heapLive)} MB` : 'n/a');
     log(
       `min ${String(minute).padStart(2)}: dns ${mem(d)} | lb ${mem(l)} | dns queries ${stats.queries} wrong ${stats.wrong} timeouts ${stats.dnsTimeouts}` +
         ` | http ${stats.requests} failed ${stats.failed} (during kills ${stats.failedDuringKills}) | churn ${stats.churn}`,
@@ -378,6 +379,7 @@ async function main() {
   log(`  DNS: ${stats.queries} answers, ${stats.wrong} wrong, ${stats.dnsTimeouts} unanswered${stats.wrongSamples.length ? `; e.g. ${stats.wrongSamples.join('; ')}` : ''}`);
   log(`  HTTP: ${stats.requests} requests, ${stats.failed} failed outside killed backends, ${stats.failedDuringKills} within ${KILL_EXCUSE_MS} ms of a kill${stats.failedSamples.length ? `; e.g. ${stats.failedSamples.join('; ')}` : ''}`);
   log(`  RSS from minute 1 to the end: baton-dns ${drift(first.dns, last?.d?.rss)}, baton-lb ${drift(first.lb, last?.l?.rss)}`);
+  log(`  live heap (after a full GC) from minute 1 to the end: baton-dns ${drift(first.dnsLive, last?.d?.heapLive)}, baton-lb ${drift(first.lbLive, last?.l?.heapLive)}`);
   const ok = stats.wrong === 0 && stats.failed === 0;
   log(`  target (0 wrong answers, 0 failed requests outside killed backends): ${ok ? 'met' : 'NOT met'}`);
   udp.close();

@@ -334,7 +334,16 @@ export class MarathonClient {
   private async get(path: string, signal?: AbortSignal): Promise<RawResponse> {
     if (this.closing.signal.aborted) throw new MarathonError('client closed');
     if (this.resolver) await this.resolve();
-    const combined = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    const link = signal ? linkSignals(signal, this.closing.signal) : undefined;
+    const combined = link ? link.signal : this.closing.signal;
+    try {
+      return await this.getFrom(path, combined);
+    } finally {
+      link?.dispose();
+    }
+  }
+
+  private async getFrom(path: string, combined: AbortSignal): Promise<RawResponse> {
     const attempts: { url: string; reason: string }[] = [];
     const urls = this.urls;
     for (let n = 0; n < urls.length; n++) {
@@ -381,6 +390,28 @@ export class MarathonClient {
     if (res.statusCode >= 500) throw new RetryableError(`HTTP ${res.statusCode}${messageOf(body) ? `: ${messageOf(body)}` : ''}`);
     return { status: res.statusCode, url, headers: res.headers, body };
   }
+}
+
+/**
+ * A signal that aborts (with the same reason) when `a` or `b` does; `dispose` detaches it once the
+ * request is over. Not `AbortSignal.any`: on Node 20 each call leaves a WeakRef in the dependant set of
+ * every input that is never removed while the input lives, and the inputs here (the client's `closing`,
+ * a feed's lifetime signal) live as long as the process, so they grew by one entry per request.
+ */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const inputs = [a, b];
+  const onAbort = (event: Event) => {
+    dispose();
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  const dispose = () => {
+    for (const input of inputs) input.removeEventListener('abort', onAbort);
+  };
+  const already = inputs.find((input) => input.aborted);
+  if (already) controller.abort(already.reason);
+  else for (const input of inputs) input.addEventListener('abort', onAbort, { once: true });
+  return { signal: controller.signal, dispose };
 }
 
 /** Strips trailing slashes and checks the URL is http(s). */

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { getEventListeners } from 'node:events';
 import {
   MarathonAuthError,
   MarathonClient,
@@ -230,6 +231,22 @@ describe('MarathonClient timeouts and close', () => {
     await waitFor(() => silent.requests.length === 1);
     controller.abort(new Error('cancelled by test'));
     expect((await pending).message).toBe('cancelled by test');
+  });
+
+  it('requests with a signal leave nothing behind on the long-lived signals', async () => {
+    const marathon = await serve((_req, res) => json(res, 200, { app: { id: '/x', instances: 1 } }));
+    const c = client({ urls: [marathon.url] });
+    const lifetime = new AbortController(); // like a feed's: one signal for every request of the process
+    for (let i = 0; i < 200; i++) await c.getApp('/x', { signal: lifetime.signal });
+    // What AbortSignal.any leaves on its inputs (Node 20 never removes these entries while the input lives).
+    const dependants = (signal: AbortSignal): number => {
+      const key = Object.getOwnPropertySymbols(signal).find((sym) => sym.description === 'kDependantSignals');
+      return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[key]?.size ?? 0);
+    };
+    expect(dependants(lifetime.signal)).toBeLessThan(10);
+    expect(dependants(c.closeSignal)).toBeLessThan(10);
+    expect(getEventListeners(lifetime.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(c.closeSignal, 'abort')).toHaveLength(0);
   });
 });
 
