@@ -1,6 +1,6 @@
 // The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
 // (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
-// connections (undici's `Pool.dispatch`, or http1-upstream.ts) and a handler that streams the
+// connections (http1-upstream.ts, or undici's `Pool.dispatch`) and a handler that streams the
 // response straight into the client's (http1-server.ts). Requests that never reached a server are
 // retried on another one.
 
@@ -402,12 +402,11 @@ const NO_HOSTS: readonly string[] = [];
 /** The handler for `request` events of an HTTP(S) listener. */
 export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
   return (req) => {
-    const res = req;
     const counters = frontend.counters;
     const raw = req.rawHeaders;
     if (raw.length > ctx.maxHeaders * 2) {
       counters.ereq++;
-      plainResponse(res, frontend, 400, MESSAGES[400], CLOSE);
+      plainResponse(req, frontend, 400, MESSAGES[400], CLOSE);
       return;
     }
     const head = readHead(raw);
@@ -415,14 +414,14 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
     const refusal = headRefusal(head, url, req.http10);
     if (refusal !== undefined) {
       counters.ereq++;
-      plainResponse(res, frontend, 400, `Bad request: ${refusal}\n`, CLOSE);
+      plainResponse(req, frontend, 400, `Bad request: ${refusal}\n`, CLOSE);
       return;
     }
     if (head.expect !== undefined && !req.http10) {
       // As Node's http server: 100-continue is answered at once, any other expectation is refused.
       if (head.expect.toLowerCase() !== '100-continue') {
         counters.ereq++;
-        plainResponse(res, frontend, 417, MESSAGES[417], CLOSE);
+        plainResponse(req, frontend, 417, MESSAGES[417], CLOSE);
         return;
       }
       req.writeContinue();
@@ -433,29 +432,29 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
     const route = resolveRoute(table, frontend, head.host, path, head.appId, sni);
     if (route === undefined) {
       counters.ereq++;
-      plainResponse(res, frontend, 503, MESSAGES[503]);
+      plainResponse(req, frontend, 503, MESSAGES[503]);
       return;
     }
     const backend = route.backend;
     const clientIp = clientAddress(req.socket.remoteAddress);
     if (!networkAllowed(backend, clientIp)) {
       counters.ereq++;
-      plainResponse(res, frontend, 403, MESSAGES[403]);
+      plainResponse(req, frontend, 403, MESSAGES[403]);
       return;
     }
     if (route.vhost) {
       if (backend.redirectToHttps && !frontend.tls) {
         const host = normalizeHost(head.host) || backend.vhosts[0] || 'localhost';
         const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
-        plainResponse(res, frontend, 301, '', ['location', `https://${host}${port}${originForm(url)}`]);
+        plainResponse(req, frontend, 301, '', ['location', `https://${host}${port}${originForm(url)}`]);
         return;
       }
       if (backend.auth !== undefined && !ctx.checkAuth(backend.auth, head.authorization)) {
-        plainResponse(res, frontend, 401, MESSAGES[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
+        plainResponse(req, frontend, 401, MESSAGES[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
         return;
       }
       if (backend.redirectRootTo !== undefined && path === '/') {
-        plainResponse(res, frontend, 301, '', ['location', backend.redirectRootTo]);
+        plainResponse(req, frontend, 301, '', ['location', backend.redirectRootTo]);
         return;
       }
     }
@@ -614,7 +613,7 @@ class ProxyExchange implements UpstreamHandler {
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
-    // Back-pressure: undici stops reading from the server until the client drains.
+    // Back-pressure: the upstream client stops reading from the server until the client drains.
     if (this.resume !== undefined) this.res.onceDrain(this.resume);
     return false;
   }
