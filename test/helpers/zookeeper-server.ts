@@ -1,8 +1,9 @@
 /**
  * Test harness: a real ZooKeeper 3.8 server (Debian package `zookeeper`) on 127.0.0.1.
  *
+ *   // from a package's test folder, three levels below the repository root:
  *   import { startZooKeeper, zooKeeperAvailable, zooKeeperMissingReason, writeKafkaBroker }
- *     from '../../../test/helpers/zookeeper-server.js';
+ *     from '<root>/test/helpers/zookeeper-server.js';
  *
  *   describe.skipIf(!zooKeeperAvailable())(`with ZooKeeper ${zooKeeperMissingReason()}`, () => {
  *     let zk: ZooKeeperServer;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { appEndpoints, PortChoiceError } from '../src/endpoints.js';
 
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../../shared/fixtures/marathon/${name}`, import.meta.url), 'utf8')) as { apps: unknown[] };
+  JSON.parse(readFileSync(new URL(`../../../fixtures/marathon/${name}`, import.meta.url), 'utf8')) as { apps: unknown[] };
 
 describe('appEndpoints on real Marathon payloads', () => {
   it('reads a 1.5 bridge app: agent host and host port, port name resolved', () => {

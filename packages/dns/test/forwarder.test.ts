@@ -29,7 +29,7 @@ async function startUpstream(address: string): Promise<{ port: number; queries: 
       const response = Packet.createResponseFromRequest(request);
       const [q] = request.questions;
       if (/^(example\.org|.*corp\.internal)$/i.test(q.name)) {
-        response.answers.push({ name: q.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 300, address });
+        (response.answers as unknown[]).push({ name: q.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 300, address });
       } else response.header.rcode = RCODE.NXDOMAIN;
       send(response);
     },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { renderAppMap, renderConfig, renderVhostMap, routeTableToJSON } from '../src/admin-text.js';
 import { buildRouteTable } from '../src/routes.js';
 
-const FIXTURES = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const FIXTURES = new URL('../../../fixtures/marathon/', import.meta.url);
 const fixtureApps = (name: string): unknown[] => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')).apps;
 
 function table() {

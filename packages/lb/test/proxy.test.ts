@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, Client, request } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { startLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../src/server.js';
 import type { RouteTable } from '../src/route-table.js';
@@ -122,10 +123,7 @@ describe('routing on :80', () => {
     const chunked = await request(`http://127.0.0.1:${port}/post`, {
       method: 'POST',
       headers: { host: 'a.com' },
-      body: (async function* () {
-        yield 'part1-';
-        yield 'part2';
-      })(),
+      body: Readable.from(['part1-', 'part2']),
       dispatcher: agent,
     });
     expect(JSON.parse(await chunked.body.text()).body).toBe('part1-part2');

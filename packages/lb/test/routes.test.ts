@@ -5,7 +5,7 @@ import { routeTableToJSON } from '../src/admin-text.js';
 import { RouteBuilder, buildRouteTable, mergeChanges, type RouteOptionsInput } from '../src/routes.js';
 import type { RouteTable } from '../src/route-table.js';
 
-const FIXTURES = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const FIXTURES = new URL('../../../fixtures/marathon/', import.meta.url);
 const fixtureApps = (name: string): unknown[] => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')).apps;
 
 // ------------------------------------------------------------------------------------ app factory

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { MarathonSimulator } from '../src/index.js';
 import { http, openEvents, waitFor, type SseConnection } from './helpers.js';
 
-const fixturesDir = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const fixturesDir = new URL('../../../fixtures/marathon/', import.meta.url);
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(name, fixturesDir), 'utf8'));
 
 function kind(v: unknown): string {

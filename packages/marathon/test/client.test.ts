@@ -227,10 +227,10 @@ describe('MarathonClient timeouts and close', () => {
     const silent = await serve(() => undefined);
     const c = client({ urls: [silent.url] });
     const controller = new AbortController();
-    const pending = c.getApp('/x', { signal: controller.signal }).catch((e) => e);
+    const pending = c.getApp('/x', { signal: controller.signal }).then(() => undefined, (e: Error) => e);
     await waitFor(() => silent.requests.length === 1);
     controller.abort(new Error('cancelled by test'));
-    expect((await pending).message).toBe('cancelled by test');
+    expect((await pending)?.message).toBe('cancelled by test');
   });
 
   it('requests with a signal leave nothing behind on the long-lived signals', async () => {

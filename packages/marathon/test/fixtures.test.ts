@@ -1,4 +1,4 @@
-// Every file in shared/fixtures/marathon/ is read here and goes through the code that consumes its kind
+// Every file in fixtures/marathon/ is read here and goes through the code that consumes its kind
 // of payload; none may throw. Files that belong to later packages (ZooKeeper, DC/OS Kafka) are only
 // JSON-parsed and checked for their key field.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { isEventError, parseMarathonEvent, parseSse } from '../src/sse.js';
 import { ClusterState, type ApplyResult } from '../src/state.js';
 import type { MarathonEvent } from '../src/types.js';
 
-const FIXTURES = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const FIXTURES = new URL('../../../fixtures/marathon/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 const json = (name: string): any => JSON.parse(read(name));
 const allFiles = readdirSync(FIXTURES).sort();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SseParser, parseSse, parseMarathonEvent, isEventError, type SseMessage } from '../src/sse.js';
 
-const fixtures = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const fixtures = new URL('../../../fixtures/marathon/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, fixtures));
 
 function feedBytes(bytes: Buffer, chunkSize: number): SseMessage[] {

@@ -18,7 +18,7 @@ import {
 } from '@baton/marathon';
 import { waitFor } from '../../../test/helpers/wait.js';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/marathon');
+const FIXTURES = join(import.meta.dirname, '../../../fixtures/marathon');
 const dir = mkdtempSync(join(tmpdir(), 'baton-state-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 // Pure parsing: zk:// URLs and the ZooKeeper layouts of Mesos, Marathon and Kafka, with the real
-// payloads in shared/fixtures/marathon/zk-*.json.
+// payloads in fixtures/marathon/zk-*.json.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,7 +15,7 @@ import {
   ZkUrlError,
 } from '@baton/zookeeper';
 
-const FIXTURES = new URL('../../../../shared/fixtures/marathon/', import.meta.url);
+const FIXTURES = new URL('../../../fixtures/marathon/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURES));
 
 describe('parseZkUrl', () => {
