@@ -18,7 +18,7 @@ async function lookup(request: RunRequest, env: NodeJS.ProcessEnv): Promise<Vari
   const f = request.flags;
   let auth;
   try {
-    auth = marathonAuth({ token: f.token, credentials: f.credentials }, env);
+    auth = marathonAuth({ token: f.token, credentials: f.credentials, dcosCredentials: f.dcosCredentials }, env);
   } catch (err) {
     fail((err as Error).message, 2);
   }
