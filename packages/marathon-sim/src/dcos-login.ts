@@ -79,6 +79,11 @@ export class DcosLoginEmulator {
     return { status: 200, body: { token: issued }, token: issued };
   }
 
+  /** Forgets every issued token (as revoking the account's sessions does): the next call answers 401. */
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
   /** True for `token=<t>` when `t` was issued here and has not expired. */
   accepts(authorization: string | undefined): boolean {
     if (authorization === undefined || !authorization.startsWith('token=')) return false;
