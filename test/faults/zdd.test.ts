@@ -4,7 +4,7 @@
 // the blue app is deleted. baton-lb shows the draining servers as MAINT in /haproxy?stats;csv, which
 // is what baton-zdd waits for.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,4 +146,17 @@ describe('baton-zdd', () => {
     expect(await apps()).toEqual(['/web-green']);
     process.stdout.write(`baton-zdd blue/green: ${results.length} requests, ${failures.length} failed\n`);
   }, 150_000);
+
+  it('a new app Marathon never finishes deploying (never healthy) stops baton-zdd after --max-wait, old app untouched', async () => {
+    writeApp('broken');
+    const app = JSON.parse(readFileSync(appFile, 'utf8'));
+    writeFileSync(appFile, JSON.stringify({ ...app, cmd: 'sleep 1000' })); // never answers its health check
+    const started = Date.now();
+    const r = await zdd('--force', '--step-delay', '1', '--max-wait', '3');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('/web-blue is still being deployed by Marathon after 3 s (--max-wait)');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await apps()).toEqual(['/web-blue', '/web-green']);
+    expect((await http(`${front}/`, { headers: { host: 'web.test' } })).body).toContain('web-green');
+  }, 60_000);
 });

@@ -278,8 +278,8 @@ export function parseArgs(argv: string[]): CliOptions {
   for (const [flag, value] of [['--auth-credentials', out.authCredentials], ['--admin-auth', out.adminAuth]] as const) {
     if (value !== undefined && !value.includes(':')) throw new CliError(`${flag}: expected USER:PASS`);
   }
-  if (out.authCredentials !== undefined && out.dcosToken !== undefined) {
-    throw new CliError('--auth-credentials and --dcos-token: give one kind of Marathon credentials');
+  if ([out.authCredentials, out.dcosToken, out.dcosAuthCredentials].filter((v) => v !== undefined).length > 1) {
+    throw new CliError('--auth-credentials, --dcos-token and --dcos-auth-credentials: give one kind of Marathon credentials');
   }
   if (out.minServPortIpPerTask > out.maxServPortIpPerTask) throw new CliError('--min-serv-port-ip-per-task is above --max-serv-port-ip-per-task');
   if (out.logLevel !== undefined) {
@@ -316,7 +316,8 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
   }
   const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
   const marathonLogger = logger.child({ module: 'marathon' });
-  const dcosCredentials = opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL;
+  // marathon-lb's order: user:pass (or a token here) first, then the service account.
+  const dcosCredentials = auth === undefined ? (opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) : undefined;
   const login = dcosCredentials ? new DcosLogin({ account: parseDcosCredentials(dcosCredentials), ca }) : undefined;
   const client = new MarathonClient({
     urls: opts.marathon,

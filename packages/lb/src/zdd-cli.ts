@@ -346,13 +346,21 @@ function runPreKillHook(hook: string, oldApp: AppJson, taskIds: string[], newApp
 /** zdd.py's swap_zdd_apps: steps until the old app is deleted (true) or the operator says no (false). */
 async function swapApps(ctx: ZddContext, newId: string, oldId: string): Promise<boolean> {
   const { options, marathon, logger } = ctx;
+  let deployingSince: number | undefined;
   for (;;) {
     const oldApp = await marathon.fetchApp(oldId);
     const newApp = await marathon.fetchApp(newId);
     if ((newApp.deployments ?? []).length > 0) {
+      // zdd.py waits for Marathon's deployment without end; a deployment that never finishes (tasks
+      // that never get healthy) stops here after --max-wait instead.
+      deployingSince ??= Date.now();
+      if (Date.now() - deployingSince > options.maxWaitMs) {
+        throw new ZddError(`${newId} is still being deployed by Marathon after ${options.maxWaitMs / 1000} s (--max-wait); resume with --resume`, EXIT.unknown);
+      }
       await sleep(options.stepDelayMs);
       continue;
     }
+    deployingSince = undefined;
     const toKill = await findTasksToKill(ctx, newApp, oldApp, Date.now());
     if (readyToDeleteOldApp(options, newApp, oldApp, toKill)) {
       if (isHybridDeployment(options, newApp)) {
