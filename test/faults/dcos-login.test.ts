@@ -151,6 +151,33 @@ describe('DC/OS service-account login', () => {
     expect(without.stderr).toContain('401');
   });
 
+  it('baton-sim --dcos-login-key: the bin emulates the login too; a bad key file is a usage error', async () => {
+    const pem = join(dir, 'svc.pub.pem');
+    const account = keyPair();
+    writeFileSync(pem, account.publicKey);
+    const bin = startBin('marathon-sim', 'baton-sim', ['--port', '0', '--dcos-login-key', `svc=${pem}`, '--dcos-token-ttl-ms', '60000', '--log-level', 'warn']);
+    bins.push(bin);
+    const url = (await bin.line(/listening on (http:\/\/\S+)/))[1];
+    expect((await http(`${url}/v2/apps`)).status).toBe(401);
+    const creds = JSON.stringify({ uid: 'svc', private_key: account.privateKey, login_endpoint: `${url}/acs/api/v1/auth/login` });
+    const r = await new Promise<{ status: number | null; stdout: string }>((resolve) =>
+      execFile(process.execPath, [join(repoDir, 'packages/discovery/bin/baton-env.js'), 'service', '--app', '/none', '--var', 'X', '--marathon', url, '--dcos-auth-credentials', creds],
+        { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout: stdout + stderr })),
+    );
+    expect(r.stdout).toContain('/none'); // logged in: Marathon answered 404 for the app, not 401
+    expect(r.stdout).not.toContain('401');
+    for (const [args, message] of [
+      [['--dcos-login-key', `svc=${join(dir, 'absent.pem')}`], /--dcos-login-key svc=.*absent\.pem: ENOENT/],
+      [['--dcos-login-key', 'svc'], /--dcos-login-key needs uid=public-key\.pem/],
+      [['--dcos-token-ttl-ms', '1000'], /--dcos-token-ttl-ms needs --dcos-login-key/],
+    ] as const) {
+      const bad = startBin('marathon-sim', 'baton-sim', ['--port', '0', ...args]);
+      bins.push(bad);
+      expect((await bad.exited).code).toBe(2);
+      expect(bad.stderr()).toMatch(message);
+    }
+  }, 30_000);
+
   it('baton-env with a wrong key exits 1 naming the refused login', async () => {
     const r = await env({ DCOS_SERVICE_ACCOUNT_CREDENTIAL: wrongKeyCredentials });
     expect(r.status).toBe(1);
