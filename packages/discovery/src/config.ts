@@ -1,7 +1,6 @@
 // Where Marathon is, how to authenticate, and who "this node" is — from flags and the task environment.
 // Pure: the environment is passed in.
 
-import { DcosLogin, parseDcosCredentials } from '@baton/marathon/dcos-login';
 import type { MarathonAuth } from './marathon-rest.js';
 import type { SelfIdentity } from './seeds.js';
 import type { PortChoice } from './endpoints.js';
@@ -21,7 +20,7 @@ export function marathonUrls(flags: readonly string[], env: Env): string[] {
  * Flags win over the environment; a token wins over user/password, which win over a service account.
  * Flags: `--token T`, `--auth-credentials user:pass`, `--dcos-auth-credentials JSON`. Environment:
  * `DCOS_AUTH_TOKEN`, `DCOS_SERVICE_ACCOUNT_CREDENTIAL`, `MARATHON_USER` + `MARATHON_PASSWORD`.
- * Throws on malformed credentials, naming what is wrong.
+ * Service-account credentials are checked and used when Marathon is first asked (`serviceAccountLogin`).
  */
 export function marathonAuth(flags: { token?: string; credentials?: string; dcosCredentials?: string }, env: Env): MarathonAuth | undefined {
   if (flags.token) return { token: flags.token };
@@ -30,9 +29,9 @@ export function marathonAuth(flags: { token?: string; credentials?: string; dcos
     if (colon < 0) throw new Error('--auth-credentials must be user:password');
     return { username: flags.credentials.slice(0, colon), password: flags.credentials.slice(colon + 1) };
   }
-  if (flags.dcosCredentials) return { login: new DcosLogin({ account: parseDcosCredentials(flags.dcosCredentials) }) };
+  if (flags.dcosCredentials) return { dcosCredentials: flags.dcosCredentials };
   if (env.DCOS_AUTH_TOKEN) return { token: env.DCOS_AUTH_TOKEN };
-  if (env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) return { login: new DcosLogin({ account: parseDcosCredentials(env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) }) };
+  if (env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) return { dcosCredentials: env.DCOS_SERVICE_ACCOUNT_CREDENTIAL };
   if (env.MARATHON_USER !== undefined && env.MARATHON_PASSWORD !== undefined) {
     return { username: env.MARATHON_USER, password: env.MARATHON_PASSWORD };
   }

@@ -8,8 +8,26 @@ import type { RawApp } from '@baton/marathon';
 import type { DcosLogin } from '@baton/marathon/dcos-login';
 import { AppNotFoundError, MarathonRequestError, MarathonUnreachableError } from './errors.js';
 
-/** Basic credentials, a DC/OS token, or a DC/OS service-account login (token renewed on expiry and on 401). */
-export type MarathonAuth = { username: string; password: string } | { token: string } | { login: Pick<DcosLogin, 'authorization' | 'rejected'> };
+/**
+ * Basic credentials, a DC/OS token, or a DC/OS service account (`--dcos-auth-credentials` JSON; it logs
+ * in, and again after a 401).
+ */
+export type MarathonAuth = { username: string; password: string } | { token: string } | { dcosCredentials: string };
+
+const logins = new Map<string, Promise<DcosLogin>>();
+
+/**
+ * The login of a service account, one per credentials text. Its module (node:crypto) is loaded only
+ * when one is used. Rejects with DcosLoginError naming what is wrong in the credentials.
+ */
+export function serviceAccountLogin(credentials: string): Promise<DcosLogin> {
+  let login = logins.get(credentials);
+  if (login === undefined) {
+    login = import('@baton/marathon/dcos-login').then(({ DcosLogin, parseDcosCredentials }) => new DcosLogin({ account: parseDcosCredentials(credentials) }));
+    logins.set(credentials, login);
+  }
+  return login;
+}
 
 export interface MarathonAccess {
   /** Marathon base URLs, tried in order; may include a path (`https://master/service/marathon`). */
@@ -27,7 +45,7 @@ interface Answer {
 
 async function authorization(auth: MarathonAuth | undefined): Promise<string | undefined> {
   if (!auth) return undefined;
-  if ('login' in auth) return auth.login.authorization();
+  if ('dcosCredentials' in auth) return (await serviceAccountLogin(auth.dcosCredentials)).authorization();
   if ('token' in auth) return `token=${auth.token}`;
   return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
 }
@@ -126,9 +144,9 @@ export async function fetchApp(access: MarathonAccess, appId: string): Promise<R
     }
     const { status, body } = answer;
     if (status === 404) throw new AppNotFoundError(id);
-    if (status === 401 && access.auth && 'login' in access.auth && !loginRenewed) {
+    if (status === 401 && access.auth && 'dcosCredentials' in access.auth && !loginRenewed) {
       // The token expired or was revoked: log in again and ask the same URL once more.
-      access.auth.login.rejected(undefined);
+      (await serviceAccountLogin(access.auth.dcosCredentials)).rejected(undefined);
       loginRenewed = true;
       i--;
       continue;
