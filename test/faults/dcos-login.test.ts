@@ -178,6 +178,25 @@ describe('DC/OS service-account login', () => {
     }
   }, 30_000);
 
+  it('baton-zdd logs in with --dcos-auth-credentials; without credentials it exits 6 (Marathon refused)', async () => {
+    const appFile = join(dir, 'zdd-app.json');
+    writeFileSync(appFile, JSON.stringify({ id: '/shop', instances: 2, cmd: 'sleep 100', portDefinitions: [{ port: 10080 }], labels: { HAPROXY_DEPLOYMENT_GROUP: 'shop', HAPROXY_DEPLOYMENT_ALT_PORT: '10081' } }));
+    const run = (...extra: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, [join(repoDir, 'packages/lb/bin/baton-zdd.js'), '-m', sim.url, '-l', 'http://127.0.0.1:1', '-j', appFile, '--dry-run', ...extra],
+          { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH } },
+          (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr })),
+      );
+    const before = logins();
+    const ok = await run('--dcos-auth-credentials', credentials);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).id).toBe('/shop-blue');
+    expect(logins()).toBe(before + 1);
+    const refused = await run();
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain('401');
+  }, 30_000);
+
   it('baton-env with a wrong key exits 1 naming the refused login', async () => {
     const r = await env({ DCOS_SERVICE_ACCOUNT_CREDENTIAL: wrongKeyCredentials });
     expect(r.status).toBe(1);
