@@ -1,5 +1,5 @@
 // DC/OS service-account login (`--dcos-auth-credentials` / DCOS_SERVICE_ACCOUNT_CREDENTIAL): baton-lb,
-// baton-dns and baton-env (the bins) against a simulator that requires the login on every Marathon
+// baton-dns, baton-env and baton-zdd (the bins) against a simulator that requires the login on every Marathon
 // path and checks the login JWT's signature with the account's public key. Tokens expire after 2 s:
 // the bins log in again, before expiry and after a 401 (revoked tokens). A wrong key or malformed
 // credentials get an error naming the cause.
