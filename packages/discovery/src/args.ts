@@ -12,6 +12,7 @@ export interface CommonFlags {
   marathon: string[];
   credentials?: string;
   token?: string;
+  dcosCredentials?: string;
   timeoutMs?: number;
   waitMs?: number;
   min?: number;
@@ -54,6 +55,7 @@ const COMMON: Record<string, FlagKind> = {
   '--marathon': 'repeat',
   '--auth-credentials': 'string',
   '--token': 'string',
+  '--dcos-auth-credentials': 'string',
   '--timeout': 'string',
   '--wait': 'string',
   '--min': 'string',
@@ -144,6 +146,8 @@ function common(values: Map<string, string[]>): CommonFlags {
   }
   const token = get('--token');
   if (token !== undefined) flags.token = token;
+  const dcosCredentials = get('--dcos-auth-credentials');
+  if (dcosCredentials !== undefined) flags.dcosCredentials = dcosCredentials;
   const timeout = get('--timeout');
   if (timeout !== undefined) {
     flags.timeoutMs = duration('--timeout', timeout);

@@ -18,7 +18,11 @@ async function lookup(request: RunRequest, env: NodeJS.ProcessEnv): Promise<Vari
   const f = request.flags;
   let auth;
   try {
-    auth = marathonAuth({ token: f.token, credentials: f.credentials }, env);
+    auth = marathonAuth({ token: f.token, credentials: f.credentials, dcosCredentials: f.dcosCredentials }, env);
+    if (auth && 'dcosCredentials' in auth) {
+      const { serviceAccountLogin } = await import('./marathon-rest.js');
+      await serviceAccountLogin(auth.dcosCredentials);
+    }
   } catch (err) {
     fail((err as Error).message, 2);
   }

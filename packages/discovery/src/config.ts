@@ -17,18 +17,21 @@ export function marathonUrls(flags: readonly string[], env: Env): string[] {
 }
 
 /**
- * Flags win over the environment; a token wins over user/password.
- * Flags: `--token T`, `--auth-credentials user:pass`. Environment: `DCOS_AUTH_TOKEN`,
- * `MARATHON_USER` + `MARATHON_PASSWORD`.
+ * Flags win over the environment; a token wins over user/password, which win over a service account.
+ * Flags: `--token T`, `--auth-credentials user:pass`, `--dcos-auth-credentials JSON`. Environment:
+ * `DCOS_AUTH_TOKEN`, `DCOS_SERVICE_ACCOUNT_CREDENTIAL`, `MARATHON_USER` + `MARATHON_PASSWORD`.
+ * Service-account credentials are checked and used when Marathon is first asked (`serviceAccountLogin`).
  */
-export function marathonAuth(flags: { token?: string; credentials?: string }, env: Env): MarathonAuth | undefined {
+export function marathonAuth(flags: { token?: string; credentials?: string; dcosCredentials?: string }, env: Env): MarathonAuth | undefined {
   if (flags.token) return { token: flags.token };
   if (flags.credentials !== undefined) {
     const colon = flags.credentials.indexOf(':');
     if (colon < 0) throw new Error('--auth-credentials must be user:password');
     return { username: flags.credentials.slice(0, colon), password: flags.credentials.slice(colon + 1) };
   }
+  if (flags.dcosCredentials) return { dcosCredentials: flags.dcosCredentials };
   if (env.DCOS_AUTH_TOKEN) return { token: env.DCOS_AUTH_TOKEN };
+  if (env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) return { dcosCredentials: env.DCOS_SERVICE_ACCOUNT_CREDENTIAL };
   if (env.MARATHON_USER !== undefined && env.MARATHON_PASSWORD !== undefined) {
     return { username: env.MARATHON_USER, password: env.MARATHON_PASSWORD };
   }

@@ -5,6 +5,8 @@ const MARATHON = `Marathon:
                             Default: $MARATHON_URL (comma list allowed).
   --auth-credentials U:P    HTTP Basic credentials (default: $MARATHON_USER / $MARATHON_PASSWORD)
   --token T                 DC/OS token, sent as "Authorization: token=T" (default: $DCOS_AUTH_TOKEN)
+  --dcos-auth-credentials J DC/OS service account JSON {"uid","private_key","login_endpoint"}: logs in
+                            and renews the token (default: $DCOS_SERVICE_ACCOUNT_CREDENTIAL)
   --timeout DUR             per-request timeout (default 10s)`;
 
 const APP = `App and port:

@@ -5,9 +5,29 @@
 
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { RawApp } from '@baton/marathon';
+import type { DcosLogin } from '@baton/marathon/dcos-login';
 import { AppNotFoundError, MarathonRequestError, MarathonUnreachableError } from './errors.js';
 
-export type MarathonAuth = { username: string; password: string } | { token: string };
+/**
+ * Basic credentials, a DC/OS token, or a DC/OS service account (`--dcos-auth-credentials` JSON; it logs
+ * in, and again after a 401).
+ */
+export type MarathonAuth = { username: string; password: string } | { token: string } | { dcosCredentials: string };
+
+const logins = new Map<string, Promise<DcosLogin>>();
+
+/**
+ * The login of a service account, one per credentials text. Its module (node:crypto) is loaded only
+ * when one is used. Rejects with DcosLoginError naming what is wrong in the credentials.
+ */
+export function serviceAccountLogin(credentials: string): Promise<DcosLogin> {
+  let login = logins.get(credentials);
+  if (login === undefined) {
+    login = import('@baton/marathon/dcos-login').then(({ DcosLogin, parseDcosCredentials }) => new DcosLogin({ account: parseDcosCredentials(credentials) }));
+    logins.set(credentials, login);
+  }
+  return login;
+}
 
 export interface MarathonAccess {
   /** Marathon base URLs, tried in order; may include a path (`https://master/service/marathon`). */
@@ -23,8 +43,9 @@ interface Answer {
   body: string;
 }
 
-function authorization(auth: MarathonAuth | undefined): string | undefined {
+async function authorization(auth: MarathonAuth | undefined): Promise<string | undefined> {
   if (!auth) return undefined;
+  if ('dcosCredentials' in auth) return (await serviceAccountLogin(auth.dcosCredentials)).authorization();
   if ('token' in auth) return `token=${auth.token}`;
   return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
 }
@@ -35,7 +56,7 @@ async function get(url: URL, access: MarathonAccess): Promise<Answer> {
   if (!request) throw new Error(`unsupported scheme ${url.protocol}`);
   const timeoutMs = access.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { accept: 'application/json', connection: 'close' };
-  const auth = authorization(access.auth);
+  const auth = await authorization(access.auth);
   if (auth) headers.authorization = auth;
   const options: RequestOptions = { method: 'GET', headers, agent: false };
   return new Promise<Answer>((resolve, reject) => {
@@ -102,7 +123,9 @@ export function canonicalAppId(appId: string): string {
 export async function fetchApp(access: MarathonAccess, appId: string): Promise<RawApp> {
   const id = canonicalAppId(appId);
   const attempts: { url: string; reason: string }[] = [];
-  for (const base of access.urls) {
+  let loginRenewed = false;
+  for (let i = 0; i < access.urls.length; i++) {
+    const base = access.urls[i];
     let url: URL;
     try {
       url = apiUrl(base, `/v2/apps${encodeURI(id)}`);
@@ -121,6 +144,13 @@ export async function fetchApp(access: MarathonAccess, appId: string): Promise<R
     }
     const { status, body } = answer;
     if (status === 404) throw new AppNotFoundError(id);
+    if (status === 401 && access.auth && 'dcosCredentials' in access.auth && !loginRenewed) {
+      // The token expired or was revoked: log in again and ask the same URL once more.
+      (await serviceAccountLogin(access.auth.dcosCredentials)).rejected(undefined);
+      loginRenewed = true;
+      i--;
+      continue;
+    }
     if (status === 401 || status === 403) {
       throw new MarathonRequestError(`credentials rejected by ${base} (HTTP ${status}${body ? `: ${messageOf(body)}` : ''})`);
     }

@@ -4,6 +4,8 @@ import {
   ClusterState,
   MarathonClient,
   MarathonFeed,
+  DcosLogin,
+  parseDcosCredentials,
   StateFileWriter,
   createLogger,
   loadStateFile,
@@ -35,6 +37,10 @@ Options:
   --http-port <n>        HTTP API port (config "httpport", default 8123)
   --healthy-only         publish only healthy tasks of apps with health checks
   --http-auth <u:p>      require HTTP Basic auth on the HTTP API, except /health (config "httpAuth")
+  --dcos-auth-credentials <json>
+                         DC/OS service account {"uid":…,"private_key":…,"login_endpoint":…} to log in to
+                         Marathon with (also env DCOS_SERVICE_ACCOUNT_CREDENTIAL); the token is renewed
+                         before it expires
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
   --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
@@ -48,6 +54,7 @@ export interface CliOptions {
   configFile?: string;
   overrides: Partial<DnsConfig>;
   stateFile?: string;
+  dcosAuthCredentials?: string;
   logLevel: string;
   help: boolean;
   version: boolean;
@@ -112,6 +119,9 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--state-file':
         out.stateFile = value();
         break;
+      case '--dcos-auth-credentials':
+        out.dcosAuthCredentials = value();
+        break;
       case '--http-auth': {
         const auth = value();
         if (auth.indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
@@ -149,6 +159,8 @@ export interface StartOptions {
   stateFile?: string;
   /** Feed settings (tests shorten the heartbeat timeout and the backoff). */
   feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
+  /** DC/OS service-account login for Marathon (`--dcos-auth-credentials`). */
+  dcosLogin?: DcosLogin;
   /** ZooKeeper session timeout for `zk` master detection and zk:// Marathon URLs (default 10 000 ms). */
   zkSessionTimeoutMs?: number;
 }
@@ -215,6 +227,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
       const client = new MarathonClient({
         urls: marathonUrls,
         auth: marathonAuth,
+        login: options.dcosLogin,
         resolveUrls: config.marathon.some(isZkUrl)
           ? marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs })
           : undefined,
@@ -389,6 +402,17 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  let dcosLogin: DcosLogin | undefined;
+  const dcosCredentials = options.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL;
+  if (dcosCredentials) {
+    try {
+      dcosLogin = new DcosLogin({ account: parseDcosCredentials(dcosCredentials) });
+    } catch (err) {
+      process.stderr.write(`baton-dns: --dcos-auth-credentials: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+  }
   const logger = createLogger('baton-dns', options.logLevel);
   for (const warning of parsed.warnings ?? []) logger.warn(warning);
 
@@ -411,7 +435,7 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 
   try {
-    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile });
+    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosLogin });
   } catch (err) {
     process.stderr.write(`baton-dns: cannot start: ${(err as Error).message}\n`);
     process.exit(1);

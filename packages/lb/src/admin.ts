@@ -129,7 +129,8 @@ export function statsRows(source: Pick<AdminSource, 'lb' | 'table'>): StatsRow[]
     let up = 0;
     for (const s of servers) {
       if (s.state === 'UP') up++;
-      rows.push({ pxname: backend.name, svname: s.name, type: 2, status: s.state === 'DRAIN' ? 'DRAIN' : s.state, counters: stats.servers.get(s.id), act: 1 });
+      // A draining server is what marathon-lb writes as `disabled`: HAProxy shows it MAINT, which zdd reads.
+      rows.push({ pxname: backend.name, svname: s.name, type: 2, status: s.state === 'DRAIN' ? 'MAINT' : s.state, counters: stats.servers.get(s.id), act: 1 });
     }
     rows.push({ pxname: backend.name, svname: 'BACKEND', type: 1, status: up > 0 ? 'UP' : 'DOWN', counters: stats.backends.get(backend.name), act: up });
   }
@@ -183,7 +184,7 @@ export function renderStatsHtml(rows: StatsRow[], tableVersion: number): string 
   }
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>baton-lb statistics</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px;text-align:right}td:first-child{text-align:left}tr.up td{background:#c0ffc0}tr.down td{background:#ffc0c0}tr.drain td{background:#a0a0ff}</style>
+<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px;text-align:right}td:first-child{text-align:left}tr.up td{background:#c0ffc0}tr.down td{background:#ffc0c0}tr.maint td{background:#a0a0ff}</style>
 </head><body><h1>baton-lb statistics</h1><p>route table version ${tableVersion}</p>
 ${body}</body></html>
 `;

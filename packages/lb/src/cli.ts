@@ -3,11 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
   ClusterState,
+  DcosLogin,
   MarathonClient,
   MarathonFeed,
   StateFileWriter,
   createLogger,
   loadStateFile,
+  parseDcosCredentials,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
@@ -30,6 +32,8 @@ Marathon:
                                    ZooKeeper (repeatable; default http://master.mesos:8080)
       --auth-credentials USER:PASS Basic auth to Marathon
       --dcos-token TOKEN           DC/OS ACS token for Marathon (Authorization: token=...; also env DCOS_AUTH_TOKEN)
+      --dcos-auth-credentials JSON DC/OS service account ({"uid":…,"private_key":…,"login_endpoint":…}; also
+                                   env DCOS_SERVICE_ACCOUNT_CREDENTIAL): logs in, renews the token before expiry
       --marathon-auth-credential-file FILE
                                    File holding USER:PASS for Marathon
       --marathon-ca-cert FILE      CA certificate to trust for https Marathon URLs
@@ -84,6 +88,7 @@ export interface CliOptions {
   dontBindHttpHttps: boolean;
   authCredentials?: string;
   dcosToken?: string;
+  dcosAuthCredentials?: string;
   marathonCaCert?: string;
   minServPortIpPerTask: number;
   maxServPortIpPerTask: number;
@@ -119,6 +124,7 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--dont-bind-http-https': { key: 'dontBindHttpHttps', kind: 'bool' },
   '--auth-credentials': { key: 'authCredentials', kind: 'string' },
   '--dcos-token': { key: 'dcosToken', kind: 'string' },
+  '--dcos-auth-credentials': { key: 'dcosAuthCredentials', kind: 'string' },
   '--marathon-auth-credential-file': { key: 'credentialFile', kind: 'string' },
   '--marathon-ca-cert': { key: 'marathonCaCert', kind: 'string' },
   '--min-serv-port-ip-per-task': { key: 'minServPortIpPerTask', kind: 'int' },
@@ -272,8 +278,8 @@ export function parseArgs(argv: string[]): CliOptions {
   for (const [flag, value] of [['--auth-credentials', out.authCredentials], ['--admin-auth', out.adminAuth]] as const) {
     if (value !== undefined && !value.includes(':')) throw new CliError(`${flag}: expected USER:PASS`);
   }
-  if (out.authCredentials !== undefined && out.dcosToken !== undefined) {
-    throw new CliError('--auth-credentials and --dcos-token: give one kind of Marathon credentials');
+  if ([out.authCredentials, out.dcosToken, out.dcosAuthCredentials].filter((v) => v !== undefined).length > 1) {
+    throw new CliError('--auth-credentials, --dcos-token and --dcos-auth-credentials: give one kind of Marathon credentials');
   }
   if (out.minServPortIpPerTask > out.maxServPortIpPerTask) throw new CliError('--min-serv-port-ip-per-task is above --max-serv-port-ip-per-task');
   if (out.logLevel !== undefined) {
@@ -310,11 +316,15 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
   }
   const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
   const marathonLogger = logger.child({ module: 'marathon' });
+  // marathon-lb's order: user:pass (or a token here) first, then the service account.
+  const dcosCredentials = auth === undefined ? (opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) : undefined;
+  const login = dcosCredentials ? new DcosLogin({ account: parseDcosCredentials(dcosCredentials), ca }) : undefined;
   const client = new MarathonClient({
     urls: opts.marathon,
     // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
     resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
     auth,
+    login,
     ca,
     logger: marathonLogger,
   });

@@ -83,7 +83,7 @@ describe('admin endpoints', () => {
     expect(Number(row('web_10001', 'srv_a').bout)).toBeGreaterThan(0);
     expect(row('web_10001', 'srv_dead').status).toBe('DOWN');
     expect(row('web_10001', 'srv_dead').econ).toBe('1');
-    expect(row('drain_10002', 'srv_drain').status).toBe('DRAIN');
+    expect(row('drain_10002', 'srv_drain').status).toBe('MAINT');
     expect(row('web_10001', 'BACKEND').hrsp_2xx).toBe('2');
     expect(row('marathon_http_in', 'FRONTEND').ereq).toBe('1');
     expect(row('marathon_http_in', 'FRONTEND').status).toBe('OPEN');

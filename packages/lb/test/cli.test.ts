@@ -80,6 +80,8 @@ describe('parseArgs', () => {
   it('takes a DC/OS token for Marathon, but not together with basic credentials', () => {
     expect(parseArgs(['--group', 'x', '--dcos-token', 'abc']).dcosToken).toBe('abc');
     expect(() => parseArgs(['--group', 'x', '--dcos-token', 'abc', '--auth-credentials', 'u:p'])).toThrow(CliError);
+    expect(parseArgs(['--group', 'x', '--dcos-auth-credentials', '{}']).dcosAuthCredentials).toBe('{}');
+    expect(() => parseArgs(['--group', 'x', '--dcos-auth-credentials', '{}', '--auth-credentials', 'u:p'])).toThrow(/give one kind of Marathon credentials/);
   });
 
   it("takes HAProxy's timeouts, the shutdown grace and a state file", () => {

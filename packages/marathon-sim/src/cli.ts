@@ -1,4 +1,5 @@
 // baton-sim: run the Marathon simulator from the command line.
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '@baton/marathon';
 import { MarathonSimulator, type SimulatorOptions, type VirtualHealth } from './simulator.js';
@@ -14,6 +15,11 @@ Options:
   --exec                   run each app's cmd as a real local process with Marathon's task environment
   --auth <user:pass>       require HTTP Basic credentials on every Marathon path
   --token <token>          accept "Authorization: token=<token>" on every Marathon path
+  --dcos-login-key <uid=public.pem>
+                           emulate DC/OS's service-account login (POST /acs/api/v1/auth/login, RS256 JWT
+                           checked with this public key) and require its token on every Marathon path;
+                           repeat for more accounts
+  --dcos-token-ttl-ms <n>  lifetime of the tokens the login issues (default 5 days)
   --heartbeat-ms <n>       event stream heartbeat period (default 10000)
   --task-start-delay-ms <n> delay from TASK_STAGING to TASK_RUNNING (default 20)
   --virtual-health <h>     healthy | unhealthy | none: what virtual tasks with health checks report (default healthy)
@@ -68,6 +74,21 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       }
       case '--token': sim.auth = { ...sim.auth, token: value() }; break;
+      case '--dcos-login-key': {
+        const v = value();
+        const eq = v.indexOf('=');
+        if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--dcos-login-key needs uid=public-key.pem, got ${v}`);
+        let pem: string;
+        try {
+          pem = readFileSync(v.slice(eq + 1), 'utf8');
+          createPublicKey(pem);
+        } catch (err) {
+          throw new UsageError(`--dcos-login-key ${v}: ${(err as Error).message}`);
+        }
+        sim.dcosLogin = { ...sim.dcosLogin, accounts: { ...sim.dcosLogin?.accounts, [v.slice(0, eq)]: pem } };
+        break;
+      }
+      case '--dcos-token-ttl-ms': sim.dcosLogin = { accounts: {}, ...sim.dcosLogin, tokenTtlMs: integer(arg, value(), 1) }; break;
       case '--heartbeat-ms': sim.heartbeatMs = integer(arg, value()); break;
       case '--task-start-delay-ms': sim.taskStartDelayMs = integer(arg, value()); break;
       case '--virtual-health': {
@@ -94,6 +115,7 @@ export function parseArgs(argv: string[]): CliOptions {
         throw new UsageError(`unknown flag: ${argv[i]}`);
     }
   }
+  if (sim.dcosLogin && Object.keys(sim.dcosLogin.accounts).length === 0) throw new UsageError('--dcos-token-ttl-ms needs --dcos-login-key');
   return out;
 }
 

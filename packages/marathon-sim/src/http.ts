@@ -54,7 +54,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 function authorized(sim: MarathonSimulator, req: IncomingMessage): boolean {
   const auth = sim.options.auth;
-  if (!auth || (auth.username === undefined && auth.token === undefined)) return true;
+  if (sim.dcosLogin?.accepts(req.headers.authorization)) return true;
+  if (!auth || (auth.username === undefined && auth.token === undefined)) return sim.dcosLogin === undefined;
   const header = req.headers.authorization ?? '';
   if (auth.token !== undefined && header === `token=${auth.token}`) return true;
   if (auth.username !== undefined && header.toLowerCase().startsWith('basic ')) {
@@ -65,7 +66,7 @@ function authorized(sim: MarathonSimulator, req: IncomingMessage): boolean {
 }
 
 function challenge(sim: MarathonSimulator): string {
-  const auth = sim.options.auth!;
+  const auth = sim.options.auth ?? {};
   return auth.username !== undefined ? `Basic realm="${auth.realm ?? 'Mesosphere'}"` : 'acsjwt';
 }
 
@@ -126,6 +127,12 @@ async function route(sim: MarathonSimulator, face: number, req: IncomingMessage,
     return send(res, 200, sim.masterState());
   }
 
+  if (path === '/acs/api/v1/auth/login' && sim.dcosLogin) {
+    if (method !== 'POST') return send(res, 405, { message: 'POST a service login token' });
+    const answer = sim.dcosLogin.login(await readJson(req));
+    const headers: Record<string, string> = answer.token ? { 'Set-Cookie': `dcos-acs-auth-cookie=${answer.token}; Path=/; HttpOnly` } : {};
+    return send(res, answer.status, answer.body as Json, headers);
+  }
   if (!authorized(sim, req)) {
     return send(res, 401, { message: 'Invalid username or password.' }, { 'WWW-Authenticate': challenge(sim) });
   }

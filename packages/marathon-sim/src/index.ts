@@ -5,3 +5,4 @@ export { safePath, toHostname, taskIdentity, canonicalAppId, type IdFormat } fro
 export { taskEnvironment, HOST_OVERRIDE } from './env.js';
 export { mesosState, portRanges, type ExtraFramework, type ExtraTask } from './mesos-state.js';
 export { sseFrame } from './events.js';
+export { DcosLoginEmulator, type DcosLoginOptions as DcosLoginEmulatorOptions } from './dcos-login.js';

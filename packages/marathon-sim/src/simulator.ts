@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { MarathonEvent } from '@baton/marathon';
 import { silentLogger, type Logger } from '@baton/marathon';
 import { Cluster, type ApiError, type DeploymentResult, type LaunchRequest, type SimApp, type SimTask } from './cluster.js';
+import { DcosLoginEmulator, type DcosLoginOptions } from './dcos-login.js';
 import { ProcessRunner } from './exec.js';
 import { handleRequest } from './http.js';
 import { newUuid, type IdFormat } from './ids.js';
@@ -45,6 +46,11 @@ export interface SimulatorOptions {
   /** Run each app's cmd as a real local process. */
   exec?: boolean;
   auth?: AuthOptions;
+  /**
+   * Emulate DC/OS's service-account login at `/acs/api/v1/auth/login` and require one of its tokens
+   * (or the `auth` credentials, when also given) on every Marathon path.
+   */
+  dcosLogin?: DcosLoginOptions;
   /** Event stream heartbeat period (default 10 000 ms, Jetty's). */
   heartbeatMs?: number;
   /** Delay between TASK_STAGING and TASK_RUNNING (default 20 ms). */
@@ -78,7 +84,8 @@ export class MarathonSimulator {
   readonly cluster: Cluster;
   readonly streams: EventStreams;
   readonly logger: Logger;
-  readonly options: Required<Omit<SimulatorOptions, 'auth' | 'logger' | 'leader'>> & { auth?: AuthOptions };
+  readonly options: Required<Omit<SimulatorOptions, 'auth' | 'logger' | 'leader' | 'dcosLogin'>> & { auth?: AuthOptions };
+  readonly dcosLogin?: DcosLoginEmulator;
   readonly jsonCache = new AppJsonCache();
   readonly masterId = newUuid();
   readonly startTime = Date.now() / 1000;
@@ -110,6 +117,7 @@ export class MarathonSimulator {
       shuffleEvents: options.shuffleEvents ?? false,
     };
     this.leaderIndex = options.leader === undefined ? 0 : options.leader;
+    if (options.dcosLogin) this.dcosLogin = new DcosLoginEmulator(options.dcosLogin);
     this.streams = new EventStreams({
       heartbeatMs: this.options.heartbeatMs,
       maxOutstanding: this.options.maxOutstandingMessages,

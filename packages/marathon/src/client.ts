@@ -1,6 +1,7 @@
 // Marathon REST client: auth, TLS, timeouts and failover across several Marathon URLs.
 import { Agent, request, type Dispatcher } from 'undici';
 import { silentLogger, type Logger } from './log.js';
+import type { DcosLogin } from './dcos-login.js';
 
 export type MarathonAuth = { username: string; password: string } | { token: string };
 
@@ -22,6 +23,11 @@ export interface MarathonClientOptions {
   resolveUrls?: MarathonUrlResolver;
   /** HTTP Basic credentials (OSS Marathon) or an ACS token (DC/OS, sent as `Authorization: token=…`). */
   auth?: MarathonAuth;
+  /**
+   * DC/OS service-account login (`--dcos-auth-credentials`): its token is sent as `Authorization:
+   * token=…`, renewed before expiry, and renewed and the request retried once after a 401. Wins over `auth`.
+   */
+  login?: DcosLogin;
   /** Extra CA certificate(s) (PEM) to trust for https URLs. */
   ca?: string | Buffer;
   /** Set false to accept any certificate (default true). */
@@ -120,6 +126,7 @@ export class MarathonClient {
   /** The undici dispatcher carrying the TLS settings; the event stream shares it. */
   readonly dispatcher: Dispatcher;
   private readonly authorization?: string;
+  private readonly login?: DcosLogin;
   private readonly logger: Logger;
   private readonly closing = new AbortController();
   private current = 0;
@@ -139,6 +146,7 @@ export class MarathonClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
     this.authorization = authorizationHeader(options.auth);
+    this.login = options.login;
     this.logger = options.logger ?? silentLogger();
     const connect: Record<string, unknown> = { timeout: this.timeoutMs };
     if (options.ca !== undefined) connect.ca = options.ca;
@@ -226,8 +234,22 @@ export class MarathonClient {
   /** Headers every request carries (the event stream adds its own Accept). */
   requestHeaders(): Record<string, string> {
     const headers: Record<string, string> = { 'user-agent': 'baton' };
-    if (this.authorization) headers.authorization = this.authorization;
+    const authorization = this.login ? this.login.current() : this.authorization;
+    if (authorization) headers.authorization = authorization;
     return headers;
+  }
+
+  /**
+   * With a DC/OS login: logs in when the token is missing or about to expire, so that
+   * `requestHeaders()` carries a valid one (requests do this themselves). Rejects with DcosLoginError.
+   */
+  async ensureLogin(): Promise<void> {
+    await this.login?.authorization();
+  }
+
+  /** A 401 answered to `authorization` (e.g. on the event stream): the next request logs in again. */
+  loginRejected(authorization: string | undefined): void {
+    this.login?.rejected(authorization);
   }
 
   /** Aborted when the client is closed. */
@@ -337,7 +359,18 @@ export class MarathonClient {
     const link = signal ? linkSignals(signal, this.closing.signal) : undefined;
     const combined = link ? link.signal : this.closing.signal;
     try {
-      return await this.getFrom(path, combined);
+      if (!this.login) return await this.getFrom(path, combined);
+      await this.login.authorization();
+      const sent = this.login.current();
+      try {
+        return await this.getFrom(path, combined);
+      } catch (err) {
+        if (!(err instanceof MarathonAuthError) || err.status !== 401) throw err;
+        this.login.rejected(sent);
+        this.logger.info({ uid: this.login.uid }, 'DC/OS token rejected; logging in again');
+        await this.login.authorization();
+        return await this.getFrom(path, combined);
+      }
     } finally {
       link?.dispose();
     }

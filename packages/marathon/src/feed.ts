@@ -206,10 +206,11 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private async connect(): Promise<{ stream: MarathonEventStream; closed: Promise<string>; url: string } | undefined> {
     try {
       await this.client.resolve(); // URLs from a resolver (zk://…): known and current
+      await this.client.ensureLogin(); // a DC/OS token, when configured, for the stream's headers
     } catch (err) {
       this.lastError = (err as Error).message;
       if (!this.stopped) {
-        this.logger.warn({ reason: this.lastError }, 'no Marathon URL to connect to');
+        this.logger.warn({ reason: this.lastError }, 'cannot connect to Marathon');
         this.emit('status', this.status());
       }
       return undefined;
@@ -218,9 +219,10 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     const first = Math.max(0, urls.indexOf(this.client.currentUrl));
     for (let n = 0; n < urls.length && !this.stopped; n++) {
       const url = urls[(first + n) % urls.length];
+      const headers = this.client.requestHeaders();
       const stream = new MarathonEventStream({
         url,
-        headers: this.client.requestHeaders(),
+        headers,
         dispatcher: this.client.dispatcher,
         eventTypes: this.eventTypes,
         timeoutMs: this.client.timeoutMs,
@@ -240,6 +242,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
         this.client.preferUrl(url);
         return { stream, closed, url };
       } catch (err) {
+        if ((err as { status?: number }).status === 401) this.client.loginRejected(headers.authorization);
         const reason = (err as { reason?: string }).reason ?? (err as Error).message;
         this.lastError = `event stream ${url}: ${reason}`;
         if (!this.stopped) this.logger.warn({ url, reason }, 'event stream connect failed');

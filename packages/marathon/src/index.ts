@@ -9,3 +9,4 @@ export * from './client.js';
 export * from './event-stream.js';
 export * from './feed.js';
 export * from './state-file.js';
+export * from './dcos-login.js';
