@@ -14,6 +14,7 @@ export const probe: Prober = (host, spec) =>
     const started = Date.now();
     const socket = connect({ host, port: spec.port });
     let done = false;
+    let connected = false;
     let head = '';
     const finish = (result: Omit<ProbeResult, 'durationMs'>): void => {
       if (done) return;
@@ -24,10 +25,10 @@ export const probe: Prober = (host, spec) =>
     };
     let timer = setTimeout(() => finish({ passed: false, status: 'L4TOUT' }), spec.connectTimeoutMs);
     socket.once('error', (err: Error & { code?: string }) => {
-      const connected = !socket.connecting;
       finish({ passed: false, status: connected ? 'SOCKERR' : 'L4CON', info: err.code ?? err.message });
     });
     socket.once('connect', () => {
+      connected = true;
       if (spec.kind === 'tcp') {
         finish({ passed: true, status: 'L4OK' });
         return;
