@@ -11,7 +11,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import pino, { type Logger as PinoLogger } from 'pino';
+import pino from 'pino';
 
 export interface HttpLogEntry {
   clientIp: string;
@@ -72,10 +72,19 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
-/** HAProxy's accept date: `01/Dec/2026:14:30:00.123` (local time). */
+let dateSecond = -1;
+let datePrefix = '';
+
+/** HAProxy's accept date: `01/Dec/2026:14:30:00.123` (local time; the part up to the second is cached). */
 export function haproxyDate(ms: number): string {
-  const d = new Date(ms);
-  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const second = Math.floor(ms / 1000);
+  if (second !== dateSecond) {
+    const d = new Date(second * 1000);
+    datePrefix = `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.`;
+    dateSecond = second;
+  }
+  const millis = ms - second * 1000;
+  return datePrefix + (millis >= 100 ? '' : millis >= 10 ? '0' : '00') + millis;
 }
 
 /** The request line as HAProxy logs it, quoted. */
@@ -151,6 +160,9 @@ export function parseSyslogTarget(value: string): SyslogTarget {
 
 // --- sinks ---------------------------------------------------------------------------------------
 
+/** Printable ASCII without `"` or `\\`: written into a JSON string as it is. */
+const SAFE_JSON = /^[ !#-[\]-~]*$/;
+
 /** Bytes of JSON lines waiting for stdout before further lines are dropped. */
 const JSON_BUFFER_BYTES = 16 * 1024 * 1024;
 /** Datagrams handed to the OS and not yet confirmed before further lines are dropped. */
@@ -158,51 +170,31 @@ const MAX_PENDING_DATAGRAMS = 1024;
 /** HAProxy's default log line length; longer lines are cut. */
 const MAX_SYSLOG_LINE = 1024;
 
-/** pino JSON lines, HAProxy's field names, on `fd` (stdout by default). */
+/**
+ * pino's JSON lines (`level`, `time`, `pid`, `hostname`, `component`, `msg`) with HAProxy's field names,
+ * on `fd` (stdout by default) through pino's asynchronous destination. The line is written here rather
+ * than by `logger.info(object)`: that walks and escapes every field and cost ~4 µs per request, about
+ * ten times this.
+ */
 export function jsonAccessLog(fd = 1): AccessLog {
   const destination = pino.destination({ fd, sync: false, maxLength: JSON_BUFFER_BYTES });
   let dropped = 0;
   destination.on('drop', () => dropped++);
-  const logger: PinoLogger = pino({ base: { pid: process.pid, hostname: hostname(), component: 'access' } }, destination);
+  const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"component":"access"`;
+  const str = (value: string): string => (SAFE_JSON.test(value) ? `"${value}"` : JSON.stringify(value));
   return {
     http(e) {
-      logger.info(
-        {
-          client_ip: e.clientIp,
-          client_port: e.clientPort,
-          accept_date: haproxyDate(e.acceptedAt),
-          frontend_name: e.frontend,
-          backend_name: e.backend,
-          server_name: e.server,
-          TR: e.TR,
-          Tw: e.Tw,
-          Tc: e.Tc,
-          Tr: e.Tr,
-          Ta: e.Ta,
-          status_code: e.status,
-          bytes_read: e.bytes,
-          termination_state: e.termination,
-          http_request: `${e.method} ${e.url} HTTP/1.${e.http10 ? 0 : 1}`,
-        },
-        'http',
+      destination.write(
+        `{"level":30,"time":${Date.now()}${base},"client_ip":"${e.clientIp}","client_port":${e.clientPort},"accept_date":"${haproxyDate(e.acceptedAt)}",` +
+          `"frontend_name":${str(e.frontend)},"backend_name":${str(e.backend)},"server_name":${str(e.server)},"TR":${e.TR},"Tw":${e.Tw},"Tc":${e.Tc},"Tr":${e.Tr},"Ta":${e.Ta},` +
+          `"status_code":${e.status},"bytes_read":${e.bytes},"termination_state":"${e.termination}","http_request":${str(`${e.method} ${e.url} HTTP/1.${e.http10 ? 0 : 1}`)},"msg":"http"}\n`,
       );
     },
     tcp(e) {
-      logger.info(
-        {
-          client_ip: e.clientIp,
-          client_port: e.clientPort,
-          accept_date: haproxyDate(e.acceptedAt),
-          frontend_name: e.frontend,
-          backend_name: e.backend,
-          server_name: e.server,
-          Tw: e.Tw,
-          Tc: e.Tc,
-          Tt: e.Tt,
-          bytes_read: e.bytes,
-          termination_state: e.termination,
-        },
-        'tcp',
+      destination.write(
+        `{"level":30,"time":${Date.now()}${base},"client_ip":"${e.clientIp}","client_port":${e.clientPort},"accept_date":"${haproxyDate(e.acceptedAt)}",` +
+          `"frontend_name":${str(e.frontend)},"backend_name":${str(e.backend)},"server_name":${str(e.server)},"Tw":${e.Tw},"Tc":${e.Tc},"Tt":${e.Tt},` +
+          `"bytes_read":${e.bytes},"termination_state":"${e.termination}","msg":"tcp"}\n`,
       );
     },
     get dropped() {

@@ -11,7 +11,7 @@ import type { CheckStatus } from './health-check.js';
 
 export interface AdminSource {
   table(): RouteTable;
-  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer' | 'checks'>;
+  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer' | 'checks' | 'accessLog'>;
   feedStatus(): FeedStatus | undefined;
   /** `/_mlb_signal/hup`: full resync from Marathon. */
   resync(): Promise<void>;
@@ -296,6 +296,10 @@ export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedSt
     metric('baton_lb_health_checks_in_flight', 'gauge', 'Active health checks running now (capped), and waiting for a slot.');
     lines.push(`baton_lb_health_checks_in_flight{phase="running"} ${checks.running}`);
     lines.push(`baton_lb_health_checks_in_flight{phase="waiting"} ${checks.waiting}`);
+  }
+  if (source.lb.accessLog !== undefined) {
+    metric('baton_lb_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log sink could not keep up.');
+    lines.push(`baton_lb_access_log_dropped_total ${source.lb.accessLog.dropped}`);
   }
   metric('baton_lb_route_problems', 'gauge', 'Problems in the current route table, by kind (each affects only its app port).');
   const kinds = new Map<string, number>();

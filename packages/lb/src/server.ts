@@ -93,6 +93,8 @@ export interface LoadBalancer {
   readonly balancer: Balancer;
   /** Active health checks (undefined when turned off). */
   readonly checks?: HealthChecker;
+  /** The access log (undefined when off). */
+  readonly accessLog?: AccessLog;
 }
 
 export function emptyRouteTable(): RouteTable {
@@ -136,6 +138,7 @@ class LoadBalancerImpl implements LoadBalancer {
   readonly stats = new LbStats();
   readonly balancer: Balancer;
   readonly checks: HealthChecker | undefined;
+  readonly accessLog: AccessLog | undefined;
   readonly addresses: LoadBalancer['addresses'];
   private current: RouteTable;
   /** The table the last deferred sync ran for. */
@@ -171,6 +174,7 @@ class LoadBalancerImpl implements LoadBalancer {
     this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, client: options.upstreamClient });
     this.current = options.initialTable ?? emptyRouteTable();
     this.synced = this.current;
+    this.accessLog = options.accessLog;
     if (options.activeChecks !== false) {
       const maxConcurrent = typeof options.activeChecks === 'object' ? options.activeChecks.maxConcurrent : undefined;
       this.checks = new HealthChecker({ connectTimeoutMs: this.timeouts.connectMs, maxConcurrent, logger: this.logger.child({ module: 'health-check' }) });
