@@ -474,6 +474,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   const logger = createLogger('lb', opts.logLevel);
   for (const warning of opts.ignored) logger.warn(`marathon-lb flag ignored: ${warning}`);
+  if (opts.accessLog === 'syslog' && opts.syslog.kind === 'unix' && !existsSync(opts.syslog.path)) {
+    logger.warn({ path: opts.syslog.path }, `--syslog-socket ${opts.syslog.path} does not exist (yet): access-log lines are dropped until a syslog daemon listens there`);
+  }
   let running: RunningLb;
   try {
     running = await run(opts, logger);
