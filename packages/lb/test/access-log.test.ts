@@ -1,6 +1,9 @@
 import { createSocket } from 'node:dgram';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyLogFormat, formatHttpLog, formatTcpLog, haproxyDate, parseSyslogTarget, rfc3164, syslogAccessLog, type HttpLogEntry } from '../src/access-log.js';
+import { LineWriter, applyLogFormat, formatHttpLog, formatTcpLog, haproxyDate, parseSyslogTarget, rfc3164, syslogAccessLog, type HttpLogEntry } from '../src/access-log.js';
 
 const at = new Date(2026, 11, 1, 9, 5, 7, 42).getTime(); // local time, as HAProxy logs
 
@@ -48,5 +51,25 @@ describe('access-log formats', () => {
     expect(got).toHaveLength(1);
     expect(got[0]).toMatch(/^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d baton-lb\[\d+\]: 10\.0\.0\.1:51234 \[01\/Dec\/2026:09:05:07\.042\] marathon_http_in /);
     expect(log.dropped).toBe(0);
+  });
+});
+
+describe('LineWriter', () => {
+  it('writes every line in order, drops (and counts) what does not fit the buffer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-linewriter-'));
+    const fd = openSync(join(dir, 'out'), 'w');
+    const writer = new LineWriter(fd, 100_000);
+    for (let i = 0; i < 5_000; i++) writer.write(`line ${i}\n`);
+    await new Promise((r) => setTimeout(r, 100));
+    const big = 'x'.repeat(200_000);
+    writer.write(big);
+    writer.write('last\n');
+    await writer.close();
+    closeSync(fd);
+    const lines = readFileSync(join(dir, 'out'), 'utf8').split('\n');
+    rmSync(dir, { recursive: true, force: true });
+    expect(lines.slice(0, 5_000)).toEqual(Array.from({ length: 5_000 }, (_, i) => `line ${i}`));
+    expect(lines[5_000]).toBe('last');
+    expect(writer.dropped).toBe(1);
   });
 });
