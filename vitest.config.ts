@@ -16,5 +16,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    // In-process baton-lb runs would print an access-log line per request; tests that want them ask.
+    env: { BATON_LB_ACCESS_LOG: 'off' },
   },
 });

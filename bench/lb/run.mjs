@@ -1,12 +1,13 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
-//                         [--only http,close,tcp,paths,latency] [--clients http1,undici]
+//                         [--only http,close,tcp,paths,logs,latency] [--clients http1,undici]
 //                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000] [--samples 200]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
 // Never fails the build: errors are printed and the script exits 0.
 import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -37,7 +38,7 @@ const opt = (name, dflt) => {
 };
 const DURATION = Number(opt('duration', 10));
 const WARM_UP = Number(opt('warm-up', 3));
-const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,latency')).split(','));
+const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency')).split(','));
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
@@ -227,10 +228,12 @@ backend nginx_tcp
   if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
   const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
+  // HAProxy logs nothing here either; the `logs` section measures what access logs cost.
+  const lbQuiet = [...lbArgs, '--access-log', 'off'];
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
   // BATON_LB_UPSTREAM_CLIENT (internal) picks the upstream client: http1 (net.Socket + Node's parser) or undici.
   const startLb = async (client) => {
-    const child = await start(process.execPath, [...nodeArgs, ...lbArgs], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
+    const child = await start(process.execPath, [...nodeArgs, ...lbQuiet], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
     child.client = client;
     await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
     await waitHttp(`http://127.0.0.1:${s1}/`);
@@ -295,6 +298,50 @@ backend nginx_tcp
     }
   }
   await stopLb(lb);
+  if (ONLY.has('logs')) {
+    console.log('\nAccess logs: HTTP keep-alive through :80, one line per request (baton-lb stdout to a file)');
+    // A Unix datagram socket that receives the syslog lines and counts them, as /dev/log would, in its
+    // own process (this one blocks while wrk runs).
+    const sockPath = join(tmp, 'syslog.sock');
+    const receiver = spawn(process.execPath, ['-e', `
+      const { DgramSocket } = require(${JSON.stringify(createRequire(join(root, 'packages/lb/package.json')).resolve('node-unix-socket'))});
+      const socket = new DgramSocket();
+      socket.bind(${JSON.stringify(sockPath)});
+      let n = 0;
+      socket.on('data', () => n++);
+      process.on('message', () => process.send(n));
+      process.send('ready');
+    `], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(receiver);
+    await new Promise((resolve) => receiver.once('message', resolve));
+    const receivedCount = () => new Promise((resolve) => {
+      receiver.once('message', resolve);
+      receiver.send('count');
+    });
+    let off;
+    for (const [label, extra] of [['off', ['--access-log', 'off']], ['JSON on stdout', ['--access-log', 'json']], ['syslog, Unix socket', ['--syslog-socket', sockPath]]]) {
+      const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
+      const fd = openSync(logFile, 'w');
+      const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
+      children.push(child);
+      closeSync(fd);
+      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+      warmUp(`http://127.0.0.1:${b80}/`, host);
+      const receivedBefore = await receivedCount();
+      const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host });
+      report('logs', `baton-lb, access log ${label}`, r);
+      if (off === undefined) off = r;
+      else {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const lines = extra[0] === '--syslog-socket' ? (await receivedCount()) - receivedBefore : readFileSync(logFile, 'utf8').split('\n').length - 1;
+        console.log(`    ${fmt((r.rps / off.rps) * 100, 1)}% of the rps with logs off, ${fmt(r.cpuUsPerReq - off.cpuUsPerReq, 1)} µs more CPU per request; ${fmt(lines)} lines written`);
+      }
+      const exited = new Promise((res) => child.on('exit', res));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    receiver.kill('SIGKILL');
+  }
   if (ONLY.has('latency')) {
     console.log('\nEvent-to-route latency (1,000 apps in 20 groups; sim, baton-lb and client in 3 processes; PUT of a new vhost → first request routed by it)');
     try {

@@ -7,10 +7,11 @@ import type { FeedStatus, Logger } from '@baton/marathon';
 import type { Backend, RouteTable } from './route-table.js';
 import type { LoadBalancer } from './server.js';
 import type { Counters } from './stats.js';
+import type { CheckStatus } from './health-check.js';
 
 export interface AdminSource {
   table(): RouteTable;
-  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer'>;
+  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer' | 'checks' | 'accessLog'>;
   feedStatus(): FeedStatus | undefined;
   /** `/_mlb_signal/hup`: full resync from Marathon. */
   resync(): Promise<void>;
@@ -38,6 +39,24 @@ export interface ServerStatus {
   failures?: number;
   retryInMs?: number;
   lastError?: string;
+  /** Active health check, when the backend has one. */
+  check?: ServerCheckStatus;
+}
+
+export interface ServerCheckStatus {
+  kind: 'tcp' | 'http';
+  /** HAProxy's stats status: `UP`, `UP 1/3` (going down), `DOWN 1/2` (going up), `DOWN`. */
+  status: string;
+  /** HAProxy's check_status of the last check (`L7OK`, `L7STS`, `L4CON`, ...). */
+  last?: CheckStatus;
+  code?: number;
+  durationMs?: number;
+  info?: string;
+  /** Failed checks, and UP → DOWN transitions, since the server was added. */
+  failures: number;
+  downs: number;
+  /** Seconds since the state last changed. */
+  sinceChangeSeconds: number;
 }
 
 export interface BackendStatus {
@@ -56,8 +75,18 @@ export function serverStatuses(source: Pick<AdminSource, 'lb'>, backend: Backend
   const { balancer } = source.lb;
   return backend.servers.map((s) => {
     const down = balancer.health.details(s.id);
-    const state: ServerState = s.draining ? 'DRAIN' : down !== undefined ? 'DOWN' : 'UP';
+    const check = source.lb.checks?.view(s.id);
+    const state: ServerState = s.draining ? 'DRAIN' : down !== undefined || (check !== undefined && !check.up) ? 'DOWN' : 'UP';
     const status: ServerStatus = { id: s.id, name: s.name, taskId: s.taskId, host: s.host, port: s.port, state, active: balancer.activeOn(s.id) };
+    if (check !== undefined) {
+      status.check = { kind: check.kind, status: check.status, failures: check.failures, downs: check.downs, sinceChangeSeconds: Math.max(0, Math.round((now - check.changedAt) / 1000)) };
+      if (check.last !== undefined) {
+        status.check.last = check.last.status;
+        status.check.durationMs = check.last.durationMs;
+        if (check.last.code !== undefined) status.check.code = check.last.code;
+        if (check.last.info !== undefined) status.check.info = check.last.info;
+      }
+    }
     if (down !== undefined) {
       status.failures = down.failures;
       status.retryInMs = Math.max(0, down.retryAt - now);
@@ -115,6 +144,7 @@ export interface StatsRow {
   status: string;
   counters: Counters | undefined;
   act?: number;
+  check?: ServerCheckStatus;
 }
 
 export function statsRows(source: Pick<AdminSource, 'lb' | 'table'>): StatsRow[] {
@@ -129,12 +159,20 @@ export function statsRows(source: Pick<AdminSource, 'lb' | 'table'>): StatsRow[]
     let up = 0;
     for (const s of servers) {
       if (s.state === 'UP') up++;
-      // A draining server is what marathon-lb writes as `disabled`: HAProxy shows it MAINT, which zdd reads.
-      rows.push({ pxname: backend.name, svname: s.name, type: 2, status: s.state === 'DRAIN' ? 'MAINT' : s.state, counters: stats.servers.get(s.id), act: 1 });
+      rows.push({ pxname: backend.name, svname: s.name, type: 2, status: serverRowStatus(s), counters: stats.servers.get(s.id), act: 1, check: s.check });
     }
     rows.push({ pxname: backend.name, svname: 'BACKEND', type: 1, status: up > 0 ? 'UP' : 'DOWN', counters: stats.backends.get(backend.name), act: up });
   }
   return rows;
+}
+
+/** A server's stats status: DRAIN, or its check's HAProxy status (`UP 1/3`...), or UP/DOWN. */
+function serverRowStatus(s: ServerStatus): string {
+  // A draining server is what marathon-lb writes as `disabled`: HAProxy shows it MAINT, which zdd reads.
+  if (s.state === 'DRAIN') return 'MAINT';
+  if (s.check !== undefined && s.state === 'UP') return s.check.status;
+  if (s.check !== undefined && s.check.status.startsWith('DOWN')) return s.check.status;
+  return s.state;
 }
 
 function csvValue(row: StatsRow, column: (typeof CSV_COLUMNS)[number]): string | number {
@@ -149,6 +187,12 @@ function csvValue(row: StatsRow, column: (typeof CSV_COLUMNS)[number]): string |
     case 'act': return row.act ?? '';
     case 'weight': return row.type === 2 ? 1 : '';
     case 'pid': return 1;
+    case 'check_status': return row.check?.last ?? '';
+    case 'check_code': return row.check?.code ?? '';
+    case 'check_duration': return row.check?.durationMs ?? '';
+    case 'chkfail': return row.check?.failures ?? '';
+    case 'chkdown': return row.check?.downs ?? '';
+    case 'lastchg': return row.check?.sinceChangeSeconds ?? '';
     case 'hrsp_1xx': case 'hrsp_2xx': case 'hrsp_3xx': case 'hrsp_4xx': case 'hrsp_5xx':
       return c?.hrsp[Number(column[5])] ?? 0;
     case 'hrsp_other': return c?.hrsp[0] ?? 0;
@@ -178,7 +222,7 @@ export function renderStatsHtml(rows: StatsRow[], tableVersion: number): string 
     body += `<h2>${escapeHtml(pxname)}</h2>\n<table>\n<tr><th>name</th><th>status</th><th>cur sessions</th><th>total sessions</th><th>bytes in</th><th>bytes out</th><th>req errors</th><th>conn errors</th><th>resp errors</th><th>2xx</th><th>4xx</th><th>5xx</th></tr>\n`;
     for (const row of list) {
       const c = row.counters;
-      body += `<tr class="${row.status.toLowerCase()}"><td>${escapeHtml(row.svname)}</td><td>${row.status}</td><td>${c?.scur ?? 0}</td><td>${c?.stot ?? 0}</td><td>${c?.bin ?? 0}</td><td>${c?.bout ?? 0}</td><td>${c?.ereq ?? 0}</td><td>${c?.econ ?? 0}</td><td>${c?.eresp ?? 0}</td><td>${c?.hrsp[2] ?? 0}</td><td>${c?.hrsp[4] ?? 0}</td><td>${c?.hrsp[5] ?? 0}</td></tr>\n`;
+      body += `<tr class="${row.status.split(' ')[0].toLowerCase()}"><td>${escapeHtml(row.svname)}</td><td>${row.status}</td><td>${c?.scur ?? 0}</td><td>${c?.stot ?? 0}</td><td>${c?.bin ?? 0}</td><td>${c?.bout ?? 0}</td><td>${c?.ereq ?? 0}</td><td>${c?.econ ?? 0}</td><td>${c?.eresp ?? 0}</td><td>${c?.hrsp[2] ?? 0}</td><td>${c?.hrsp[4] ?? 0}</td><td>${c?.hrsp[5] ?? 0}</td></tr>\n`;
     }
     body += '</table>\n';
   }
@@ -241,6 +285,22 @@ export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedSt
     const counts = { up: 0, down: 0, draining: 0 };
     for (const s of serverStatuses(source, backend)) counts[s.state === 'UP' ? 'up' : s.state === 'DOWN' ? 'down' : 'draining']++;
     for (const [state, n] of Object.entries(counts)) lines.push(`baton_lb_backend_servers{backend="${label(backend.name)}",state="${state}"} ${n}`);
+  }
+  const checks = source.lb.checks;
+  if (checks !== undefined) {
+    metric('baton_lb_health_checks_total', 'counter', 'Active health checks run, by result.');
+    lines.push(`baton_lb_health_checks_total{result="passed"} ${checks.checksTotal - checks.checksFailed}`);
+    lines.push(`baton_lb_health_checks_total{result="failed"} ${checks.checksFailed}`);
+    metric('baton_lb_health_checked_servers', 'gauge', 'Servers with an active health check, by check state.');
+    lines.push(`baton_lb_health_checked_servers{state="up"} ${checks.size - checks.down.size}`);
+    lines.push(`baton_lb_health_checked_servers{state="down"} ${checks.down.size}`);
+    metric('baton_lb_health_checks_in_flight', 'gauge', 'Active health checks running now (capped), and waiting for a slot.');
+    lines.push(`baton_lb_health_checks_in_flight{phase="running"} ${checks.running}`);
+    lines.push(`baton_lb_health_checks_in_flight{phase="waiting"} ${checks.waiting}`);
+  }
+  if (source.lb.accessLog !== undefined) {
+    metric('baton_lb_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log sink could not keep up.');
+    lines.push(`baton_lb_access_log_dropped_total ${source.lb.accessLog.dropped}`);
   }
   metric('baton_lb_route_problems', 'gauge', 'Problems in the current route table, by kind (each affects only its app port).');
   const kinds = new Map<string, number>();

@@ -78,6 +78,8 @@ export function hashString(text: string): number {
 
 export class Balancer {
   readonly health: PassiveHealth;
+  /** Servers that active health checks found DOWN (health-checker.ts); never picked. */
+  checkedDown: ReadonlySet<string> = new Set();
   private readonly active = new Map<string, number>();
   private readonly cursors = new Map<string, number>();
 
@@ -101,12 +103,17 @@ export class Balancer {
   }
 
   private eligible(server: Server, exclude: ReadonlySet<string> | undefined, now: number): boolean {
-    return !server.draining && (exclude === undefined || !exclude.has(server.id)) && this.health.isAvailable(server.id, now);
+    return (
+      !server.draining &&
+      (exclude === undefined || !exclude.has(server.id)) &&
+      (this.checkedDown.size === 0 || !this.checkedDown.has(server.id)) &&
+      this.health.isAvailable(server.id, now)
+    );
   }
 
   /**
    * A server for a new request: not draining, not in `exclude` (servers already tried for this
-   * request), not passively down. Undefined when there is none.
+   * request), not DOWN by its active checks, not passively down. Undefined when there is none.
    */
   pick(backend: Backend, clientIp: string, exclude?: ReadonlySet<string>, now = Date.now()): Server | undefined {
     const servers = backend.servers;

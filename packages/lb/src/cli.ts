@@ -21,6 +21,7 @@ import { renderAppMap, renderConfig, renderVhostMap } from './admin-text.js';
 import { RouteBuilder, mergeChanges } from './routes.js';
 import { startLoadBalancer, type LoadBalancer } from './server.js';
 import type { Timeouts } from './proxy.js';
+import { jsonAccessLog, parseSyslogTarget, syslogAccessLog, type AccessLog, type SyslogTarget } from './access-log.js';
 
 export const USAGE = `Usage: baton-lb --group NAME [options]
 
@@ -69,8 +70,20 @@ Timeouts (HAProxy's, as marathon-lb sets them; 500ms, 5s, 1m, or a bare number o
 marathon-lb flags with no meaning here (no HAProxy process, config file or reload) are accepted
 with a warning, so an existing command line keeps working: --haproxy-config, --command/-c,
 --max-reload-retries, --reload-interval, --skip-validation, --skip-config-cleanup, --dry/-d,
---archive-versions, --syslog-socket, --log-format, --haproxy-map, --group-https-by-vhost,
+--archive-versions, --haproxy-map, --group-https-by-vhost,
 --max-backoff, --longhelp, and a leading 'sse' or 'poll' word (marathon-lb's image).
+
+Health checks (HAProxy's, from each app's first Marathon health check of a port; no --health-check needed):
+      --no-active-checks           Do not check servers (Marathon's task health still applies with -H)
+      --max-concurrent-checks N    Most checks running at once (default 500)
+
+Access logs (one line per HTTP request and TCP connection, HAProxy's httplog/tcplog fields):
+      --access-log MODE            json (pino JSON lines on stdout), syslog, or off (default: syslog when
+                                   --syslog-socket names a socket, else $BATON_LB_ACCESS_LOG or json)
+      --syslog-socket PATH         Send them as syslog lines (RFC 3164, facility local0) to a Unix datagram
+                                   socket (e.g. /dev/log) or udp://HOST:PORT; /dev/null = none (default)
+      --log-format FORMAT          marathon-lb's Python logging format for those syslog lines, e.g.
+                                   '%(asctime)-15s %(name)s: %(message)s' (default: HAProxy's header)
 
 Other:
       --state-file PATH            Save the last good Marathon state there and, at start, serve its
@@ -103,6 +116,12 @@ export interface CliOptions {
   stateFile?: string;
   timeouts: Partial<Timeouts>;
   shutdownGraceMs: number;
+  /** Where access-log lines go. */
+  accessLog: 'json' | 'syslog' | 'off';
+  syslog: SyslogTarget;
+  logFormat?: string;
+  activeChecks: boolean;
+  maxConcurrentChecks: number;
   help: boolean;
   /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
   ignored: string[];
@@ -111,7 +130,7 @@ export interface CliOptions {
 export class CliError extends Error {}
 
 type Kind = 'bool' | 'string' | 'list' | 'int' | 'repeat' | 'duration';
-const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | 'credentialFile'; kind: Kind }> = {
+const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | 'credentialFile' | 'syslogSocket' | 'noActiveChecks'; kind: Kind }> = {
   '--marathon': { key: 'marathon', kind: 'repeat' },
   '-m': { key: 'marathon', kind: 'repeat' },
   '--group': { key: 'groups', kind: 'repeat' },
@@ -144,6 +163,11 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--timeout-tunnel': { key: 'tunnelMs', kind: 'duration' },
   '--timeout-http-request': { key: 'httpRequestMs', kind: 'duration' },
   '--shutdown-grace': { key: 'shutdownGraceMs', kind: 'duration' },
+  '--access-log': { key: 'accessLog', kind: 'string' },
+  '--syslog-socket': { key: 'syslogSocket', kind: 'string' },
+  '--log-format': { key: 'logFormat', kind: 'string' },
+  '--no-active-checks': { key: 'noActiveChecks', kind: 'bool' },
+  '--max-concurrent-checks': { key: 'maxConcurrentChecks', kind: 'int' },
   '--help': { key: 'help', kind: 'bool' },
   '-h': { key: 'help', kind: 'bool' },
 };
@@ -160,8 +184,6 @@ const MARATHON_LB_NO_OPS: Record<string, { takesValue: boolean; why: string }> =
   '--dry': { takesValue: false, why: 'there is no config file to print instead of writing' },
   '-d': { takesValue: false, why: 'there is no config file to print instead of writing' },
   '--archive-versions': { takesValue: true, why: 'there are no config file versions' },
-  '--syslog-socket': { takesValue: true, why: 'logs are JSON on stderr' },
-  '--log-format': { takesValue: true, why: 'logs are JSON on stderr' },
   '--haproxy-map': { takesValue: false, why: 'vhosts are always looked up in a map' },
   '--group-https-by-vhost': { takesValue: false, why: ':443 always picks the certificate by SNI and routes by Host' },
   '--max-backoff': { takesValue: true, why: 'reconnects use baton\'s jittered backoff (30 s cap)' },
@@ -198,10 +220,16 @@ export function parseArgs(argv: string[]): CliOptions {
     bindAddress: '0.0.0.0',
     timeouts: {},
     shutdownGraceMs: 10_000,
+    accessLog: 'json',
+    syslog: { kind: 'off' },
+    activeChecks: true,
+    maxConcurrentChecks: 500,
     help: false,
     ignored: [],
   };
   let credentialFile: string | undefined;
+  let accessLog: string | undefined;
+  let syslogSocket: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -223,7 +251,8 @@ export function parseArgs(argv: string[]): CliOptions {
     if (flag === undefined) throw new CliError(arg.startsWith('-') ? `unknown flag ${name}` : `unexpected argument ${arg}`);
     if (flag.kind === 'bool') {
       if (eq !== -1) throw new CliError(`${name} takes no value`);
-      if (flag.key !== 'sse') (out as unknown as Record<string, unknown>)[flag.key] = true;
+      if (flag.key === 'noActiveChecks') out.activeChecks = false;
+      else if (flag.key !== 'sse') (out as unknown as Record<string, unknown>)[flag.key] = true;
       continue;
     }
     let value: string;
@@ -259,6 +288,8 @@ export function parseArgs(argv: string[]): CliOptions {
       }
       default:
         if (flag.key === 'credentialFile') credentialFile = value;
+        else if (flag.key === 'accessLog') accessLog = value;
+        else if (flag.key === 'syslogSocket') syslogSocket = value;
         else target[flag.key] = value;
     }
   }
@@ -287,6 +318,19 @@ export function parseArgs(argv: string[]): CliOptions {
     out.logLevel = LOG_LEVELS[level] ?? level;
     if (!VALID_LEVELS.has(out.logLevel)) throw new CliError(`--log-level: unknown level ${level}`);
   }
+  if (syslogSocket !== undefined) {
+    try {
+      out.syslog = parseSyslogTarget(syslogSocket);
+    } catch (err) {
+      throw new CliError(`--syslog-socket: ${(err as Error).message}`);
+    }
+  }
+  if (out.syslog.kind !== 'off') accessLog ??= 'syslog';
+  accessLog ??= process.env.BATON_LB_ACCESS_LOG || 'json';
+  if (accessLog === 'json' || accessLog === 'syslog' || accessLog === 'off') out.accessLog = accessLog;
+  else throw new CliError(`--access-log: expected json, syslog or off, not ${accessLog}`);
+  if (out.accessLog === 'syslog' && out.syslog.kind === 'off') throw new CliError('--access-log syslog needs --syslog-socket PATH or udp://HOST:PORT');
+  if (out.maxConcurrentChecks < 1) throw new CliError('--max-concurrent-checks: must be at least 1');
   if (out.sslCerts === undefined && existsSync('/etc/ssl/cert.pem')) out.sslCerts = ['/etc/ssl/cert.pem'];
   return out;
 }
@@ -360,6 +404,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     }
   }
   const feedStatus = statusWithStateFile(feed, stateFile);
+  const accessLog = createAccessLog(opts);
   const lb = await startLoadBalancer({
     bindAddress: opts.bindAddress,
     httpPort: opts.httpPort,
@@ -378,6 +423,8 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     },
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
+    accessLog,
+    activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
   });
   // One build per event-loop turn for all the changes of that turn (an event and the status updates
   // read with it); setImmediate runs right after this turn's I/O, so a lone change is not delayed.
@@ -410,9 +457,16 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
       await feed.stop();
       await writer?.stop();
       await lb.close(graceMs);
+      await accessLog?.close();
       await client.close();
     },
   };
+}
+
+function createAccessLog(opts: CliOptions): AccessLog | undefined {
+  if (opts.accessLog === 'off') return undefined;
+  if (opts.accessLog === 'json' || opts.syslog.kind === 'off') return jsonAccessLog();
+  return syslogAccessLog({ target: opts.syslog, logFormat: opts.logFormat });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -430,6 +484,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   const logger = createLogger('lb', opts.logLevel);
   for (const warning of opts.ignored) logger.warn(`marathon-lb flag ignored: ${warning}`);
+  if (opts.accessLog === 'syslog' && opts.syslog.kind === 'unix' && !existsSync(opts.syslog.path)) {
+    logger.warn({ path: opts.syslog.path }, `--syslog-socket ${opts.syslog.path} does not exist (yet): access-log lines are dropped until a syslog daemon listens there`);
+  }
   let running: RunningLb;
   try {
     running = await run(opts, logger);

@@ -13,6 +13,7 @@ import type { Upstreams } from './upstream.js';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
 import type { FrontRequest } from './http1-server.js';
 import { requestHeadError } from './request-guard.js';
+import { NO_SERVER, type AccessLog } from './access-log.js';
 
 export interface Timeouts {
   /** Connecting to a server (HAProxy `timeout connect`). */
@@ -68,6 +69,8 @@ export interface ProxyContext {
   /** Checks an Authorization header against a backend's basic auth. */
   checkAuth(auth: BasicAuth, authorization: string | undefined): boolean;
   logger: Logger;
+  /** One line per request (access-log.ts); undefined = no access log, and no cost. */
+  accessLog?: AccessLog;
 }
 
 /** How many other servers a request that never reached its server may try. */
@@ -362,7 +365,11 @@ export function resolveRoute(table: RouteTable, frontend: Frontend, host: string
   }
 }
 
+/** Status of the last `plainResponse`, for the access-log line of a request answered without a server. */
+let lastPlainStatus = 0;
+
 function plainResponse(res: FrontRequest, frontend: Frontend, status: number, body: string, extra?: string[]): void {
+  lastPlainStatus = status;
   frontend.counters.countStatus(status);
   if (res.headersSent) {
     res.destroy();
@@ -401,6 +408,41 @@ const NO_HOSTS: readonly string[] = [];
 
 /** The handler for `request` events of an HTTP(S) listener. */
 export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
+  const handle = requestHandler(ctx, frontend);
+  const log = ctx.accessLog;
+  if (log === undefined) return handle;
+  return (req) => {
+    const acceptedAt = Date.now();
+    // Handled at once (refused, redirected, no route) → logged here; else the exchange logs its end.
+    if (handle(req) === undefined) logAnswered(log, req, frontend, acceptedAt, lastPlainStatus);
+  };
+}
+
+/** The access-log line of a request answered by the proxy itself (HAProxy: backend = frontend, `<NOSRV>`). */
+function logAnswered(log: AccessLog, req: FrontRequest, frontend: Frontend, acceptedAt: number, status: number): void {
+  log.http({
+    clientIp: clientAddress(req.socket.remoteAddress),
+    clientPort: req.socket.remotePort ?? 0,
+    acceptedAt,
+    frontend: frontend.name,
+    backend: frontend.name,
+    server: NO_SERVER,
+    TR: 0,
+    Tw: -1,
+    Tc: -1,
+    Tr: -1,
+    Ta: Date.now() - acceptedAt,
+    status,
+    bytes: 0,
+    termination: status >= 300 && status < 400 ? 'LR--' : status === 503 ? 'SC--' : 'PR--',
+    method: req.method,
+    url: req.url,
+    http10: req.http10,
+  });
+}
+
+/** Handles one request; true when a `ProxyExchange` took it over (it then logs its own end). */
+function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => true | undefined {
   return (req) => {
     const counters = frontend.counters;
     const raw = req.rawHeaders;
@@ -459,6 +501,7 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
       }
     }
     new ProxyExchange(ctx, frontend, req, backend, head, clientIp, url).start();
+    return true;
   };
 }
 
@@ -474,6 +517,12 @@ class ProxyExchange implements UpstreamHandler {
   private stickyFromCookie = false;
   private retriedReset = false;
   private bytesOut = 0;
+  private status = 0;
+  /** Access-log timestamps (only taken when there is an access log). */
+  private acceptedAt = 0;
+  private dispatchedAt = 0;
+  private headersAt = 0;
+  private clientPort = 0;
   private backendCounters: Counters;
   private serverCounters: Counters | undefined;
   private readonly options: UpstreamRequest & { headersTimeout: number; bodyTimeout: number };
@@ -488,6 +537,10 @@ class ProxyExchange implements UpstreamHandler {
     url: string,
   ) {
     this.backendCounters = ctx.stats.backend(backend.name);
+    if (ctx.accessLog !== undefined) {
+      this.acceptedAt = Date.now();
+      this.clientPort = res.socket.remotePort ?? 0;
+    }
     const forward = head.forward;
     let path = originForm(url);
     let host = head.host;
@@ -536,11 +589,12 @@ class ProxyExchange implements UpstreamHandler {
   private dispatch(chosen?: Server): void {
     const server = chosen ?? this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);
     if (server === undefined) {
-      this.fail(503);
+      this.fail(503, 'SC--');
       return;
     }
     this.server = server;
     this.attempts++;
+    if (this.acceptedAt !== 0) this.dispatchedAt = Date.now();
     this.ctx.balancer.acquire(server.id);
     const sc = (this.serverCounters = this.ctx.stats.server(server.id));
     sc.scur++;
@@ -554,8 +608,37 @@ class ProxyExchange implements UpstreamHandler {
     if (this.serverCounters !== undefined) this.serverCounters.scur--;
   }
 
-  private fail(status: number): void {
+  /** The access-log line of this request, if there is an access log. */
+  private logEnd(status: number, termination: string): void {
+    const log = this.ctx.accessLog;
+    if (log === undefined) return;
+    const now = Date.now();
+    const res = this.res;
+    log.http({
+      clientIp: this.clientIp,
+      clientPort: this.clientPort,
+      acceptedAt: this.acceptedAt,
+      frontend: this.frontend.name,
+      backend: this.backend.name,
+      server: this.server?.name ?? NO_SERVER,
+      TR: 0,
+      Tw: 0,
+      // Pooled keep-alive connections: the connect is not seen per request (HAProxy logs 0 on reuse too).
+      Tc: this.server === undefined ? -1 : 0,
+      Tr: this.headersAt === 0 ? -1 : this.headersAt - this.dispatchedAt,
+      Ta: now - this.acceptedAt,
+      status,
+      bytes: this.bytesOut,
+      termination,
+      method: res.method,
+      url: res.url,
+      http10: res.http10,
+    });
+  }
+
+  private fail(status: number, termination: string): void {
     if (this.finished) return;
+    this.logEnd(status, termination);
     this.finished = true;
     this.backendCounters.scur--;
     this.backendCounters.countStatus(status);
@@ -595,6 +678,8 @@ class ProxyExchange implements UpstreamHandler {
       headers.push('set-cookie', `${STICKY_COOKIE}=${server.cookie}; path=/`, 'cache-control', 'private');
     }
     if (this.frontend.closing) headers.push('connection', 'close');
+    this.status = statusCode;
+    if (this.acceptedAt !== 0) this.headersAt = Date.now();
     this.backendCounters.countStatus(statusCode);
     this.serverCounters?.countStatus(statusCode);
     this.frontend.counters.countStatus(statusCode);
@@ -619,6 +704,7 @@ class ProxyExchange implements UpstreamHandler {
   }
 
   onComplete(): void {
+    this.logEnd(this.status, '----');
     this.finished = true;
     this.releaseServer();
     const bc = this.backendCounters;
@@ -633,12 +719,14 @@ class ProxyExchange implements UpstreamHandler {
     if (this.finished) return;
     const server = this.server;
     if (this.clientGone) {
+      this.logEnd(this.status === 0 ? -1 : this.status, this.status === 0 ? 'CH--' : 'CD--');
       this.finished = true;
       this.backendCounters.scur--;
       return;
     }
     if (this.res.headersSent) {
       // The response had started: nothing better to do than cut the client connection.
+      this.logEnd(this.status, isTimeoutError(err) ? 'sD--' : 'SD--');
       this.finished = true;
       this.backendCounters.scur--;
       this.backendCounters.eresp++;
@@ -658,7 +746,7 @@ class ProxyExchange implements UpstreamHandler {
           return;
         }
       }
-      this.fail(isTimeoutError(err) ? 504 : 502);
+      this.fail(isTimeoutError(err) ? 504 : 502, isTimeoutError(err) ? 'sC--' : 'SC--');
       return;
     }
     // The server closed the connection before answering (a keep-alive race, a server that just died
@@ -677,6 +765,6 @@ class ProxyExchange implements UpstreamHandler {
     }
     this.backendCounters.eresp++;
     if (this.serverCounters !== undefined) this.serverCounters.eresp++;
-    this.fail(isTimeoutError(err) ? 504 : 502);
+    this.fail(isTimeoutError(err) ? 504 : 502, isTimeoutError(err) ? 'sH--' : 'SH--');
   }
 }

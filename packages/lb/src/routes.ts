@@ -421,6 +421,8 @@ export class RouteBuilder {
         check = healthCheckFor(base, port.healthCheckPortIndex);
         if (check && check.port === undefined) borrowedIndex = port.healthCheckPortIndex;
       }
+      // marathon-lb probes the task port at HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX whatever the check says.
+      if (ownCheck && port.healthCheckPortIndex !== undefined) borrowedIndex = port.healthCheckPortIndex;
       const httpByCheck = ownCheck ? ownCheck.protocol === 'HTTP' : check !== undefined && HTTP_CHECKS.has(check.protocol);
       const mode = port.mode ?? (port.vhosts.length > 0 || httpByCheck ? 'http' : 'tcp');
       const name = backendName(unitId, bindPort);

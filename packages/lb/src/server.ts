@@ -8,6 +8,8 @@ import { silentLogger, type FeedStatus, type Logger } from '@baton/marathon';
 import { createAdminServer, type AdminSource } from './admin.js';
 import { checkBasicAuth } from './auth.js';
 import { Balancer, PassiveHealth, type PassiveHealthOptions } from './balancer.js';
+import { HealthChecker } from './health-checker.js';
+import type { AccessLog } from './access-log.js';
 import { createRequestHandler, DEFAULT_TIMEOUTS, type Frontend, type FrontendKind, type ProxyContext, type Timeouts } from './proxy.js';
 import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table.js';
 import { Counters, LbStats } from './stats.js';
@@ -53,6 +55,10 @@ export interface LoadBalancerOptions {
   logger?: Logger;
   /** Internal: the upstream HTTP client (default `http1`; `undici` to compare in benchmarks). */
   upstreamClient?: UpstreamClient;
+  /** Active health checks from the apps' Marathon health checks (default on; false = off). */
+  activeChecks?: boolean | { maxConcurrent?: number };
+  /** One line per HTTP request and TCP connection (access-log.ts); none when undefined. */
+  accessLog?: AccessLog;
 }
 
 export interface ListenerInfo {
@@ -85,6 +91,10 @@ export interface LoadBalancer {
   problems(): RouteProblem[];
   readonly stats: LbStats;
   readonly balancer: Balancer;
+  /** Active health checks (undefined when turned off). */
+  readonly checks?: HealthChecker;
+  /** The access log (undefined when off). */
+  readonly accessLog?: AccessLog;
 }
 
 export function emptyRouteTable(): RouteTable {
@@ -127,6 +137,8 @@ function problemKey(p: RouteProblem): string {
 class LoadBalancerImpl implements LoadBalancer {
   readonly stats = new LbStats();
   readonly balancer: Balancer;
+  readonly checks: HealthChecker | undefined;
+  readonly accessLog: AccessLog | undefined;
   readonly addresses: LoadBalancer['addresses'];
   private current: RouteTable;
   /** The table the last deferred sync ran for. */
@@ -162,6 +174,13 @@ class LoadBalancerImpl implements LoadBalancer {
     this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, client: options.upstreamClient });
     this.current = options.initialTable ?? emptyRouteTable();
     this.synced = this.current;
+    this.accessLog = options.accessLog;
+    if (options.activeChecks !== false) {
+      const maxConcurrent = typeof options.activeChecks === 'object' ? options.activeChecks.maxConcurrent : undefined;
+      this.checks = new HealthChecker({ connectTimeoutMs: this.timeouts.connectMs, maxConcurrent, logger: this.logger.child({ module: 'health-check' }) });
+      this.balancer.checkedDown = this.checks.down;
+      this.checks.sync(this.current);
+    }
     const checkAuth = options.checkAuth ?? defaultCheckAuth;
     this.ctx = {
       table: () => this.current,
@@ -173,6 +192,7 @@ class LoadBalancerImpl implements LoadBalancer {
       maxHeaders: options.maxHeaders ?? 100,
       checkAuth,
       logger: this.logger,
+      accessLog: options.accessLog,
     };
   }
 
@@ -255,6 +275,7 @@ class LoadBalancerImpl implements LoadBalancer {
       const previous = this.synced;
       this.synced = table;
       if (previous.backends !== table.backends || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(previous, table);
+      this.checks?.sync(table);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
       // A route patch keeps the listeners array (and the certificate list, unless a certificate
       // changed): then no listener is to open or close, unless an earlier bind failed (retried here).
@@ -553,6 +574,7 @@ class LoadBalancerImpl implements LoadBalancer {
   async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.checks?.close();
     const all = [...this.fixed, ...this.services.values()];
     for (const l of all) {
       l.frontend.closing = true;

@@ -8,6 +8,7 @@ import type { UpgradeRequest } from './http1-server.js';
 import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
+import { NO_SERVER } from './access-log.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -150,16 +151,35 @@ function tunnelClosed(ctx: ProxyContext, serverId: string, sc: Counters, bc: Cou
   };
 }
 
+/** The tcplog line of a TCP connection (when there is an access log): `Tc` = connect time, -1 when none. */
+function logTcp(ctx: ProxyContext, frontend: Frontend, client: Socket, acceptedAt: number, backend: string, server: string, Tc: number, bytes: number, termination: string): void {
+  ctx.accessLog?.tcp({
+    clientIp: clientAddress(client.remoteAddress),
+    clientPort: client.remotePort ?? 0,
+    acceptedAt,
+    frontend: frontend.name,
+    backend,
+    server,
+    Tw: Tc < 0 ? -1 : 0,
+    Tc,
+    Tt: Date.now() - acceptedAt,
+    bytes,
+    termination,
+  });
+}
+
 /** The handler for `connection` events of a TCP-mode service-port listener. */
 export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client: Socket) => void {
   return (client) => {
     const counters = frontend.counters;
+    const acceptedAt = ctx.accessLog === undefined ? 0 : Date.now();
     client.pause();
     client.on('error', () => client.destroy());
     const backend = frontend.backendName === undefined ? undefined : ctx.table().backends.get(frontend.backendName);
     const clientIp = clientAddress(client.remoteAddress);
     if (backend === undefined || !networkAllowed(backend, clientIp)) {
       counters.ereq++;
+      if (acceptedAt !== 0) logTcp(ctx, frontend, client, acceptedAt, frontend.name, NO_SERVER, -1, 0, 'PR');
       client.destroy();
       return;
     }
@@ -167,9 +187,11 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
     bc.scur++;
     bc.stot++;
     const relay = createRelay(client);
+    const connectingAt = acceptedAt === 0 ? 0 : Date.now();
     connectToBackend(ctx, backend, clientIp, (result) => {
       if ('status' in result) {
         bc.scur--;
+        if (acceptedAt !== 0) logTcp(ctx, frontend, client, acceptedAt, backend.name, NO_SERVER, -1, 0, result.status === 504 ? 'sC' : 'SC');
         client.destroy();
         return;
       }
@@ -184,11 +206,18 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
       sc.scur++;
       sc.stot++;
       client.setNoDelay(true);
+      const closed = tunnelClosed(ctx, server.id, sc, bc);
+      const Tc = acceptedAt === 0 ? 0 : Date.now() - connectingAt;
       splice(
         client,
         socket,
         ctx.timeouts.tunnelMs,
-        tunnelClosed(ctx, server.id, sc, bc),
+        acceptedAt === 0
+          ? closed
+          : (bytesIn, bytesOut) => {
+              closed(bytesIn, bytesOut);
+              logTcp(ctx, frontend, client, acceptedAt, backend.name, server.name, Tc, bytesOut, '--');
+            },
         true,
       );
       client.resume();

@@ -71,10 +71,24 @@ describe('parseArgs', () => {
       '--haproxy-map: vhosts are always looked up in a map',
       '--group-https-by-vhost: :443 always picks the certificate by SNI and routes by Host',
       "--max-backoff: reconnects use baton's jittered backoff (30 s cap)",
-      '--syslog-socket: logs are JSON on stderr',
       '--dry: there is no config file to print instead of writing',
     ]);
     expect(() => parseArgs(['--group', 'x', '--haproxy-config'])).toThrow('--haproxy-config needs a value');
+  });
+
+  it("takes marathon-lb's --syslog-socket and --log-format for the access log; /dev/null = none", () => {
+    expect(parseArgs(['--group', 'x', '--syslog-socket', '/dev/null', '--access-log', 'json'])).toMatchObject({ syslog: { kind: 'off' }, accessLog: 'json' });
+    expect(parseArgs(['--group', 'x', '--syslog-socket', '/dev/log', '--log-format', '%(message)s'])).toMatchObject({
+      syslog: { kind: 'unix', path: '/dev/log' },
+      accessLog: 'syslog',
+      logFormat: '%(message)s',
+    });
+    expect(parseArgs(['--group', 'x', '--syslog-socket', 'udp://127.0.0.1:514']).syslog).toEqual({ kind: 'udp', host: '127.0.0.1', port: 514 });
+    expect(parseArgs(['--group', 'x', '--access-log', 'off']).accessLog).toBe('off');
+    expect(() => parseArgs(['--group', 'x', '--syslog-socket', 'log-host'])).toThrow('--syslog-socket: not a socket path');
+    expect(() => parseArgs(['--group', 'x', '--access-log', 'syslog'])).toThrow('--access-log syslog needs --syslog-socket');
+    expect(() => parseArgs(['--group', 'x', '--access-log', 'loud'])).toThrow('--access-log: expected json, syslog or off');
+    expect(parseArgs(['--group', 'x', '--no-active-checks', '--max-concurrent-checks', '50'])).toMatchObject({ activeChecks: false, maxConcurrentChecks: 50 });
   });
 
   it('takes a DC/OS token for Marathon, but not together with basic credentials', () => {

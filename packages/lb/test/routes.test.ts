@@ -222,6 +222,16 @@ describe('modes', () => {
     expect(port0.servers).toMatchObject([{ port: 31000, checkPort: 31001 }]);
     expect(table.backends.get('a_10001')!.mode).toBe('tcp'); // its own MESOS_HTTP check: not exactly HTTP
   });
+
+  it('HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX moves the port of the port\'s own check (as marathon-lb)', () => {
+    const app = hostApp('/a', {
+      servicePorts: [10000, 10001],
+      healthChecks: [{ protocol: 'HTTP', path: '/h', portIndex: 0 }],
+      labels: { HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1' },
+      tasks: [task('/a', { ports: [31000, 31001] })],
+    });
+    expect(build([app]).backends.get('a_10000')!.servers).toMatchObject([{ port: 31000, checkPort: 31001 }]);
+  });
 });
 
 describe('labels shape the backend', () => {
