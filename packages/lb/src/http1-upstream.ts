@@ -459,7 +459,9 @@ class Connection {
       this.socket.destroy(); // the pool learns on 'close'
       return;
     }
-    if (this.paused) this.socket.resume();
+    // A response that completed while its client was slow left the socket paused (`paused` is reset
+    // by then): a pooled connection must read, or the next request on it would wait for nothing.
+    if (this.socket.isPaused()) this.socket.resume();
     this.reused = true;
     this.pool.release(this);
   }
