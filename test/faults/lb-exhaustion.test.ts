@@ -16,8 +16,13 @@ import { ensureBuilt, http, startBin, type Bin } from './fault-helpers.js';
 import { freePort, processUsage, statusOf } from './hardening-helpers.js';
 
 const MiB = 1024 * 1024;
-/** How far above its idle baseline baton-lb's RSS may go during any attack (generous: ~1 MiB per connection is the design). */
-const RSS_HEADROOM = 64 * MiB;
+/**
+ * How far above its idle baseline baton-lb's RSS may go during an attack: generous, as the design is
+ * ~1 MiB per connection, but a short burst of garbage while the kernel's socket buffers fill is normal.
+ */
+const RSS_HEADROOM = 80 * MiB;
+/** How much RSS may still grow in the last third of an attack (bounded memory stops growing). */
+const RSS_PLATEAU = 24 * MiB;
 /** How close to the baseline RSS must come back once the attacker has left. */
 const RSS_AFTER_MARGIN = 60 * MiB;
 const ATTACK_MS = 4_000;
@@ -165,9 +170,9 @@ function readSome(port: number, bytes: number): Promise<number> {
   });
 }
 
-/** A legitimate request on a fresh connection: its status (0 when it failed or took over 3 s). */
+/** A legitimate request on a fresh connection: its status (0 when it failed or took over 5 s). */
 async function legit(): Promise<number> {
-  const r = await http(`http://127.0.0.1:${httpPort}/big?kb=4`, { headers: { host: 'good.test' }, timeoutMs: 3_000 }).catch(() => undefined);
+  const r = await http(`http://127.0.0.1:${httpPort}/big?kb=4`, { headers: { host: 'good.test' }, timeoutMs: 5_000 }).catch(() => undefined);
   return r?.status ?? 0;
 }
 
@@ -202,17 +207,23 @@ async function underAttack(name: string, start: () => Attack, durationMs = ATTAC
   const baseline = rss();
   const attack = start();
   let peak = baseline;
+  let earlyPeak = baseline;
+  let latePeak = 0;
   const statuses: number[] = [];
-  const until = Date.now() + durationMs;
-  while (Date.now() < until) {
+  const started = Date.now();
+  while (Date.now() - started < durationMs) {
     const [status] = await Promise.all([legit(), sleep(250)]);
     statuses.push(status);
-    peak = Math.max(peak, rss());
+    const now = rss();
+    peak = Math.max(peak, now);
+    if (Date.now() - started < (durationMs * 2) / 3) earlyPeak = peak;
+    else latePeak = Math.max(latePeak, now);
     if (peak > baseline + RSS_HEADROOM) break; // no need to wait for the bin to run out of memory
   }
   attack.stop();
   expect(alive(), `${name}: baton-lb died`).toBe(true);
   expect(peak - baseline, `${name}: RSS grew from ${(baseline / MiB).toFixed(0)} to ${(peak / MiB).toFixed(0)} MiB`).toBeLessThan(RSS_HEADROOM);
+  expect(latePeak - earlyPeak, `${name}: RSS still growing late in the attack (${(earlyPeak / MiB).toFixed(0)} → ${(latePeak / MiB).toFixed(0)} MiB)`).toBeLessThan(RSS_PLATEAU);
   expect(statuses.filter((s) => s !== 200), `${name}: legitimate requests during the attack: ${statuses.join(',')}`).toEqual([]);
   expect(await legit()).toBe(200);
   let after = rss();
@@ -280,7 +291,7 @@ describe('clients that do not read', () => {
     // repeats a 15 KB path.
     const proxied = Buffer.from('GET /big?kb=60 HTTP/1.1\r\nHost: good.test\r\n\r\n'.repeat(64));
     const local = Buffer.from(`GET /${'p'.repeat(15_000)} HTTP/1.1\r\nHost: redir.test\r\n\r\n`.repeat(4));
-    await underAttack('pipelining', () => openAttack(httpPort, 5, (socket, i) => pipelineForever(socket, i < 4 ? local : proxied)), 6_000);
+    await underAttack('pipelining', () => openAttack(httpPort, 5, (socket, i) => pipelineForever(socket, i < 4 ? local : proxied)), 8_000);
   }, 30_000);
 
   it('a request body flooded in behind a pipelined request still being answered', async () => {
@@ -338,10 +349,15 @@ describe('slow clients hold no server slot', () => {
   }, 30_000);
 
   it('a request queued for a server whose connections are all busy gets 503 after --timeout-queue (1s); other vhosts are served', async () => {
-    // 256 requests take every connection the pool opens to the slow.test server.
+    // 256 requests take every connection the pool opens to the slow.test server (their responses
+    // trickle, so the server timeout does not free them).
     const busy = await Promise.all(Array.from({ length: 256 }, () => rawSocket(httpPort)));
-    for (const s of busy) s.write('GET /slow?ms=10000 HTTP/1.1\r\nHost: slow.test\r\n\r\n');
-    await sleep(500);
+    let answering = 0;
+    for (const s of busy) {
+      s.once('data', () => answering++);
+      s.write('GET /drip?ms=10000 HTTP/1.1\r\nHost: slow.test\r\n\r\n');
+    }
+    await waitFor(() => answering === busy.length, 10_000, 50);
     try {
       const started = Date.now();
       const queued = await http(`http://127.0.0.1:${httpPort}/slow?ms=1`, { headers: { host: 'slow.test' }, timeoutMs: 6_000 }).catch((err: Error) => ({ status: 0, body: err.message }));
