@@ -13,7 +13,7 @@
 //     `101`); CONNECT requests are handed over with the socket and the bytes after the head.
 //
 // Memory per connection is bounded by: the request heads parsed ahead (MAX_WAITING + 1 of at most
-// `maxHeaderSize` each), the body bytes of requests not yet started (BUFFERED_BODY_BYTES each, then
+// `maxHeaderSize` each), the body bytes of requests not yet started (BUFFERED_BODY_BYTES in all, then
 // the socket is paused), one socket read (64 KiB), and the unread replies (WRITE_HIGH_WATER plus one
 // response chunk).
 
@@ -70,7 +70,7 @@ const COALESCE_BYTES = 16 * 1024;
 export const MAX_WAITING = 32;
 /** Unread response bytes beyond which the next request waits for the client to read ('drain'). */
 export const WRITE_HIGH_WATER = 64 * 1024;
-/** Body bytes kept for a request that has not started; beyond this the client socket stops being read. */
+/** Body bytes kept for requests of a connection that have not started; beyond this the client socket stops being read. */
 export const BUFFERED_BODY_BYTES = 64 * 1024;
 /** A request body up to this size is received whole before `whenBodyReady` (no server slot held meanwhile). */
 export const BODY_READY_BYTES = 16 * 1024;
@@ -146,7 +146,7 @@ export class FrontRequest {
       stream = this.stream = new BodyStream(this.conn);
       const buffered = this.buffered;
       this.buffered = undefined;
-      this.bufferedBytes = 0;
+      this.releaseBuffered();
       if (buffered !== undefined) for (const chunk of buffered) stream.push(chunk);
       if (this.complete) stream.push(null);
     }
@@ -184,16 +184,24 @@ export class FrontRequest {
     else {
       (this.buffered ??= []).push(chunk);
       this.bufferedBytes += chunk.length;
-      more = this.bufferedBytes < BUFFERED_BODY_BYTES;
+      more = (this.conn.bufferedBody += chunk.length) < BUFFERED_BODY_BYTES;
     }
     if (this.bodyReady !== undefined && this.bodyBytes >= BODY_READY_BYTES) this.bodyIsReady();
     return more;
+  }
+
+  /** Body bytes held before a stream was asked for no longer count against the connection. */
+  private releaseBuffered(): void {
+    this.conn.bufferedBody -= this.bufferedBytes;
+    this.bufferedBytes = 0;
   }
 
   /** @internal the request ended (complete) or the client went away (aborted). */
   endBody(aborted: boolean): void {
     const stream = this.stream;
     if (aborted) {
+      this.buffered = undefined;
+      this.releaseBuffered();
       if (stream !== undefined && !stream.readableEnded) {
         stream.emit('aborted');
         stream.destroy();
@@ -271,6 +279,8 @@ export class FrontRequest {
   end(): void {
     if (this.finished) return;
     this.finished = true;
+    this.buffered = undefined;
+    this.releaseBuffered();
     const tail = this.chunked ? LAST_CHUNK : '';
     const pending = this.pending;
     if (pending !== undefined) {
@@ -359,6 +369,8 @@ class Http1Connection {
   idleSince: number;
   lastActivity: number;
   served = 0;
+  /** Body bytes held for requests whose body stream nobody asked for yet. */
+  bufferedBody = 0;
 
   constructor(
     readonly socket: Socket,
