@@ -452,6 +452,7 @@ describe('protocol limits', () => {
     ['two Transfer-Encoding headers', 'POST /echo HTTP/1.1\r\nHost: good.test\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
     ['HTTP/1.0 with Transfer-Encoding', 'POST /echo HTTP/1.0\r\nHost: good.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
     ['an HTTP/2.0 request line', 'GET /echo HTTP/2.0\r\nHost: good.test\r\n\r\n', 505],
+    ['an Upgrade request with a body', 'POST /ws HTTP/1.1\r\nHost: good.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello', 400],
   ])('refuses %s', async (_name, request, status) => {
     const socket = await rawSocket(httpPort);
     socket.write(request);
