@@ -64,7 +64,10 @@ Timeouts (HAProxy's, as marathon-lb sets them; 500ms, 5s, 1m, or a bare number o
       --timeout-client D           Client inactivity (default 30s)
       --timeout-server D           Server response headers and body silence; then 504 (default 30s)
       --timeout-tunnel D           Idle WebSocket / TCP tunnels (default 1h)
-      --timeout-http-request D     Receiving a complete request head (default 15s)
+      --timeout-http-request D     Receiving a complete request head, and a body of up to 16 KiB before
+                                   it takes a server slot (default 15s)
+      --timeout-http-body D        Receiving a whole request body; a trickle does not extend it (default 5m)
+      --timeout-queue D            A request waiting for a connection to its server; then 503 (default 30s)
       --shutdown-grace D           On SIGTERM, how long in-flight requests may finish (default 10s)
 
 marathon-lb flags with no meaning here (no HAProxy process, config file or reload) are accepted
@@ -162,6 +165,8 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--timeout-server': { key: 'serverMs', kind: 'duration' },
   '--timeout-tunnel': { key: 'tunnelMs', kind: 'duration' },
   '--timeout-http-request': { key: 'httpRequestMs', kind: 'duration' },
+  '--timeout-http-body': { key: 'httpBodyMs', kind: 'duration' },
+  '--timeout-queue': { key: 'queueMs', kind: 'duration' },
   '--shutdown-grace': { key: 'shutdownGraceMs', kind: 'duration' },
   '--access-log': { key: 'accessLog', kind: 'string' },
   '--syslog-socket': { key: 'syslogSocket', kind: 'string' },

@@ -7,7 +7,15 @@
 //     pipelined requests answered in order, idle connections closed after `keepAliveMs`;
 //   - response framing: chunked when the response has no length, none for HEAD/204/304;
 //   - request bodies as a Readable with back-pressure on the client socket;
-//   - Upgrade and CONNECT requests handed over with the socket and the bytes after the head.
+//   - back-pressure on responses: while a connection's unread replies pass WRITE_HIGH_WATER bytes, the
+//     next pipelined request is not started and (MAX_WAITING requests ahead) the socket is not read;
+//   - Upgrade requests are ordinary requests until the listener switches protocols (on the server's
+//     `101`); CONNECT requests are handed over with the socket and the bytes after the head.
+//
+// Memory per connection is bounded by: the request heads parsed ahead (MAX_WAITING + 1 of at most
+// `maxHeaderSize` each), the body bytes of requests not yet started (BUFFERED_BODY_BYTES in all, then
+// the socket is paused), one socket read (64 KiB), and the unread replies (WRITE_HIGH_WATER plus one
+// response chunk).
 
 import { createRequire } from 'node:module';
 import { Server as NetServer, type Socket } from 'node:net';
@@ -33,6 +41,8 @@ export interface Http1ServerOptions {
   keepAliveMs: number;
   /** Inactivity allowed while the proxy waits on the client (a fresh connection, a request body, a blocked write). */
   clientTimeoutMs: number;
+  /** A request body must be complete this long after its head (408, or the connection cut); a trickle does not extend it. */
+  bodyTimeoutMs: number;
   /** A request the parser refused, answered here (400, 408, 413, 431) before the connection closes. */
   onClientError?: (status: number, reason: string) => void;
   /** The request listener threw: the connection is cut and this is told why. */
@@ -49,7 +59,7 @@ export interface UpgradeRequest {
 }
 
 export type RequestListener = (req: FrontRequest) => void;
-export type UpgradeListener = (req: UpgradeRequest, socket: Socket, head: Buffer) => void;
+export type ConnectListener = (req: UpgradeRequest, socket: Socket, head: Buffer) => void;
 
 /** A listener with the one method of Node's http.Server that closing needs. */
 export type Http1Listener = NetServer & { closeIdleConnections(): void };
@@ -57,7 +67,13 @@ export type Http1Listener = NetServer & { closeIdleConnections(): void };
 /** Bodies up to this size are appended to the pending head and leave in the same write. */
 const COALESCE_BYTES = 16 * 1024;
 /** Pipelined requests parsed ahead of their turn; beyond this the client socket stops being read. */
-const MAX_WAITING = 32;
+export const MAX_WAITING = 32;
+/** Unread response bytes beyond which the next request waits for the client to read ('drain'). */
+export const WRITE_HIGH_WATER = 64 * 1024;
+/** Body bytes kept for requests of a connection that have not started; beyond this the client socket stops being read. */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
+/** A request body up to this size is received whole before `whenBodyReady` (no server slot held meanwhile). */
+export const BODY_READY_BYTES = 16 * 1024;
 const LAST_CHUNK = '0\r\n\r\n';
 
 class BodyStream extends Readable {
@@ -86,10 +102,20 @@ export class FrontRequest {
   finished = false;
   /** Every byte of the request (head and body) has been received. */
   complete = false;
+  /** An Upgrade request: answered as any other request unless the listener switches protocols. */
+  readonly upgrade: boolean;
+  /** When the request head was complete. */
+  readonly receivedAt = Date.now();
+  /** When the request's first byte was parsed. */
+  startedAt = this.receivedAt;
+  /** Body bytes received so far. */
+  bodyBytes = 0;
   /** Called once when the client connection closes before the response ended. */
   onAbort: (() => void) | undefined;
   private stream: BodyStream | undefined;
   private buffered: Buffer[] | undefined;
+  private bufferedBytes = 0;
+  private bodyReady: (() => void) | undefined;
   private chunked = false;
   private noBody = false;
   /** Response bytes not yet written: the head and the body so far (latin1). */
@@ -102,7 +128,9 @@ export class FrontRequest {
     rawHeaders: string[],
     http10: boolean,
     keepAlive: boolean,
+    upgrade = false,
   ) {
+    this.upgrade = upgrade;
     this.method = method;
     this.url = url;
     this.rawHeaders = rawHeaders;
@@ -118,24 +146,62 @@ export class FrontRequest {
       stream = this.stream = new BodyStream(this.conn);
       const buffered = this.buffered;
       this.buffered = undefined;
+      this.releaseBuffered();
       if (buffered !== undefined) for (const chunk of buffered) stream.push(chunk);
       if (this.complete) stream.push(null);
     }
     return stream;
   }
 
+  /**
+   * Calls `ready` once the body is complete or BODY_READY_BYTES of it have arrived (at once when the
+   * request has no body left to wait for). Until then the request holds no server slot; the
+   * connection's request-head deadline covers the wait (as HAProxy's `option http-buffer-request`).
+   */
+  whenBodyReady(ready: () => void): void {
+    if (this.complete || this.bodyBytes >= BODY_READY_BYTES) ready();
+    else this.bodyReady = ready;
+  }
+
+  /** Waiting in `whenBodyReady`. */
+  get awaitingBody(): boolean {
+    return this.bodyReady !== undefined;
+  }
+
+  private bodyIsReady(): void {
+    const ready = this.bodyReady;
+    if (ready === undefined) return;
+    this.bodyReady = undefined;
+    ready();
+  }
+
   /** @internal a body chunk from the parser; false when the client should stop sending for now. */
   pushBody(chunk: Buffer): boolean {
     if (this.finished) return true; // answered already: the rest of the body is read and dropped
-    if (this.stream !== undefined) return this.stream.push(chunk);
-    (this.buffered ??= []).push(chunk);
-    return true;
+    this.bodyBytes += chunk.length;
+    let more: boolean;
+    if (this.stream !== undefined) more = this.stream.push(chunk);
+    else {
+      (this.buffered ??= []).push(chunk);
+      this.bufferedBytes += chunk.length;
+      more = (this.conn.bufferedBody += chunk.length) < BUFFERED_BODY_BYTES;
+    }
+    if (this.bodyReady !== undefined && this.bodyBytes >= BODY_READY_BYTES) this.bodyIsReady();
+    return more;
+  }
+
+  /** Body bytes held before a stream was asked for no longer count against the connection. */
+  private releaseBuffered(): void {
+    this.conn.bufferedBody -= this.bufferedBytes;
+    this.bufferedBytes = 0;
   }
 
   /** @internal the request ended (complete) or the client went away (aborted). */
   endBody(aborted: boolean): void {
     const stream = this.stream;
     if (aborted) {
+      this.buffered = undefined;
+      this.releaseBuffered();
       if (stream !== undefined && !stream.readableEnded) {
         stream.emit('aborted');
         stream.destroy();
@@ -144,6 +210,7 @@ export class FrontRequest {
     }
     this.complete = true;
     if (stream !== undefined) stream.push(null);
+    this.bodyIsReady();
   }
 
   /** `100 Continue`, for a client that sent `Expect: 100-continue`. */
@@ -212,6 +279,8 @@ export class FrontRequest {
   end(): void {
     if (this.finished) return;
     this.finished = true;
+    this.buffered = undefined;
+    this.releaseBuffered();
     const tail = this.chunked ? LAST_CHUNK : '';
     const pending = this.pending;
     if (pending !== undefined) {
@@ -226,6 +295,17 @@ export class FrontRequest {
     this.writeHead(statusCode, '', headers);
     if (body !== '' && !this.noBody) this.write(Buffer.from(body));
     this.end();
+  }
+
+  /**
+   * Ends HTTP on this connection after an Upgrade request: writes `head` (the `101` response head,
+   * as sent) and hands over the socket with the client bytes received after the request head.
+   */
+  switchProtocols(head: string): { socket: Socket; head: Buffer } {
+    if (!this.upgrade || this.headersSent) throw new Error('not an Upgrade request awaiting its response');
+    this.headersSent = true;
+    this.finished = true;
+    return this.conn.switchProtocols(this, head);
   }
 
   /** Cuts the connection (a response that cannot be completed). */
@@ -264,9 +344,17 @@ class Http1Connection {
   private reading: FrontRequest | undefined;
   private partialHeaders: string[] | undefined;
   private partialUrl = '';
+  /** A CONNECT request, handed over once the responses before it are done. */
   private upgrade: { req: UpgradeRequest; head: Buffer | undefined } | undefined;
+  /** An Upgrade request stops parsing: the bytes after its head wait here for its response. */
+  private held: Buffer | undefined;
+  private holding = false;
+  /** A request head refused in a parser callback (400, 505), answered once the read is parsed. */
+  private headRefusal = 0;
   private pausedForBody = false;
   private pausedForQueue = false;
+  /** The client does not read its replies: nothing more is started or read until 'drain'. */
+  private pausedForWrite = false;
   private clientEnded = false;
   /** No longer reading requests from the socket (closing, refused, or handed over). */
   private detached = false;
@@ -281,6 +369,8 @@ class Http1Connection {
   idleSince: number;
   lastActivity: number;
   served = 0;
+  /** Body bytes held for requests whose body stream nobody asked for yet. */
+  bufferedBody = 0;
 
   constructor(
     readonly socket: Socket,
@@ -321,14 +411,21 @@ class Http1Connection {
     // body, say) then refuses it before anything was forwarded.
     const toStart = this.toStart;
     this.toStart = undefined;
-    if (typeof ret !== 'number') {
-      this.parseError(ret as Error & { code?: string });
+    const headRefusal = this.headRefusal;
+    if (typeof ret !== 'number' || headRefusal !== 0) {
+      this.headRefusal = 0;
+      if (typeof ret !== 'number') this.parseError(ret as Error & { code?: string });
+      else this.refuse(headRefusal);
       if (toStart !== undefined && this.current === toStart) this.start(toStart); // the bad request was a later one
       return;
     }
     const upgrade = this.upgrade;
     if (upgrade !== undefined && upgrade.head === undefined) {
       upgrade.head = data.subarray(ret);
+      this.socket.pause();
+    }
+    if (this.holding && this.held === undefined) {
+      this.held = data.subarray(ret);
       this.socket.pause();
     }
     if (toStart !== undefined) this.start(toStart);
@@ -437,6 +534,7 @@ class Http1Connection {
     major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined,
     _statusCode: unknown, _statusText: unknown, upgrade: boolean, shouldKeepAlive: boolean,
   ): number => {
+    const startedAt = this.headStartedAt;
     this.headStartedAt = 0;
     if (this.detached) return 2; // the rest of this read is not looked at
     if (headers === undefined) headers = this.partialHeaders ?? [];
@@ -447,11 +545,26 @@ class Http1Connection {
     this.partialUrl = '';
     const methodName = methods[method];
     const http10 = major === 1 && minor === 0;
-    if (upgrade) {
-      this.upgrade = { req: { method: methodName, http10, url, rawHeaders: headers, socket: this.socket }, head: undefined };
-      return 2; // stop parsing: the rest belongs to the tunnel
+    const refusal = headError(major, http10, headers, upgrade);
+    if (refusal !== 0) {
+      this.headRefusal = refusal;
+      return 2; // stop parsing: nothing after a refused head is looked at
     }
-    const req = new FrontRequest(this, methodName, url, headers, http10, shouldKeepAlive);
+    if (upgrade && methodName === 'CONNECT') {
+      this.upgrade = { req: { method: methodName, http10, url, rawHeaders: headers, socket: this.socket }, head: undefined };
+      return 2; // stop parsing: the rest belongs to the CONNECT listener
+    }
+    const req = new FrontRequest(this, methodName, url, headers, http10, shouldKeepAlive, upgrade);
+    if (startedAt !== 0) req.startedAt = startedAt;
+    if (upgrade) {
+      // Parsing stops here: the bytes after the head are the new protocol's if the server switches,
+      // or the next request's if it answers anything else.
+      req.complete = true;
+      this.holding = true;
+      if (this.current === undefined) this.current = this.toStart = req;
+      else this.waiting.push(req);
+      return 2;
+    }
     this.reading = req;
     if (this.current === undefined) this.current = this.toStart = req;
     else {
@@ -482,13 +595,19 @@ class Http1Connection {
   resumeBody(): void {
     if (!this.pausedForBody) return;
     this.pausedForBody = false;
-    if (!this.pausedForQueue && !this.detached) this.socket.resume();
+    this.resumeReading();
+  }
+
+  /** Reads the socket again unless something still holds it. */
+  private resumeReading(): void {
+    if (!this.pausedForBody && !this.pausedForQueue && !this.pausedForWrite && !this.holding && !this.detached) this.socket.resume();
   }
 
   private start(req: FrontRequest): void {
     this.current = req;
     try {
-      this.owner.onRequest(req);
+      if (req.upgrade) this.owner.onUpgrade(req);
+      else this.owner.onRequest(req);
     } catch (err) {
       this.owner.options.onListenerError?.(err);
       this.destroy();
@@ -513,13 +632,61 @@ class Http1Connection {
     }
     // A body the response did not wait for is read to its end (and dropped) before the next request.
     if (!req.complete) this.resumeBody();
-    const next = this.waiting.shift();
-    if (this.pausedForQueue && this.waiting.length < MAX_WAITING / 2) {
-      this.pausedForQueue = false;
-      if (!this.pausedForBody) socket.resume();
+    if (req.upgrade) {
+      // The server did not switch protocols: the bytes after the Upgrade request are parsed as HTTP.
+      const held = this.held;
+      this.held = undefined;
+      this.holding = false;
+      if (held !== undefined && held.length > 0) process.nextTick(parseHeld, this, held);
     }
+    if (socket.writableLength > WRITE_HIGH_WATER) {
+      // The client is not reading its replies: the next request waits, and the socket is not read.
+      this.pausedForWrite = true;
+      socket.pause();
+      socket.once('drain', this.onDrain);
+      return;
+    }
+    this.next();
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.pausedForWrite) return;
+    this.pausedForWrite = false;
+    if (this.detached) return;
+    this.lastActivity = Date.now();
+    this.next();
+  };
+
+  /** Starts the next pipelined request (or the CONNECT hand-over) and reads on when the queue allows. */
+  private next(): void {
+    const next = this.waiting.shift();
+    if (this.pausedForQueue && this.waiting.length < MAX_WAITING / 2) this.pausedForQueue = false;
+    this.resumeReading();
     if (next !== undefined) process.nextTick(startNext, this, next);
     else if (this.upgrade !== undefined) this.handOver();
+  }
+
+  /** @internal bytes received after an Upgrade request the server did not switch. */
+  parseHeld(held: Buffer): void {
+    if (this.detached || this.socket.destroyed) return;
+    this.onData(held);
+  }
+
+  /** @internal the listener switched `req` (an Upgrade request) to another protocol. */
+  switchProtocols(req: FrontRequest, head: string): { socket: Socket; head: Buffer } {
+    const socket = this.socket;
+    const held = this.held ?? Buffer.alloc(0);
+    this.held = undefined;
+    this.holding = false;
+    if (req === this.current) this.current = undefined;
+    this.detach();
+    this.handedOver = true;
+    this.freeParser();
+    socket.off('close', this.onClose);
+    socket.off('error', noop);
+    socket.off('drain', this.onDrain);
+    if (!socket.destroyed) socket.write(head, 'latin1');
+    return { socket, head: held };
   }
 
   /** @internal */
@@ -528,7 +695,7 @@ class Http1Connection {
     this.start(req);
   }
 
-  /** Gives the socket to the upgrade (or CONNECT) listener. */
+  /** Gives the socket to the CONNECT listener. */
   private handOver(): void {
     const upgrade = this.upgrade!;
     this.upgrade = undefined;
@@ -540,14 +707,25 @@ class Http1Connection {
     socket.off('error', noop);
     // As Node's http server leaves it: not flowing until the new owner reads.
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
-    if (upgrade.req.method === 'CONNECT') this.owner.onConnect(upgrade.req, socket, upgrade.head ?? Buffer.alloc(0));
-    else this.owner.onUpgrade(upgrade.req, socket, upgrade.head ?? Buffer.alloc(0));
+    this.owner.onConnect(upgrade.req, socket, upgrade.head ?? Buffer.alloc(0));
   }
 
   /** The periodic check of this connection's timers. */
   check(now: number): void {
     const o = this.owner.options;
-    if (this.headStartedAt !== 0) {
+    // Deadlines a trickle of bytes does not extend: the request head (and a small body awaited before
+    // the request takes a server slot), then the whole body.
+    const current = this.current;
+    if (current !== undefined && current.awaitingBody && now - current.startedAt >= o.headTimeoutMs) {
+      this.refuse(408);
+      return;
+    }
+    const reading = this.reading;
+    if (reading !== undefined && now - reading.receivedAt >= o.bodyTimeoutMs) {
+      this.refuse(408);
+      return;
+    }
+    if (this.headStartedAt !== 0 && !this.pausedForQueue && !this.pausedForWrite) {
       if (now - this.headStartedAt >= o.headTimeoutMs) this.refuse(408);
       return;
     }
@@ -569,6 +747,32 @@ function startNext(conn: Http1Connection, req: FrontRequest): void {
   conn.startWaiting(req);
 }
 
+function parseHeld(conn: Http1Connection, held: Buffer): void {
+  conn.parseHeld(held);
+}
+
+/**
+ * Why a request head is refused before any routing (0: it is not): not HTTP/1.x (`505`, as an
+ * `HTTP/2.0` request line), `Transfer-Encoding` on HTTP/1.0, any coding but a single `chunked`
+ * (baton-lb does not decode them, and forwarding the body re-chunked would drop the coding), or an
+ * Upgrade request with a body (its bytes would otherwise be parsed as the next request when the
+ * server does not switch).
+ */
+function headError(major: number, http10: boolean, headers: string[], upgrade: boolean): number {
+  if (major !== 1) return 505;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    const len = name.length;
+    if (len === 17 && name.toLowerCase() === 'transfer-encoding') {
+      if (http10 || upgrade || headers[i + 1].trim().toLowerCase() !== 'chunked') return 400;
+      for (let j = i + 2; j < headers.length; j += 2) {
+        if (headers[j].length === 17 && headers[j].toLowerCase() === 'transfer-encoding') return 400;
+      }
+    } else if (upgrade && len === 14 && name.toLowerCase() === 'content-length' && headers[i + 1].trim() !== '0') return 400;
+  }
+  return 0;
+}
+
 function destroySocket(socket: Socket): void {
   socket.destroy();
 }
@@ -580,17 +784,42 @@ interface Http1ServerState {
   connections: Set<Http1Connection>;
   closing: boolean;
   onRequest: RequestListener;
-  onUpgrade: UpgradeListener;
-  onConnect: UpgradeListener;
+  onUpgrade: RequestListener;
+  onConnect: ConnectListener;
 }
 
 /**
- * An HTTP/1.1 listener (HTTPS when `tlsOptions` is given). `onConnect` gets CONNECT requests;
- * it must answer them (baton-lb refuses them).
+ * Closes each connection of a TLS listener whose handshake has not finished `ms` after it was
+ * accepted: a deadline, not an inactivity timer, so a handshake trickled byte by byte ends too.
+ */
+export function limitTlsHandshake(server: TlsServer, ms: number): void {
+  const pending = new Map<Socket, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(destroySocket, ms, socket);
+    timer.unref();
+    pending.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      pending.delete(socket);
+    });
+  });
+  server.on('secureConnection', (tlsSocket: Socket & { _parent?: Socket }) => {
+    const raw = tlsSocket._parent;
+    const timer = raw === undefined ? undefined : pending.get(raw);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    pending.delete(raw!);
+  });
+}
+
+/**
+ * An HTTP/1.1 listener (HTTPS when `tlsOptions` is given). `onUpgrade` gets Upgrade requests (see
+ * `FrontRequest.switchProtocols`); `onConnect` gets CONNECT requests, and must answer them (baton-lb
+ * refuses them).
  */
 export function createHttp1Server(
   options: Http1ServerOptions,
-  handlers: { onRequest: RequestListener; onUpgrade: UpgradeListener; onConnect: UpgradeListener },
+  handlers: { onRequest: RequestListener; onUpgrade: RequestListener; onConnect: ConnectListener },
   tlsOptions?: TlsOptions,
 ): Http1Listener {
   const state: Http1ServerState = { options, connections: new Set(), closing: false, ...handlers };
@@ -598,9 +827,12 @@ export function createHttp1Server(
     state.connections.add(new Http1Connection(socket, state));
   };
   const server = (tlsOptions !== undefined
-    ? new TlsServer({ ...tlsOptions, allowHalfOpen: true }, onSocket)
+    ? new TlsServer({ handshakeTimeout: options.clientTimeoutMs, ...tlsOptions, allowHalfOpen: true }, onSocket)
     : new NetServer({ allowHalfOpen: true, noDelay: true }, onSocket)) as Http1Listener;
-  if (tlsOptions !== undefined) server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  if (tlsOptions !== undefined) {
+    server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    limitTlsHandshake(server as unknown as TlsServer, options.clientTimeoutMs);
+  }
   const sweepMs = Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headTimeoutMs, options.keepAliveMs) / 4)));
   let sweeper: NodeJS.Timeout | undefined;
   server.on('listening', () => {

@@ -27,6 +27,11 @@ export interface UpstreamHandler {
   onData(chunk: Buffer): boolean;
   onComplete(trailers: string[] | null): void;
   onError(err: Error): void;
+  /**
+   * The server answered an Upgrade request with `101`: the socket is the caller's from now on (no
+   * longer read or timed by the pool); `head` holds the server's bytes after the response head.
+   */
+  onUpgrade?(statusCode: number, rawHeaders: string[], statusText: string, socket: Socket, head: Buffer): void;
 }
 
 export interface UpstreamRequest {
@@ -37,6 +42,8 @@ export interface UpstreamRequest {
   headers: string[];
   /** The request body, already de-chunked (`FrontRequest.body()`), or null. */
   body: Readable | null;
+  /** An Upgrade request: a `101` answer hands the connection to `UpstreamHandler.onUpgrade`. */
+  upgrade?: boolean;
 }
 
 export interface Http1PoolOptions {
@@ -47,6 +54,8 @@ export interface Http1PoolOptions {
   serverTimeoutMs: number;
   /** Most connections (default 256); more requests wait in a queue. */
   connections?: number;
+  /** A queued request that has not got a connection this long fails with `BATON_QUEUE_TIMEOUT` (HAProxy's `timeout queue`; default 30 s). */
+  queueTimeoutMs?: number;
   /** Idle pooled connections are closed after this long (default 4 s, under Node's and nginx's). */
   keepAliveMs?: number;
   maxHeaderSize?: number;
@@ -90,6 +99,9 @@ class Connection {
   /** The request in flight, if any. */
   handler: UpstreamHandler | undefined;
   private method = 'GET';
+  private upgradeRequested = false;
+  /** The `101` head of a switched Upgrade request, until its read is parsed. */
+  private switched: { headers: string[]; statusText: string } | undefined;
   private statusCode = 0;
   private keepAlive = true;
   private gotResponseBytes = false;
@@ -134,6 +146,7 @@ class Connection {
   send(req: UpstreamRequest, handler: UpstreamHandler): void {
     this.handler = handler;
     this.method = req.method;
+    this.upgradeRequested = req.upgrade === true;
     this.statusCode = 0;
     this.gotResponseBytes = false;
     this.paused = false;
@@ -265,10 +278,34 @@ class Connection {
       this.socket.destroy();
       return;
     }
-    this.activity = true;
     const r = this.parser.execute(data);
+    // Only the final response's bytes refresh the server timer: interim (1xx) responses or a head
+    // trickled byte by byte do not keep a request waiting past the server timeout.
+    if (this.statusCode >= 200) this.activity = true;
     if (typeof r !== 'number') this.fail(codedError(`invalid response from the server: ${(r as Error).message}`, (r as CodedError).code ?? 'HPE_INVALID'));
+    else if (this.switched !== undefined) this.switchProtocols(data.subarray(r));
   };
+
+  /** The server switched protocols: the socket leaves the pool and goes to the handler. */
+  private switchProtocols(head: Buffer): void {
+    const { headers, statusText } = this.switched!;
+    this.switched = undefined;
+    const handler = this.handler!;
+    this.handler = undefined;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const socket = this.socket;
+    socket.pause();
+    socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+    socket.off('drain', this.onSocketDrain);
+    this.parser.close();
+    this.pool.removed(this);
+    handler.onUpgrade!(101, headers, statusText, socket, head);
+  }
 
   private readonly onSocketEnd = (): void => {
     if (this.handler === undefined) {
@@ -349,15 +386,21 @@ class Connection {
       headers = this.pendingHeaders ?? [];
     }
     this.pendingHeaders = undefined;
-    this.statusCode = statusCode;
     if (statusCode < 200) {
       if (statusCode === 101 || upgrade) {
+        if (statusCode === 101 && this.upgradeRequested && this.handler?.onUpgrade !== undefined) {
+          this.statusCode = statusCode;
+          this.switched = { headers, statusText: statusText ?? '' };
+          return 2; // the rest of the read is the new protocol's
+        }
         this.fail(codedError('unexpected protocol upgrade from the server', 'UND_ERR_SOCKET'));
         return 2;
       }
       return 1; // 1xx interim responses (100 Continue): not passed on
     }
-    this.keepAlive = shouldKeepAlive;
+    this.statusCode = statusCode;
+    // A connection whose Upgrade request was not switched is not reused: the server may still expect it.
+    this.keepAlive = shouldKeepAlive && !this.upgradeRequested;
     if (shouldKeepAlive) this.readKeepAliveHint(headers);
     const handler = this.handler;
     if (handler === undefined) return 1;
@@ -416,7 +459,9 @@ class Connection {
       this.socket.destroy(); // the pool learns on 'close'
       return;
     }
-    if (this.paused) this.socket.resume();
+    // A response that completed while its client was slow left the socket paused (`paused` is reset
+    // by then): a pooled connection must read, or the next request on it would wait for nothing.
+    if (this.socket.isPaused()) this.socket.resume();
     this.reused = true;
     this.pool.release(this);
   }
@@ -429,6 +474,8 @@ class Connection {
 interface Queued {
   req: UpstreamRequest;
   handler: UpstreamHandler;
+  /** When it was queued. */
+  at: number;
 }
 
 /** The keep-alive connections to one server. */
@@ -438,6 +485,7 @@ export class Http1Pool {
   private readonly queue: Queued[] = [];
   private queueHead = 0;
   private readonly maxConnections: number;
+  private readonly queueTimeoutMs: number;
   readonly keepAliveMs: number;
   private readonly sweeper: NodeJS.Timeout;
   closing = false;
@@ -446,9 +494,10 @@ export class Http1Pool {
 
   constructor(readonly options: Http1PoolOptions) {
     this.maxConnections = options.connections ?? 256;
+    this.queueTimeoutMs = options.queueTimeoutMs ?? 30_000;
     this.keepAliveMs = options.keepAliveMs ?? 4_000;
     useClock();
-    this.sweeper = setInterval(this.sweep, Math.max(100, Math.min(1_000, this.keepAliveMs / 4)));
+    this.sweeper = setInterval(this.sweep, Math.max(100, Math.min(1_000, Math.min(this.keepAliveMs, this.queueTimeoutMs) / 4)));
     this.sweeper.unref();
   }
 
@@ -479,7 +528,7 @@ export class Http1Pool {
       return true;
     }
     // Every connection is busy: wait for one. An abort while queued ends the request at once.
-    const entry: Queued = { req, handler };
+    const entry: Queued = { req, handler, at: clock };
     this.queue.push(entry);
     handler.onConnect((err) => {
       const i = this.queue.indexOf(entry, this.queueHead);
@@ -544,6 +593,12 @@ export class Http1Pool {
     for (let i = 0; i < idle.length; i++) {
       const conn = idle[i];
       if (clock - conn.idleSince >= conn.keepAliveMs) conn.destroy(); // 'close' takes it out of `idle`
+    }
+    // Queued requests that waited too long for a connection fail (the proxy answers 503), oldest first.
+    const ms = this.queueTimeoutMs;
+    while (this.hasQueue() && clock - this.queue[this.queueHead].at >= ms) {
+      const entry = this.takeQueued()!;
+      entry.handler.onError(codedError(`no connection to the server within the queue timeout (${ms} ms)`, 'BATON_QUEUE_TIMEOUT'));
     }
   };
 

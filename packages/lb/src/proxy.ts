@@ -10,6 +10,7 @@ import type { Balancer } from './balancer.js';
 import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-table.js';
 import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
+import type { Socket } from 'node:net';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
 import type { FrontRequest } from './http1-server.js';
 import { requestHeadError } from './request-guard.js';
@@ -24,8 +25,15 @@ export interface Timeouts {
   serverMs: number;
   /** Idle WebSocket / TCP tunnels (HAProxy `timeout tunnel`). */
   tunnelMs: number;
-  /** Receiving a complete request head (HAProxy `timeout http-request`). */
+  /**
+   * Receiving a complete request head, and a request body of up to 16 KiB, which is received whole
+   * before the request takes a server slot (HAProxy `timeout http-request` with `option http-buffer-request`).
+   */
   httpRequestMs: number;
+  /** Receiving a whole request body, from the end of its head; a trickle does not extend it. */
+  httpBodyMs: number;
+  /** A request waiting for a free connection to its server; then 503 (HAProxy `timeout queue`). */
+  queueMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -34,6 +42,8 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   serverMs: 30_000,
   tunnelMs: 3_600_000,
   httpRequestMs: 15_000,
+  httpBodyMs: 300_000,
+  queueMs: 30_000,
 };
 
 export const STICKY_COOKIE = 'mesosphere_server_id';
@@ -95,6 +105,11 @@ export function isConnectError(err: unknown): boolean {
 /** A reused keep-alive connection that the server had already closed. */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** The request waited in its server's queue past the queue timeout (503, as HAProxy). */
+export function isQueueTimeout(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'BATON_QUEUE_TIMEOUT';
+}
 
 export function isTimeoutError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
@@ -238,7 +253,7 @@ export function networkAllowed(backend: Backend, ip: string): boolean {
 // Request handling
 
 /** What the incoming request head tells the proxy, read in one pass over `rawHeaders`. */
-interface RequestHead {
+export interface RequestHead {
   host: string | undefined;
   /** The `Expect` header's value, if any. */
   expect: string | undefined;
@@ -505,6 +520,22 @@ function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontReque
   };
 }
 
+/**
+ * Where an Upgrade request's connection goes once its server answered `101`: the client socket (the
+ * `101` head already written to it) with the client's bytes after its request head, and the server
+ * socket with the server's bytes after the `101` head. The server slot is the tunnel's to release.
+ */
+export type TunnelStarter = (client: Socket, clientHead: Buffer, upstream: Socket, upstreamHead: Buffer, server: Server) => void;
+
+/**
+ * Forwards an Upgrade request (already checked, `head.forward` keeping its `Connection`/`Upgrade`
+ * headers) as an ordinary request: a `101` switches both connections to a tunnel (`startTunnel`); any
+ * other answer is relayed as a response and the client connection stays HTTP.
+ */
+export function forwardUpgrade(ctx: ProxyContext, frontend: Frontend, req: FrontRequest, backend: Backend, head: RequestHead, clientIp: string, startTunnel: TunnelStarter): void {
+  new ProxyExchange(ctx, frontend, req, backend, head, clientIp, req.url, startTunnel).start();
+}
+
 /** One request forwarded to one backend (possibly several servers in turn, before any byte was sent). */
 class ProxyExchange implements UpstreamHandler {
   private server: Server | undefined;
@@ -535,6 +566,7 @@ class ProxyExchange implements UpstreamHandler {
     private readonly head: RequestHead,
     private readonly clientIp: string,
     url: string,
+    private readonly startTunnel?: TunnelStarter,
   ) {
     this.backendCounters = ctx.stats.backend(backend.name);
     if (ctx.accessLog !== undefined) {
@@ -561,6 +593,7 @@ class ProxyExchange implements UpstreamHandler {
       body: head.hasBody ? res.body() : null,
       headersTimeout: ctx.timeouts.serverMs,
       bodyTimeout: ctx.timeouts.serverMs,
+      upgrade: startTunnel !== undefined,
     };
   }
 
@@ -577,17 +610,27 @@ class ProxyExchange implements UpstreamHandler {
         this.stickyFromCookie = server !== undefined;
       }
     }
-    this.dispatch(server);
+    // A small body is received whole before a server slot is taken: a client trickling it holds none.
+    this.res.whenBodyReady(() => {
+      if (!this.clientGone) this.dispatch(server);
+    });
   }
 
   private readonly onClientClose = (): void => {
     if (this.finished) return;
     this.clientGone = true;
+    if (this.server === undefined) {
+      // Gone (or timed out) before its body was ready: no server was involved.
+      this.finished = true;
+      this.backendCounters.scur--;
+      return;
+    }
     this.abortUpstream?.(new Error('client closed the connection'));
   };
 
   private dispatch(chosen?: Server): void {
     const server = chosen ?? this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);
+    const upstreams = this.ctx.upstreams;
     if (server === undefined) {
       this.fail(503, 'SC--');
       return;
@@ -599,7 +642,7 @@ class ProxyExchange implements UpstreamHandler {
     const sc = (this.serverCounters = this.ctx.stats.server(server.id));
     sc.scur++;
     sc.stot++;
-    this.ctx.upstreams.get(server).dispatch(this.options, this);
+    (this.startTunnel === undefined ? upstreams.get(server) : upstreams.forUpgrade(server)).dispatch(this.options, this);
   }
 
   private releaseServer(): void {
@@ -703,6 +746,25 @@ class ProxyExchange implements UpstreamHandler {
     return false;
   }
 
+  onUpgrade(statusCode: number, rawHeaders: string[], statusText: string, upstream: Socket, upstreamHead: Buffer): void {
+    const server = this.server!;
+    this.finished = true;
+    this.ctx.balancer.health.markSuccess(server.id);
+    if (this.clientGone || this.res.socket.destroyed) {
+      this.releaseServer();
+      this.backendCounters.scur--;
+      upstream.destroy();
+      return;
+    }
+    this.backendCounters.countStatus(statusCode);
+    this.serverCounters?.countStatus(statusCode);
+    this.frontend.counters.countStatus(statusCode);
+    let text = `HTTP/1.1 101 ${statusText || 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < rawHeaders.length; i += 2) text += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+    const { socket, head } = this.res.switchProtocols(`${text}\r\n`);
+    this.startTunnel!(socket, head, upstream, upstreamHead, server);
+  }
+
   onComplete(): void {
     this.logEnd(this.status, '----');
     this.finished = true;
@@ -762,6 +824,10 @@ class ProxyExchange implements UpstreamHandler {
         this.dispatch(next);
         return;
       }
+    }
+    if (isQueueTimeout(err)) {
+      this.fail(503);
+      return;
     }
     this.backendCounters.eresp++;
     if (this.serverCounters !== undefined) this.serverCounters.eresp++;

@@ -15,7 +15,7 @@ import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table
 import { Counters, LbStats } from './stats.js';
 import { CertificateStore, loadCertificate } from './tls.js';
 import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
-import { createHttp1Server, type Http1Listener, type Http1ServerOptions } from './http1-server.js';
+import { createHttp1Server, limitTlsHandshake, type Http1Listener, type Http1ServerOptions } from './http1-server.js';
 import { refuseConnect } from './request-guard.js';
 import { Upstreams, type UpstreamClient } from './upstream.js';
 
@@ -171,7 +171,7 @@ class LoadBalancerImpl implements LoadBalancer {
     this.addresses = { bindAddress: this.bindAddress };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.balancer = new Balancer(new PassiveHealth(options.passiveHealth));
-    this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, client: options.upstreamClient });
+    this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, queueTimeoutMs: this.timeouts.queueMs, client: options.upstreamClient });
     this.current = options.initialTable ?? emptyRouteTable();
     this.synced = this.current;
     this.accessLog = options.accessLog;
@@ -468,9 +468,11 @@ class LoadBalancerImpl implements LoadBalancer {
     let server: NetServer;
     if (backend.mode === 'tcp') {
       const onConnection = createTcpHandler(this.ctx, frontend);
-      server = tlsOptions
-        ? createTlsServer({ ...tlsOptions, allowHalfOpen: true }, onConnection)
-        : createNetServer({ allowHalfOpen: true }, onConnection);
+      if (tlsOptions) {
+        const tlsServer = createTlsServer({ handshakeTimeout: this.timeouts.clientMs, ...tlsOptions, allowHalfOpen: true }, onConnection);
+        limitTlsHandshake(tlsServer, this.timeouts.clientMs);
+        server = tlsServer;
+      } else server = createNetServer({ allowHalfOpen: true }, onConnection);
     } else {
       server = this.createHttpListener(frontend, tlsOptions);
     }
@@ -500,6 +502,7 @@ class LoadBalancerImpl implements LoadBalancer {
       headTimeoutMs: t.httpRequestMs,
       keepAliveMs: 5_000,
       clientTimeoutMs: t.clientMs,
+      bodyTimeoutMs: t.httpBodyMs,
       onClientError: (status) => {
         frontend.counters.ereq++;
         frontend.counters.countStatus(status);

@@ -1,11 +1,13 @@
 // Raw socket paths: TCP service ports (a socket relay with a connect timeout) and HTTP Upgrade /
-// WebSocket on every HTTP route (the request head is written to a fresh server connection, then both
-// sockets are piped). Connect failures mark the server down and the next server is tried.
+// WebSocket on every HTTP route (the request is forwarded as any other; when its server answers `101`
+// both sockets are piped, otherwise the answer is an ordinary response). Connect failures mark the
+// server down and the next server is tried. Both directions have back-pressure: a side that does not
+// read stops the other side being read.
 
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { UpgradeRequest } from './http1-server.js';
-import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
+import type { FrontRequest } from './http1-server.js';
+import { clientAddress, forwardUpgrade, headRefusal, networkAllowed, requestPath, resolveRoute, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
 import { NO_SERVER } from './access-log.js';
@@ -225,22 +227,21 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
   };
 }
 
-function rawResponse(socket: Duplex, status: number, reason: string, extra = ''): void {
-  const body = `${reason}\n`;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n${extra}\r\n${body}`);
+/** A refusal of an Upgrade request, closing its connection. */
+function rawResponse(req: FrontRequest, status: number, reason: string, extra: string[] = []): void {
+  req.respond(status, ['content-type', 'text/plain', 'content-length', String(reason.length + 1), 'connection', 'close', ...extra], `${reason}\n`);
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
-/** The handler for `upgrade` events (WebSocket and other Upgrade requests) of an HTTP(S) listener. */
-export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: UpgradeRequest, socket: Duplex, head: Buffer) => void {
-  return (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+/** The handler for Upgrade requests (WebSocket and others) of an HTTP(S) listener. */
+export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
+  return (req) => {
     const counters = frontend.counters;
     const raw = req.rawHeaders;
     if (raw.length > ctx.maxHeaders * 2) {
       counters.ereq++;
-      rawResponse(socket, 400, REASONS[400]);
+      rawResponse(req, 400, REASONS[400]);
       return;
     }
     let host: string | undefined;
@@ -263,59 +264,34 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
     const url = req.url ?? '/';
     if (headRefusal({ host, duplicateHost }, url, req.http10) !== undefined) {
       counters.ereq++;
-      rawResponse(socket, 400, REASONS[400]);
+      rawResponse(req, 400, REASONS[400]);
       return;
     }
     const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
     const route = resolveRoute(ctx.table(), frontend, host, requestPath(url), appId, sni);
     if (route === undefined) {
       counters.ereq++;
-      rawResponse(socket, 503, REASONS[503]);
+      rawResponse(req, 503, REASONS[503]);
       return;
     }
     const backend = route.backend;
     const clientIp = clientAddress(req.socket.remoteAddress);
     if (!networkAllowed(backend, clientIp)) {
       counters.ereq++;
-      rawResponse(socket, 403, REASONS[403]);
+      rawResponse(req, 403, REASONS[403]);
       return;
     }
     if (route.vhost && backend.auth !== undefined && !ctx.checkAuth(backend.auth, authorization)) {
-      rawResponse(socket, 401, REASONS[401], `www-authenticate: Basic realm="${backend.auth.realm}"\r\n`);
+      rawResponse(req, 401, REASONS[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
       return;
     }
-    let path = url;
-    if (backend.proxyPassPath) {
-      path = stripProxyPath(path, backend.proxyPassPath);
-      if (backend.vhosts.length > 0 && !backend.vhosts[0].startsWith('*')) host = backend.vhosts[0];
-    }
-    let text = `${req.method} ${path} HTTP/1.1\r\n`;
-    if (host !== undefined) text += `host: ${host}\r\n`;
-    for (let i = 0; i < forward.length; i += 2) text += `${forward[i]}: ${forward[i + 1]}\r\n`;
-    text += `x-forwarded-for: ${clientIp}\r\nx-forwarded-port: ${frontend.port}\r\nx-forwarded-proto: ${frontend.tls ? 'https' : 'http'}\r\n\r\n`;
-    const bc = ctx.stats.backend(backend.name);
-    bc.scur++;
-    bc.stot++;
-    connectToBackend(ctx, backend, clientIp, (result) => {
-      if ('status' in result) {
-        bc.scur--;
-        bc.countStatus(result.status);
-        rawResponse(socket, result.status, REASONS[result.status]);
-        return;
-      }
-      if (socket.destroyed) {
-        bc.scur--;
-        result.socket.destroy();
-        return;
-      }
-      const { socket: upstream, server } = result;
-      ctx.balancer.acquire(server.id);
-      const sc = ctx.stats.server(server.id);
-      sc.scur++;
-      sc.stot++;
-      upstream.write(text);
-      if (head.length > 0) upstream.write(head);
-      splice(socket, upstream, ctx.timeouts.tunnelMs, tunnelClosed(ctx, server.id, sc, bc));
+    // Until the server answers `101` this is an ordinary request (client and server timeouts, the
+    // proxypass rewrite, X-Forwarded-*); the tunnel and its timeout start only then.
+    const head = { host, expect: undefined, duplicateHost, cookie: undefined, authorization, appId, hasBody: false, forward };
+    forwardUpgrade(ctx, frontend, req, backend, head, clientIp, (client, clientHead, upstream, upstreamHead, server) => {
+      if (upstreamHead.length > 0) client.write(upstreamHead);
+      if (clientHead.length > 0) upstream.write(clientHead);
+      splice(client, upstream, ctx.timeouts.tunnelMs, tunnelClosed(ctx, server.id, ctx.stats.server(server.id), ctx.stats.backend(backend.name)));
     });
   };
 }

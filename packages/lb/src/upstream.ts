@@ -27,6 +27,8 @@ export interface UpstreamOptions {
   serverTimeoutMs: number;
   /** Most connections per server (default 256). */
   connectionsPerServer?: number;
+  /** Longest wait of a queued request for a connection (default 30 s; baton's own client only). */
+  queueTimeoutMs?: number;
   /** Which HTTP client the pools use (default `defaultUpstreamClient()`). */
   client?: UpstreamClient;
 }
@@ -39,6 +41,8 @@ interface Entry {
 
 export class Upstreams {
   private readonly pools = new Map<string, Entry>();
+  /** With undici pools: baton's own pools for Upgrade requests (undici's cannot relay a non-101 answer). */
+  private readonly upgradePools = new Map<string, Entry>();
   private readonly closing = new Set<Promise<void>>();
 
   readonly client: UpstreamClient;
@@ -49,11 +53,20 @@ export class Upstreams {
 
   /** The pool for a server, created on first use. */
   get(server: Server): UpstreamPool {
-    const entry = this.pools.get(server.id);
+    return this.poolIn(this.pools, server, this.client);
+  }
+
+  /** The pool for Upgrade requests to a server: always baton's own client. */
+  forUpgrade(server: Server): UpstreamPool {
+    return this.client === 'http1' ? this.get(server) : this.poolIn(this.upgradePools, server, 'http1');
+  }
+
+  private poolIn(pools: Map<string, Entry>, server: Server, client: UpstreamClient): UpstreamPool {
+    const entry = pools.get(server.id);
     if (entry !== undefined && entry.port === server.port && entry.host === server.host) return entry.pool;
-    if (entry !== undefined) this.retire(server.id, entry);
-    const pool = this.client === 'http1' ? this.http1Pool(server) : this.undiciPool(server);
-    this.pools.set(server.id, { pool, host: server.host, port: server.port });
+    if (entry !== undefined) this.retire(pools, server.id, entry);
+    const pool = client === 'http1' ? this.http1Pool(server) : this.undiciPool(server);
+    pools.set(server.id, { pool, host: server.host, port: server.port });
     return pool;
   }
 
@@ -64,6 +77,7 @@ export class Upstreams {
       connections: this.options.connectionsPerServer ?? 256,
       connectTimeoutMs: this.options.connectTimeoutMs,
       serverTimeoutMs: this.options.serverTimeoutMs,
+      queueTimeoutMs: this.options.queueTimeoutMs,
       keepAliveMs: 4_000,
       maxHeaderSize: 64 * 1024,
     });
@@ -89,11 +103,13 @@ export class Upstreams {
 
   /** Closes (gracefully) the pools of servers not in `serverIds`. */
   retainOnly(serverIds: ReadonlySet<string>): void {
-    for (const [id, entry] of this.pools) if (!serverIds.has(id)) this.retire(id, entry);
+    for (const pools of [this.pools, this.upgradePools]) {
+      for (const [id, entry] of pools) if (!serverIds.has(id)) this.retire(pools, id, entry);
+    }
   }
 
-  private retire(id: string, entry: Entry): void {
-    this.pools.delete(id);
+  private retire(pools: Map<string, Entry>, id: string, entry: Entry): void {
+    pools.delete(id);
     const done = entry.pool.close().catch(() => undefined);
     this.closing.add(done);
     void done.then(() => this.closing.delete(done));
@@ -101,8 +117,9 @@ export class Upstreams {
 
   /** Closes every pool: waits for in-flight requests up to `graceMs`, then destroys what is left. */
   async close(graceMs = 10_000): Promise<void> {
-    const entries = [...this.pools.values()];
+    const entries = [...this.pools.values(), ...this.upgradePools.values()];
     this.pools.clear();
+    this.upgradePools.clear();
     const all = Promise.all([...entries.map((e) => e.pool.close().catch(() => undefined)), ...this.closing]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([

@@ -65,6 +65,7 @@ interface Outcome {
 }
 
 class Collector implements UpstreamHandler {
+  onUpgrade?: UpstreamHandler['onUpgrade'];
   outcome: Outcome = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), heads: 0 };
   chunks: Buffer[] = [];
   received = 0;
@@ -360,6 +361,58 @@ describe('connections', () => {
     const results = await Promise.all(Array.from({ length: 7 }, () => send(p).done));
     expect(results.map((r) => r.body.toString())).toEqual(Array(7).fill('slow'));
     expect(most).toBe(2);
+  });
+
+  it('a response that completes while the handler asked to wait leaves a pooled connection that still reads', async () => {
+    const { port, connections } = await rawServer((n, socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nbody${n}`));
+    const p = pool(port);
+    const slow = new Collector();
+    slow.pauseData = true;
+    p.dispatch({ method: 'GET', path: '/', headers: ['host', 'example.test'], body: null }, slow);
+    expect((await slow.done).body.toString()).toBe('body0');
+    const next = await send(p).done;
+    expect([next.status, next.body.toString(), next.error?.code]).toEqual([200, 'body1', undefined]);
+    expect(connections()).toBe(1);
+  });
+
+  it('interim 1xx responses do not refresh the server timeout', async () => {
+    const { port } = await rawServer((_n, socket) => {
+      const timer = setInterval(() => socket.write('HTTP/1.1 100 Continue\r\n\r\n'), 50);
+      socket.on('close', () => clearInterval(timer));
+    });
+    const p = pool(port, { serverTimeoutMs: 300 });
+    const started = Date.now();
+    expect((await send(p).done).error?.code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a queued request that gets no connection within queueTimeoutMs fails with BATON_QUEUE_TIMEOUT', async () => {
+    const port = await httpServer((_req, res) => setTimeout(() => res.end('slow'), 1_500));
+    const p = pool(port, { connections: 1, queueTimeoutMs: 200 });
+    const first = send(p);
+    const queued = send(p);
+    expect((await queued.done).error?.code).toBe('BATON_QUEUE_TIMEOUT');
+    expect((await first.done).body.toString()).toBe('slow');
+  });
+
+  it('an Upgrade request answered 101 hands the socket over with the bytes after the head; any other answer is a response', async () => {
+    const { port } = await rawServer((_n, socket, head) => {
+      if (head.startsWith('GET /switch')) socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nearly');
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno');
+    });
+    const p = pool(port);
+    const upgrade = { method: 'GET', headers: ['host', 'example.test', 'connection', 'upgrade', 'upgrade', 'x'], body: null, upgrade: true };
+    const refused = await send(p, { ...upgrade, path: '/stay' }).done;
+    expect([refused.status, refused.body.toString()]).toEqual([200, 'no']);
+    const switched = new Collector();
+    const handedOver = new Promise<{ status: number; headers: string[]; socket: Socket; head: string }>((resolve) => {
+      switched.onUpgrade = (status, headers, _text, socket, head) => resolve({ status, headers, socket, head: head.toString() });
+    });
+    p.dispatch({ ...upgrade, path: '/switch' }, switched as UpstreamHandler);
+    const result = await handedOver;
+    expect([result.status, result.head, result.headers.includes('Upgrade')]).toEqual([101, 'early', true]);
+    await waitFor(() => p.connections === 0); // the socket left the pool
+    result.socket.destroy();
   });
 
   it('close() lets the request in flight finish, then closes every connection', async () => {
