@@ -826,7 +826,7 @@ class ProxyExchange implements UpstreamHandler {
       }
     }
     if (isQueueTimeout(err)) {
-      this.fail(503);
+      this.fail(503, 'sQ--');
       return;
     }
     this.backendCounters.eresp++;
