@@ -2,8 +2,14 @@
 // /24, an IPv6 /56 by default) may receive `responsesPerSecond` replies a second (a token bucket
 // holding one second's worth); of the replies over that rate every `slip`-th is sent as an empty
 // reply with TC set (a real client retries over TCP, which is not limited), the others are dropped.
-// Pure: the caller passes the time. The table of networks is capped; the least recently seen goes.
-import { parseIPv4, parseIPv6 } from './wire.js';
+// The limiter is pure (the caller passes the time); the table of networks is capped, the least recently
+// seen goes. `udpRateGate` puts it in front of the UDP socket.
+import { performance } from 'node:perf_hooks';
+import type { DnsConfig } from './config.js';
+import type { DnsMetrics } from './metrics.js';
+import { RCODE, encodeEmptyReply, parseIPv4, parseIPv6, readQuery, QueryFields } from './wire.js';
+
+export type RateLimitConfig = Pick<DnsConfig, 'rrlResponsesPerSecond' | 'rrlSlip' | 'rrlIpv4PrefixLength' | 'rrlIpv6PrefixLength' | 'recurseOn'>;
 
 export type RateVerdict = 'pass' | 'drop' | 'slip';
 
@@ -76,4 +82,34 @@ export class ResponseRateLimiter {
     bucket.over++;
     return this.slip > 0 && bucket.over % this.slip === 0 ? 'slip' : 'drop';
   }
+}
+
+/**
+ * The check run on each UDP query before it is answered, or undefined when rate limiting is off:
+ * true = answer it; false = it was dropped, or its slip reply (the question, no records, TC set)
+ * was handed to `sendSlip`. Counted in `metrics`.
+ */
+export function udpRateGate(
+  config: RateLimitConfig,
+  metrics: DnsMetrics,
+): ((msg: Buffer, client: string, sendSlip: (reply: Buffer) => void) => boolean) | undefined {
+  if (!(config.rrlResponsesPerSecond > 0)) return undefined;
+  const limiter = new ResponseRateLimiter({
+    responsesPerSecond: config.rrlResponsesPerSecond,
+    slip: config.rrlSlip,
+    ipv4PrefixLength: config.rrlIpv4PrefixLength,
+    ipv6PrefixLength: config.rrlIpv6PrefixLength,
+  });
+  const q = new QueryFields();
+  return (msg, client, sendSlip) => {
+    const verdict = limiter.check(client, performance.now());
+    if (verdict === 'pass') return true;
+    if (verdict === 'slip' && readQuery(msg, q) === undefined) {
+      metrics.rateLimitedSlipped++;
+      const reply = encodeEmptyReply(msg, q.questionEnd, RCODE.NOERROR, config.recurseOn);
+      reply[2] |= 0x02; // TC: ask again over TCP
+      sendSlip(reply);
+    } else metrics.rateLimitedDropped++;
+    return false;
+  };
 }

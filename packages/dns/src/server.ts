@@ -9,15 +9,16 @@ import type { RecordView } from './record-view.js';
 import { Answers, udpReplyLimit, type AnswerConfig } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { DnsMetrics, type Transport } from './metrics.js';
-import { ResponseRateLimiter } from './rate-limit.js';
-import { HEADER_SIZE, MAX_MESSAGE_SIZE, MIN_UDP_SIZE, QCLASS, QueryFields, RCODE, encodeBadVersReply, encodeEmptyReply, readQuery } from './wire.js';
+import { HEADER_SIZE, MAX_MESSAGE_SIZE, QueryFields, RCODE, encodeEmptyReply, readQuery } from './wire.js';
+import { MIN_UDP_SIZE, QCLASS, encodeBadVersReply } from './wire.js';
+import { udpRateGate, type RateLimitConfig } from './rate-limit.js';
 
 export type ServerConfig = AnswerConfig &
   Pick<
     DnsConfig,
-    | 'listener' | 'port' | 'externalOn' | 'resolvers' | 'zoneResolvers' | 'timeoutSeconds' | 'forwardAllowedNetworks'
-    | 'rrlResponsesPerSecond' | 'rrlSlip' | 'rrlIpv4PrefixLength' | 'rrlIpv6PrefixLength'
-  >;
+    'listener' | 'port' | 'externalOn' | 'resolvers' | 'zoneResolvers' | 'timeoutSeconds' | 'forwardAllowedNetworks'
+  > &
+  RateLimitConfig;
 
 export interface DnsServerOptions {
   config: ServerConfig;
@@ -77,26 +78,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const idleMs = options.tcpIdleTimeoutMs ?? 10_000;
   const maxUdp = config.maxUdpPayload;
   const q = new QueryFields();
-  const rateLimiter = config.rrlResponsesPerSecond > 0
-    ? new ResponseRateLimiter({
-        responsesPerSecond: config.rrlResponsesPerSecond,
-        slip: config.rrlSlip,
-        ipv4PrefixLength: config.rrlIpv4PrefixLength,
-        ipv6PrefixLength: config.rrlIpv6PrefixLength,
-      })
-    : undefined;
-  /** Whether a UDP query from `client` is answered; when not, its slip reply (empty, TC) is sent or it is dropped. */
-  const withinRate = (msg: Buffer, client: string, sendSlip: (reply: Buffer) => void): boolean => {
-    const verdict = rateLimiter!.check(client, performance.now());
-    if (verdict === 'pass') return true;
-    if (verdict === 'slip' && readQuery(msg, q) === undefined) {
-      metrics.rateLimitedSlipped++;
-      const reply = encodeEmptyReply(msg, q.questionEnd, RCODE.NOERROR, config.recurseOn);
-      reply[2] |= 0x02; // TC: ask again over TCP
-      sendSlip(reply);
-    } else metrics.rateLimitedDropped++;
-    return false;
-  };
+  const withinRate = udpRateGate(config, metrics);
   let forwarder = options.forwarder;
 
   /**
@@ -216,7 +198,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       lookup: (host: string, _opts: unknown, cb: (err: null, address: string, family: number) => void) => cb(null, host, family),
     } as dgram.SocketOptions);
     u.on('message', (msg, rinfo) => {
-      if (rateLimiter && !withinRate(msg, rinfo.address, (r) => u.send(r, rinfo.port, rinfo.address))) return;
+      if (withinRate && !withinRate(msg, rinfo.address, (r) => u.send(r, rinfo.port, rinfo.address))) return;
       const reply = handle(msg, 'udp', rinfo.address);
       if (reply instanceof Promise) void reply.then((r) => u.send(r, rinfo.port, rinfo.address));
       else if (reply) u.send(reply, rinfo.port, rinfo.address);
