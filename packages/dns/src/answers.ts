@@ -5,8 +5,8 @@
 //
 // Semantics follow Mesos-DNS (reference §6): AA, RA = recurseOn, one TTL, NXDOMAIN + SOA for
 // unknown names, NODATA + SOA for names with other records, SRV + additional A/AAAA, SOA/NS in
-// the authority section, ANY = SRV + A + AAAA. baton adds PTR for reverse names the view holds
-// and honours EDNS0 buffer sizes.
+// the authority section, ANY = SRV + A + AAAA (with `minimalAny`, baton's default: one synthesized
+// HINFO, RFC 8482). baton adds PTR for reverse names the view holds and honours EDNS0 buffer sizes.
 import type { DnsConfig } from './config.js';
 import type { NameRecords, RecordView } from './record-view.js';
 import {
@@ -37,6 +37,7 @@ export type AnswerConfig = Pick<
   | 'recurseOn'
   | 'setTruncateBit'
   | 'maxUdpPayload'
+  | 'minimalAny'
 >;
 
 /** The sections of one reply, in record form (built on a cache miss only). */
@@ -174,6 +175,13 @@ export function planAnswer(
       for (const target of recs?.ptr ?? []) plan.answers.push({ owner: questionName, type: QTYPE.PTR, ttl, target });
       break;
     case QTYPE.ANY:
+      if (config.minimalAny) {
+        // RFC 8482 §4.2: one small record instead of every RRset, so ANY cannot amplify.
+        if (recs && recs.a.length + recs.aaaa.length + recs.srv.length + recs.ptr.length > 0) {
+          plan.answers.push({ owner: questionName, type: QTYPE.HINFO, ttl, cpu: 'RFC8482', os: '' });
+        }
+        break;
+      }
       addSrv(recs);
       addA(recs);
       addAAAA(recs);

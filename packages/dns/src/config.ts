@@ -1,6 +1,7 @@
 // Mesos-DNS's config.json, read unchanged (reference mesos-dns.md §8): keys match case-insensitively,
 // unknown keys are ignored (reported as warnings), same defaults and validation. baton adds a few keys
-// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, httpAuth). Errors name the key.
+// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, httpAuth, hostnameResolvers,
+// minimalAny, rrl*). Errors name the key.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -52,6 +53,17 @@ export interface DnsConfig {
   maxUdpPayload: number;
   /** `user:password` for HTTP Basic auth on the HTTP API (all but `/health`); '' = open. */
   httpAuth: string;
+  /** DNS servers (`ip` / `ip:port`) resolving agent and framework host names; [] = the system resolver. */
+  hostnameResolvers: string[];
+  /** ANY is answered with one synthesized HINFO record (RFC 8482); false = SRV + A + AAAA as Mesos-DNS. */
+  minimalAny: boolean;
+  /** UDP response-rate limiting: replies per second per client network (0 = off). */
+  rrlResponsesPerSecond: number;
+  /** Of the replies over the rate, every Nth is sent as an empty truncated reply (TC), the rest dropped; 0 = drop all. */
+  rrlSlip: number;
+  /** Prefix lengths that group clients into networks for the rate limit. */
+  rrlIpv4PrefixLength: number;
+  rrlIpv6PrefixLength: number;
   // Also read from Mesos-DNS's config (not in the brief's list, kept for `/v1/config` and ZooKeeper)
   /** Seconds to wait for ZooKeeper to name a leader (0 = forever). */
   zkDetectionTimeout: number;
@@ -118,6 +130,12 @@ export function defaultDnsConfig(): DnsConfig {
     forwardAllowedNetworks: [...DEFAULT_FORWARD_ALLOWED_NETWORKS],
     maxUdpPayload: 4096,
     httpAuth: '',
+    hostnameResolvers: [],
+    minimalAny: true,
+    rrlResponsesPerSecond: 0,
+    rrlSlip: 2,
+    rrlIpv4PrefixLength: 24,
+    rrlIpv6PrefixLength: 56,
     zkDetectionTimeout: 30,
     iamConfigFile: '',
     file: '',
@@ -172,6 +190,12 @@ const KEYS: [key: string, field: keyof DnsConfig | '', kind: Kind][] = [
   ['forwardAllowedNetworks', 'forwardAllowedNetworks', 'strings'],
   ['maxUdpPayload', 'maxUdpPayload', 'int'],
   ['httpAuth', 'httpAuth', 'string'],
+  ['hostnameResolvers', 'hostnameResolvers', 'strings'],
+  ['minimalAny', 'minimalAny', 'bool'],
+  ['rrlResponsesPerSecond', 'rrlResponsesPerSecond', 'int'],
+  ['rrlSlip', 'rrlSlip', 'int'],
+  ['rrlIpv4PrefixLength', 'rrlIpv4PrefixLength', 'int'],
+  ['rrlIpv6PrefixLength', 'rrlIpv6PrefixLength', 'int'],
 ];
 const BY_LOWER = new Map(KEYS.map((entry) => [entry[0].toLowerCase(), entry]));
 const KEY_OF = new Map(KEYS.filter((e) => e[1] !== '').map((e) => [e[1] as keyof DnsConfig, e[0]]));
@@ -343,6 +367,13 @@ function validate(config: DnsConfig, opts: ParseOptions): DnsConfig {
     const why = cidrError(network);
     if (why) fail(key('forwardAllowedNetworks'), `has ${show(network)}, which ${why}`);
   }
+  for (const resolver of c.hostnameResolvers) {
+    const why = resolverAddressError(resolver);
+    if (why) fail(key('hostnameResolvers'), `has ${show(resolver)}, which ${why}`);
+  }
+  if (c.rrlSlip > 10) fail(key('rrlSlip'), `must be between 0 and 10, got ${c.rrlSlip}`);
+  if (c.rrlIpv4PrefixLength > 32) fail(key('rrlIpv4PrefixLength'), `must be between 0 and 32, got ${c.rrlIpv4PrefixLength}`);
+  if (c.rrlIpv6PrefixLength > 128) fail(key('rrlIpv6PrefixLength'), `must be between 0 and 128, got ${c.rrlIpv6PrefixLength}`);
   if (c.maxUdpPayload < 512 || c.maxUdpPayload > 65535) fail(key('maxUdpPayload'), `must be between 512 and 65535, got ${c.maxUdpPayload}`);
   if (c.httpAuth !== '' && c.httpAuth.indexOf(':') < 1) fail(key('httpAuth'), 'must be "user:password"');
   if (!MECHANISMS.has(c.mesosAuthentication)) fail(key('mesosAuthentication'), `must be "", "basic" or "iam", got ${show(c.mesosAuthentication)}`);

@@ -163,6 +163,12 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
     ForwardAllowedNetworks: config.forwardAllowedNetworks,
     MaxUdpPayload: config.maxUdpPayload,
     HttpAuth: config.httpAuth === '' ? '' : `${config.httpAuth.slice(0, config.httpAuth.indexOf(':'))}:<redacted>`,
+    HostnameResolvers: config.hostnameResolvers,
+    MinimalAny: config.minimalAny,
+    RrlResponsesPerSecond: config.rrlResponsesPerSecond,
+    RrlSlip: config.rrlSlip,
+    RrlIpv4PrefixLength: config.rrlIpv4PrefixLength,
+    RrlIpv6PrefixLength: config.rrlIpv6PrefixLength,
   };
   if (config.iamConfigFile !== '') out.IAMConfigFile = config.iamConfigFile;
   return out;

@@ -2,7 +2,7 @@
 // `/master/state` every `refreshSeconds` (leader first, then the other masters; re-fetch from the
 // leader the state names when it is another host), publish every framework's tasks and the master,
 // agent and framework records. A failed poll keeps the last good records and marks the source stale.
-import { lookup } from 'node:dns/promises';
+import { Resolver, lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -42,14 +42,45 @@ export type MasterSourceConfig = Pick<
   DnsConfig,
   | 'domain' | 'enforceRfc952' | 'ipSources' | 'ptrOn' | 'masters' | 'refreshSeconds' | 'stateTimeoutSeconds'
   | 'mesosHttpsOn' | 'caCertFile' | 'certFile' | 'keyFile' | 'mesosAuthentication' | 'mesosCredentials'
+  | 'hostnameResolvers' | 'timeoutSeconds'
 >;
+
+/** Host names resolved at once while reading one master state. */
+const RESOLVE_CONCURRENCY = 16;
+
+/**
+ * How agent and framework host names are resolved: through the DNS servers of `hostnameResolvers`
+ * when set (A and AAAA), else the system resolver (getaddrinfo: /etc/hosts, then DNS). Each lookup
+ * gives up after `timeoutSeconds`.
+ */
+export function hostResolver(config: Pick<DnsConfig, 'hostnameResolvers' | 'timeoutSeconds'>): (host: string) => Promise<string[]> {
+  const timeoutMs = config.timeoutSeconds * 1000;
+  const withTimeout = <T>(work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  };
+  if (config.hostnameResolvers.length === 0) {
+    return async (host) => (await withTimeout(lookup(host, { all: true }))).map((a) => a.address);
+  }
+  const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 2)), tries: 2 });
+  resolver.setServers(config.hostnameResolvers);
+  return async (host) => {
+    const [v4, v6] = await withTimeout(Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]));
+    const ips = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+    if (ips.length === 0) throw new Error(`${host} did not resolve`);
+    return ips;
+  };
+}
 
 export interface MasterSourceOptions {
   config: MasterSourceConfig;
   /** The Marathon feed is on: the `marathon` framework's tasks are skipped (its name records are kept). */
   marathonFeedOn?: boolean;
   leaderSource?: LeaderSource;
-  /** Resolves framework hostnames that are not IP literals (default: the system resolver). */
+  /** Resolves agent and framework host names that are not IP literals (default: `hostResolver(config)`). */
   resolveHost?: (host: string) => Promise<string[]>;
   logger?: Logger;
 }
@@ -60,6 +91,7 @@ export class MesosMasterSource {
   private readonly logger: Logger;
   private readonly tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   private readonly published = new Set<string>();
+  private resolveHost?: (host: string) => Promise<string[]>;
   private timer?: NodeJS.Timeout;
   private running = false;
   private polling?: Promise<boolean>;
@@ -241,16 +273,20 @@ export class MesosMasterSource {
 
   private async resolveHostnames(state: unknown): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
-    const resolve = this.opts.resolveHost ?? (async (host: string) => (await lookup(host, { all: true })).map((a) => a.address));
-    await Promise.all(
-      hostnamesToResolve(state).map(async (host) => {
+    this.resolveHost ??= this.opts.resolveHost ?? hostResolver(this.config);
+    const resolve = this.resolveHost;
+    const queue = hostnamesToResolve(state);
+    const worker = async (): Promise<void> => {
+      for (let host = queue.pop(); host !== undefined; host = queue.pop()) {
         try {
           out.set(host, await resolve(host));
-        } catch {
-          // an unresolvable framework host gets no record, as in Mesos-DNS
+        } catch (err) {
+          // an unresolvable host gets no record (Mesos-DNS drops the whole state then)
+          this.logger.debug({ host, err: (err as Error).message }, 'could not resolve a host name of the master state');
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RESOLVE_CONCURRENCY, queue.length) }, worker));
     return out;
   }
 

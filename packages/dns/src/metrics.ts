@@ -20,9 +20,10 @@ const QTYPE_NAMES: Record<number, string> = {
   252: 'AXFR',
   255: 'ANY',
 };
-const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
 const OTHER_QTYPE = 256;
-const RCODES = 16;
+/** The 4-bit header rcodes, and BADVERS (16, an extended rcode). */
+const RCODES = 17;
 
 /** Upper bounds (seconds) of the latency histogram buckets. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -41,11 +42,18 @@ export class DnsMetrics {
   truncated = 0;
   refused = 0;
   tcpConnections = 0;
+  /** Queries with an EDNS version above 0 (answered BADVERS). */
+  badVersion = 0;
+  /** Queries of a class other than IN or ANY (refused). */
+  badClass = 0;
+  /** UDP replies held back by response-rate limiting: dropped, or sent empty with TC (slipped). */
+  rateLimitedDropped = 0;
+  rateLimitedSlipped = 0;
 
   /** One answered query: its qtype, the reply's rcode and the time spent, in seconds. */
   query(qtype: number, rcode: number, seconds: number): void {
     const t = qtype in QTYPE_NAMES ? qtype : OTHER_QTYPE;
-    this.queries[t * RCODES + (rcode & 0x0f)]++;
+    this.queries[t * RCODES + (rcode < RCODES ? rcode : rcode & 0x0f)]++;
     this.latencySum += seconds;
     this.latencyCount++;
     let i = 0;
@@ -101,6 +109,12 @@ export class DnsMetrics {
     counter('baton_dns_malformed_total', 'Malformed messages (answered FORMERR or dropped).', [['', this.malformed]]);
     counter('baton_dns_truncated_total', 'Replies truncated to fit the UDP size.', [['', this.truncated]]);
     counter('baton_dns_refused_total', 'Queries refused (forwarding off or client not allowed).', [['', this.refused]]);
+    counter('baton_dns_bad_version_total', 'Queries with an EDNS version above 0 (answered BADVERS).', [['', this.badVersion]]);
+    counter('baton_dns_bad_class_total', 'Queries of a class other than IN or ANY (refused).', [['', this.badClass]]);
+    counter('baton_dns_rate_limited_total', 'UDP replies over the response rate limit, dropped or sent truncated (slip).', [
+      ['{action="drop"}', this.rateLimitedDropped],
+      ['{action="slip"}', this.rateLimitedSlipped],
+    ]);
     counter('baton_dns_tcp_connections_total', 'TCP connections accepted.', [['', this.tcpConnections]]);
     lines.push('# HELP baton_dns_query_duration_seconds Time from reading a query to sending its reply.');
     lines.push('# TYPE baton_dns_query_duration_seconds histogram');

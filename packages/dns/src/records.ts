@@ -378,19 +378,35 @@ export function parsePortRanges(value: unknown, limit = 65536): number[] {
   return ports;
 }
 
-function labelValue(labels: unknown, key: string): string | undefined {
+/** Every value of the labels with `key`, in order (a key may be given more than once). */
+function labelValues(labels: unknown, key: string): string[] {
   const list = isObj(labels) ? arr(labels.labels) : arr(labels);
-  for (const l of list) if (isObj(l) && l.key === key && typeof l.value === 'string') return l.value;
-  return undefined;
+  const out: string[] = [];
+  for (const l of list) if (isObj(l) && l.key === key && typeof l.value === 'string') out.push(l.value);
+  return out;
+}
+
+/**
+ * The TASK_RUNNING status with the highest timestamp; of equal timestamps the first, as Mesos-DNS's
+ * `statusIPs` (a missing timestamp counts as 0, as Go decodes it).
+ */
+function latestRunningStatus(statuses: unknown): Obj | undefined {
+  let latest: Obj | undefined;
+  let latestAt = -1;
+  for (const status of arr(statuses)) {
+    if (!isObj(status) || status.state !== 'TASK_RUNNING') continue;
+    const at = typeof status.timestamp === 'number' ? status.timestamp : 0;
+    if (at > latestAt) {
+      latest = status;
+      latestAt = at;
+    }
+  }
+  return latest;
 }
 
 /** Task IPs of a raw Mesos task by IP-source order (reference §4). */
 export function mesosTaskIps(task: Obj, agentIps: readonly string[], ipSources: readonly string[]): string[] {
-  let latest: Obj | undefined;
-  for (const status of arr(task.statuses)) {
-    if (!isObj(status) || status.state !== 'TASK_RUNNING') continue;
-    if (!latest || Number(status.timestamp) >= Number(latest.timestamp)) latest = status;
-  }
+  const latest = latestRunningStatus(task.statuses);
   for (const source of ipSources) {
     let ips: string[] = [];
     if (source === 'host') ips = [...agentIps];
@@ -406,8 +422,7 @@ export function mesosTaskIps(task: Obj, agentIps: readonly string[], ipSources: 
       ips = ipsOf(found);
     } else if (latest && (source === 'docker' || source === 'mesos')) {
       const key = source === 'docker' ? 'Docker.NetworkSettings.IPAddress' : 'MesosContainerizer.NetworkSettings.IPAddress';
-      const value = labelValue(latest.labels, key);
-      ips = value ? ipsOf([value]) : [];
+      ips = ipsOf(labelValues(latest.labels, key));
     }
     if (ips.length > 0) return ips;
   }
@@ -434,7 +449,7 @@ export interface MesosStateOptions extends RecordOptions {
   masters?: readonly string[];
   /** Frameworks whose tasks are skipped (their records come from elsewhere, e.g. `marathon` from the feed). */
   skipTasksOf?: readonly string[];
-  /** IPs of hostnames that are not IP literals (framework hostnames), resolved by the caller. */
+  /** IPs of host names that are not IP literals (agent and framework hosts), resolved by the caller. */
   resolved?: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -478,14 +493,20 @@ export function masterRecords(leaderPid: unknown, masters: readonly string[], do
   return out;
 }
 
-/** Agent IPs by agent id, from `slaves[].pid` (`slave(1)@ip:port`). */
-export function agentIpsById(state: Obj): Map<string, { ips: string[]; port: string }> {
+/**
+ * Agent IPs by agent id, from `slaves[].pid` (`slave(1)@ip:port`, or a host name, resolved by the
+ * caller as Mesos-DNS resolves it). An agent whose host name did not resolve is left out, and so are
+ * its tasks (Mesos-DNS fails the whole poll on such a pid).
+ */
+export function agentIpsById(state: Obj, resolved?: ReadonlyMap<string, readonly string[]>): Map<string, { ips: string[]; port: string }> {
   const out = new Map<string, { ips: string[]; port: string }>();
   for (const slave of arr(state.slaves)) {
     if (!isObj(slave) || str(slave.id) === '') continue;
     const hp = pidHostPort(slave.pid);
-    const ip = hp ? canonicalIp(hp.host) : undefined;
-    if (hp && ip) out.set(slave.id as string, { ips: [ip.ip], port: hp.port });
+    if (!hp) continue;
+    const literal = canonicalIp(hp.host);
+    const ips = literal ? [literal.ip] : ipsOf(resolved?.get(hp.host) ?? []);
+    if (ips.length > 0) out.set(slave.id as string, { ips, port: hp.port });
   }
   return out;
 }
@@ -520,15 +541,18 @@ export function frameworkRecords(
   return out;
 }
 
-/** Hostnames in a Mesos state that need resolving (framework hosts that are not IP literals). */
+/**
+ * Host names in a Mesos state that need resolving (Mesos-DNS's `hostToIPs`): agent pid hosts, and
+ * framework hosts (the pid's, else `hostname`) that are not IP literals.
+ */
 export function hostnamesToResolve(state: unknown): string[] {
   const out = new Set<string>();
   if (!isObj(state)) return [];
-  for (const f of arr(state.frameworks)) {
-    if (!isObj(f) || pidHostPort(f.pid)) continue;
-    const host = str(f.hostname);
+  const add = (host: string): void => {
     if (host !== '' && !canonicalIp(host)) out.add(host);
-  }
+  };
+  for (const s of arr(state.slaves)) if (isObj(s)) add(pidHostPort(s.pid)?.host ?? '');
+  for (const f of arr(state.frameworks)) if (isObj(f)) add(pidHostPort(f.pid)?.host ?? str(f.hostname));
   return [...out];
 }
 
@@ -541,7 +565,7 @@ export function mesosStateRecords(state: unknown, opts: MesosStateOptions): { ow
   if (!isObj(state)) return { owners, error: 'master state is not a JSON object' };
   const spec = labelSpec(opts.enforceRfc952);
   owners.set(MASTERS_OWNER, { tasks: [], records: masterRecords(state.leader, opts.masters ?? [], opts.domain) });
-  const agents = agentIpsById(state);
+  const agents = agentIpsById(state, opts.resolved);
   owners.set(AGENTS_OWNER, { tasks: [], records: agentRecords(agents, opts.domain) });
   const skip = new Set(opts.skipTasksOf ?? []);
   for (const framework of arr(state.frameworks)) {

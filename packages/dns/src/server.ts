@@ -10,12 +10,15 @@ import { Answers, udpReplyLimit, type AnswerConfig } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { DnsMetrics, type Transport } from './metrics.js';
 import { HEADER_SIZE, MAX_MESSAGE_SIZE, QueryFields, RCODE, encodeEmptyReply, readQuery } from './wire.js';
+import { MIN_UDP_SIZE, QCLASS, encodeBadVersReply } from './wire.js';
+import { udpRateGate, type RateLimitConfig } from './rate-limit.js';
 
 export type ServerConfig = AnswerConfig &
   Pick<
     DnsConfig,
     'listener' | 'port' | 'externalOn' | 'resolvers' | 'zoneResolvers' | 'timeoutSeconds' | 'forwardAllowedNetworks'
-  >;
+  > &
+  RateLimitConfig;
 
 export interface DnsServerOptions {
   config: ServerConfig;
@@ -75,6 +78,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const idleMs = options.tcpIdleTimeoutMs ?? 10_000;
   const maxUdp = config.maxUdpPayload;
   const q = new QueryFields();
+  const withinRate = udpRateGate(config, metrics);
   let forwarder = options.forwarder;
 
   /**
@@ -98,6 +102,17 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       if (q.opcode !== 0) {
         metrics.query(qtype, RCODE.NOTIMP, (performance.now() - started) / 1000);
         return encodeEmptyReply(msg, questionEnd, RCODE.NOTIMP, config.recurseOn);
+      }
+      // As NSD: an EDNS version we do not speak, then a class other than IN or ANY.
+      if (q.ednsPresent && q.ednsVersion > 0) {
+        metrics.badVersion++;
+        metrics.query(qtype, RCODE.BADVERS, (performance.now() - started) / 1000);
+        return encodeBadVersReply(msg, questionEnd, config.recurseOn, Math.max(MIN_UDP_SIZE, maxUdp), q.ednsDo);
+      }
+      if (q.qclass !== QCLASS.IN && q.qclass !== QCLASS.ANY) {
+        metrics.badClass++;
+        metrics.query(qtype, RCODE.REFUSED, (performance.now() - started) / 1000);
+        return encodeEmptyReply(msg, questionEnd, RCODE.REFUSED, config.recurseOn);
       }
       if (answers.isAuthoritative(q.name)) {
         const reply = answers.reply(msg, q, transport === 'udp' ? udpReplyLimit(q, maxUdp) : MAX_MESSAGE_SIZE);
@@ -183,6 +198,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       lookup: (host: string, _opts: unknown, cb: (err: null, address: string, family: number) => void) => cb(null, host, family),
     } as dgram.SocketOptions);
     u.on('message', (msg, rinfo) => {
+      if (withinRate && !withinRate(msg, rinfo.address, (r) => u.send(r, rinfo.port, rinfo.address))) return;
       const reply = handle(msg, 'udp', rinfo.address);
       if (reply instanceof Promise) void reply.then((r) => u.send(r, rinfo.port, rinfo.address));
       else if (reply) u.send(reply, rinfo.port, rinfo.address);

@@ -8,6 +8,7 @@ export const QTYPE = {
   CNAME: 5,
   SOA: 6,
   PTR: 12,
+  HINFO: 13,
   MX: 15,
   TXT: 16,
   AAAA: 28,
@@ -25,6 +26,13 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** Extended RCODE (12 bits: 1 in the OPT record, 0 in the header), RFC 6891. */
+  BADVERS: 16,
+} as const;
+
+export const QCLASS = {
+  IN: 1,
+  ANY: 255,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -272,16 +280,29 @@ export function encodeEmptyReply(msg: Buffer, questionEnd: number, rcode: number
 }
 
 /** Writes an OPT pseudo-record (root owner, our UDP size, DO echoed) at `off`; returns the new offset. */
-export function writeOpt(out: Buffer, off: number, udpSize: number, dnssecOk: boolean): number {
+export function writeOpt(out: Buffer, off: number, udpSize: number, dnssecOk: boolean, extendedRcode = 0): number {
   out[off] = 0;
   out.writeUInt16BE(QTYPE.OPT, off + 1);
   out.writeUInt16BE(udpSize, off + 3);
-  out[off + 5] = 0; // extended rcode
+  out[off + 5] = extendedRcode >> 4; // upper 8 bits of the 12-bit rcode
   out[off + 6] = 0; // version
   out[off + 7] = dnssecOk ? 0x80 : 0;
   out[off + 8] = 0;
   out.writeUInt16BE(0, off + 9); // rdlength
   return off + OPT_RR_SIZE;
+}
+
+/**
+ * The reply to a query whose EDNS version is above 0 (RFC 6891 §6.1.3): the question, no records,
+ * and an OPT of version 0 carrying BADVERS (as NSD answers it).
+ */
+export function encodeBadVersReply(msg: Buffer, questionEnd: number, recursionAvailable: boolean, udpSize: number, dnssecOk: boolean): Buffer {
+  const empty = encodeEmptyReply(msg, questionEnd, RCODE.BADVERS, recursionAvailable);
+  const out = Buffer.allocUnsafe(empty.length + OPT_RR_SIZE);
+  empty.copy(out, 0);
+  out.writeUInt16BE(1, 10);
+  writeOpt(out, empty.length, udpSize, dnssecOk, RCODE.BADVERS);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,7 +372,8 @@ export type ResourceRecord =
   | { owner: string; type: typeof QTYPE.A | typeof QTYPE.AAAA; ttl: number; address: string }
   | { owner: string; type: typeof QTYPE.SRV; ttl: number; priority: number; weight: number; port: number; target: string }
   | { owner: string; type: typeof QTYPE.SOA; ttl: number; soa: SoaData }
-  | { owner: string; type: typeof QTYPE.NS | typeof QTYPE.PTR; ttl: number; target: string };
+  | { owner: string; type: typeof QTYPE.NS | typeof QTYPE.PTR; ttl: number; target: string }
+  | { owner: string; type: typeof QTYPE.HINFO; ttl: number; cpu: string; os: string };
 
 export class EncodeError extends Error {
   constructor(message: string) {
@@ -523,6 +545,15 @@ export class SectionEncoder {
       case QTYPE.NS:
       case QTYPE.PTR:
         this.writeName(rr.target, scope);
+        break;
+      case QTYPE.HINFO:
+        for (const text of [rr.cpu, rr.os]) {
+          const n = Buffer.byteLength(text, 'latin1');
+          if (n > 255) throw new EncodeError(`HINFO text '${text}' is longer than 255 bytes`);
+          this.u8(n);
+          this.ensure(n);
+          this.len += this.buf.write(text, this.len, 'latin1');
+        }
         break;
     }
     this.buf.writeUInt16BE(this.len - rdlenAt - 2, rdlenAt);

@@ -179,7 +179,16 @@ describe('SOA, NS, ANY, PTR', () => {
     }
   });
 
-  it('answers ANY with SRV + A + AAAA, and SOA and NS in authority', () => {
+  it('answers ANY with one HINFO "RFC8482" record with minimalAny (RFC 8482), NXDOMAIN for unknown names', () => {
+    const { view, ask } = setup({ minimalAny: true });
+    view.set('leader.mesos', { a: ['10.0.0.5'], aaaa: ['fd00::5'], srv: [{ target: 'leader.mesos', port: 5050 }] });
+    const r = ask('leader.mesos', QTYPE.ANY);
+    expect(r.header).toMatchObject({ rcode: RCODE.NOERROR, ancount: 1, nscount: 0, arcount: 0 });
+    expect(r.answers[0]).toMatchObject({ name: 'leader.mesos', type: QTYPE.HINFO });
+    expect(ask('nothing.mesos', QTYPE.ANY).header).toMatchObject({ rcode: RCODE.NXDOMAIN, ancount: 0, nscount: 1 });
+  });
+
+  it('answers ANY with SRV + A + AAAA, and SOA and NS in authority, without minimalAny (Mesos-DNS)', () => {
     const { view, ask } = setup();
     view.set('leader.mesos', { a: ['10.0.0.5'], aaaa: ['fd00::5'], srv: [{ target: 'leader.mesos', port: 5050 }] });
     const r = ask('leader.mesos', QTYPE.ANY);

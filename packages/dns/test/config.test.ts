@@ -82,8 +82,20 @@ describe('parseDnsConfig', () => {
       ptrOn: false,
       forwardAllowedNetworks: ['10.0.0.0/8', '::1'],
       maxUdpPayload: 1232,
+      hostnameResolvers: ['127.0.0.1:5353'],
+      minimalAny: false,
+      rrlResponsesPerSecond: 20,
+      rrlSlip: 0,
+      rrlIpv4PrefixLength: 32,
+      rrlIpv6PrefixLength: 64,
     });
     expect(config).toMatchObject({
+      hostnameResolvers: ['127.0.0.1:5353'],
+      minimalAny: false,
+      rrlResponsesPerSecond: 20,
+      rrlSlip: 0,
+      rrlIpv4PrefixLength: 32,
+      rrlIpv6PrefixLength: 64,
       marathon: ['http://m1:8080', 'http://m2:8080'],
       mesosCredentials: { principal: 'dns', secret: 's3cret' },
       healthyOnly: true,
@@ -143,6 +155,12 @@ describe('parseDnsConfig', () => {
     [{ mesosAuthentication: 'kerberos' }, 'config: "mesosAuthentication" must be "", "basic" or "iam", got "kerberos"'],
     [{ mesosAuthentication: 'basic' }, 'config: "mesosCredentials" needs a principal and a secret when "mesosAuthentication" is "basic"'],
     [{ marathon: ['ftp://x'] }, 'config: "marathon" must be http(s) or zk:// URLs, got "ftp://x"'],
+    [{ hostnameResolvers: ['dns.example'] }, 'config: "hostnameResolvers" has "dns.example", which is not an IP or ip:port'],
+    [{ minimalAny: 'yes' }, 'config: "minimalAny" must be true or false, got "yes"'],
+    [{ rrlResponsesPerSecond: -1 }, 'config: "rrlResponsesPerSecond" must be a non-negative integer, got -1'],
+    [{ rrlSlip: 11 }, 'config: "rrlSlip" must be between 0 and 10, got 11'],
+    [{ rrlIpv4PrefixLength: 33 }, 'config: "rrlIpv4PrefixLength" must be between 0 and 32, got 33'],
+    [{ rrlIpv6PrefixLength: 129 }, 'config: "rrlIpv6PrefixLength" must be between 0 and 128, got 129'],
   ])('refuses %j', (extra, message) => {
     const result = parse({ ...base, ...extra });
     expect(result.config).toBeUndefined();

@@ -138,6 +138,7 @@ describe('HTTP API', () => {
       SetTruncateBit: true, EnumerationOn: true, MesosHTTPSOn: false, CACertFile: '', CertFile: '', KeyFile: '',
       MesosCredentials: { Principal: 'dns', Secret: '<redacted>' }, MesosAuthentication: 'basic',
       Marathon: ['http://<redacted>@127.0.0.1:8080'],
+      HostnameResolvers: [], MinimalAny: true, RrlResponsesPerSecond: 0, RrlSlip: 2, RrlIpv4PrefixLength: 24, RrlIpv6PrefixLength: 56,
     });
   });
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import type { App, AppPort, Task } from '@baton/marathon';
 import { taskHash } from '../src/naming.js';
 import {
   canonicalIp,
+  hostnamesToResolve,
   marathonAppRecords,
   masterRecords,
   mesosStateRecords,
@@ -391,5 +393,54 @@ describe('IP helpers', () => {
       { name: 'ns1.mesos', type: 'A', value: '10.0.0.7' },
       { name: 'ns1.mesos', type: 'AAAA', value: 'fd00::7' },
     ]);
+  });
+});
+
+describe('a wider Mesos state (fixtures/mesos-state-wide.json)', () => {
+  const state: unknown = JSON.parse(readFileSync(new URL('./fixtures/mesos-state-wide.json', import.meta.url), 'utf8'));
+  const resolved = new Map<string, string[]>([
+    ['agent-7.example', ['10.0.7.7', 'fd00::7:7']],
+    ['kafka-sched.example', ['10.0.9.1']],
+    ['spark-driver.example', ['10.0.9.2']],
+  ]);
+  const { owners } = mesosStateRecords(state, { ...OPTS, ipSources: ['netinfo', 'mesos', 'docker', 'host'], resolved });
+  const kafka = owners.get('framework:kafka')!;
+
+  it('asks for every agent and framework host name that is not an IP literal', () => {
+    expect(hostnamesToResolve(state).sort()).toEqual(['agent-7.example', 'agent-9.example', 'kafka-sched.example', 'spark-driver.example']);
+  });
+
+  it('publishes an agent whose pid holds a host name, and its tasks, at the resolved addresses', () => {
+    expect(lines(owners.get('mesos:agents')!)).toEqual([
+      'A slave.mesos 10.0.1.1',
+      'A slave.mesos 10.0.7.7',
+      'AAAA slave.mesos fd00::7:7',
+      'SRV _slave._tcp.mesos slave.mesos:5051',
+    ]);
+    expect(valuesOf(kafka, 'A', 'broker-0.kafka.mesos')).toEqual(['10.0.7.7']);
+    expect(valuesOf(kafka, 'AAAA', 'broker-0.kafka.slave.mesos')).toEqual(['fd00::7:7']);
+    expect(valuesOf(kafka, 'SRV', '_broker-0._tcp.kafka.mesos')).toEqual([`broker-0-${taskHash('broker-0.1')}-s7.kafka.slave.mesos:9092`]);
+    // an agent whose host name does not resolve has no address: it and its tasks stay out
+    expect(kafka.tasks.map((t) => t.id)).not.toContain('broker-1.1');
+  });
+
+  it('publishes <framework>.<domain> and _framework._tcp for a framework pid with a host name', () => {
+    expect(lines({ ...kafka, tasks: [] })).toEqual(['A kafka.mesos 10.0.9.1', 'SRV _framework._tcp.kafka.mesos kafka.mesos:9000']);
+    expect(lines(owners.get('framework:spark')!)).toEqual(['A spark.mesos 10.0.9.2']);
+  });
+
+  it('takes the first of two TASK_RUNNING statuses with the same timestamp', () => {
+    expect(valuesOf(kafka, 'A', 'tie.kafka.mesos')).toEqual(['192.168.3.1']);
+  });
+
+  it('publishes every value of a Mesos or Docker IP label given more than once', () => {
+    expect(valuesOf(kafka, 'A', 'mesos-ip.kafka.mesos')).toEqual(['172.18.0.5', '172.18.0.6']);
+    expect(valuesOf(kafka, 'AAAA', 'mesos-ip.kafka.mesos')).toEqual(['fd00::18:7']);
+    expect(valuesOf(kafka, 'A', 'docker-ip.kafka.mesos')).toEqual(['172.17.0.5', '172.17.0.6']);
+  });
+
+  it('answers a discovery name with capitals under its lower-cased raw form too (a documented difference)', () => {
+    expect(valuesOf(kafka, 'A', 'my_web.kafka.mesos')).toEqual(['192.168.4.1']);
+    expect(valuesOf(kafka, 'A', 'my-web.kafka.mesos')).toEqual(['192.168.4.1']);
   });
 });

@@ -57,6 +57,11 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     zoneResolvers: {},
     timeoutSeconds: 2,
     forwardAllowedNetworks: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+    minimalAny: false, // Mesos-DNS's ANY; the RFC 8482 default is tested on its own
+    rrlResponsesPerSecond: 0,
+    rrlSlip: 2,
+    rrlIpv4PrefixLength: 24,
+    rrlIpv6PrefixLength: 56,
     ...overrides,
   };
 }
