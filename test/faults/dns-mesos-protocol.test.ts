@@ -68,7 +68,7 @@ beforeAll(async () => {
       { name: 'spark-driver.example', type: 'A', value: '10.0.9.2' },
     ],
   });
-  hosts = await startDnsServer({ config: { ...defaultDnsConfig(), domain: 'example', listener: '127.0.0.1', port: 0, externalOn: false }, view: store });
+  hosts = await startDnsServer({ config: { ...defaultDnsConfig(), listener: '127.0.0.1', port: 0, externalOn: false }, view: store });
   cleanups.push(() => hosts.close());
 
   const master: Server = createServer((req, res) => {
