@@ -162,6 +162,8 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
     PtrOn: config.ptrOn,
     ForwardAllowedNetworks: config.forwardAllowedNetworks,
     MaxUdpPayload: config.maxUdpPayload,
+    ForwardMaxPending: config.forwardMaxPending,
+    CacheSize: config.cacheSize,
     HttpAuth: config.httpAuth === '' ? '' : `${config.httpAuth.slice(0, config.httpAuth.indexOf(':'))}:<redacted>`,
   };
   if (config.iamConfigFile !== '') out.IAMConfigFile = config.iamConfigFile;
