@@ -35,6 +35,11 @@ Options:
   --http-port <n>        HTTP API port (config "httpport", default 8123)
   --healthy-only         publish only healthy tasks of apps with health checks
   --http-auth <u:p>      require HTTP Basic auth on the HTTP API, except /health (config "httpAuth")
+  --cache-size <n>       answers kept pre-encoded, least recently used evicted beyond it (config
+                         "cacheSize", default 100000)
+  --forward-max-pending <n>
+                         forwarded queries that may wait for upstreams at once; more are answered
+                         SERVFAIL at once (config "forwardMaxPending", default 1024)
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
   --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
@@ -59,6 +64,11 @@ const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 
 
 function port(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} needs a port number 0-65535, got ${value}`);
+  return Number(value);
+}
+
+function positive(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} needs a positive integer, got ${value}`);
   return Number(value);
 }
 
@@ -111,6 +121,12 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case '--state-file':
         out.stateFile = value();
+        break;
+      case '--cache-size':
+        out.overrides.cacheSize = positive(arg, value());
+        break;
+      case '--forward-max-pending':
+        out.overrides.forwardMaxPending = positive(arg, value());
         break;
       case '--http-auth': {
         const auth = value();

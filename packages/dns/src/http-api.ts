@@ -3,6 +3,7 @@
 // nothing is found, as Mesos-DNS does.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
@@ -172,6 +173,15 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
 
 /** `/v1/axfr`: every in-domain name (PTR names are outside the domain and left out). */
 export function axfrJson(view: RecordStore, config: DnsConfig): Record<string, unknown> {
+  const steps = axfrSteps(view, config);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** `axfrJson` one name at a time: yields between names. */
+export function* axfrSteps(view: RecordStore, config: DnsConfig): Generator<void, Record<string, unknown>> {
   const As: Record<string, string[]> = {};
   const AAAAs: Record<string, string[]> = {};
   const SRVs: Record<string, string[]> = {};
@@ -187,6 +197,7 @@ export function axfrJson(view: RecordStore, config: DnsConfig): Record<string, u
         (SRVs[key] ??= []).push(`${value.slice(0, at)}.:${value.slice(at + 1)}`);
       }
     }
+    yield;
   }
   return {
     TTL: config.ttl,
@@ -197,6 +208,87 @@ export function axfrJson(view: RecordStore, config: DnsConfig): Record<string, u
     Domain: config.domain,
     Records: { As, AAAAs, SRVs },
   };
+}
+
+/**
+ * `JSON.stringify(value)` in parts pushed onto `out`, yielding after each value `depth` levels down
+ * (a task of /v1/enumerate, a name of /v1/axfr), so a large listing is written in slices.
+ */
+export function* jsonParts(value: unknown, out: string[], depth = 4): Generator<void> {
+  if (depth === 0 || value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    out.push(JSON.stringify(value) ?? 'null');
+    yield;
+    return;
+  }
+  if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(',');
+      yield* jsonParts(value[i], out, depth - 1);
+    }
+    out.push(']');
+    return;
+  }
+  out.push('{');
+  let first = true;
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    out.push(first ? '' : ',', JSON.stringify(key), ':');
+    first = false;
+    yield* jsonParts(v, out, depth - 1);
+  }
+  out.push('}');
+}
+
+/** Longest stretch of listing work between two turns of the event loop (DNS is served in between). */
+export const LISTING_SLICE_MS = 4;
+
+/** Runs `steps` to the end in slices of about LISTING_SLICE_MS, giving the event loop a turn after each. */
+export async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
+  let until = performance.now() + LISTING_SLICE_MS;
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() >= until) {
+      await new Promise((resolve) => setImmediate(resolve));
+      until = performance.now() + LISTING_SLICE_MS;
+    }
+  }
+}
+
+/**
+ * The JSON bodies of the big listings, built in slices, at most one build per route at a time
+ * (requests arriving meanwhile share it), and kept until the records change: concurrent and
+ * repeated calls cost one body, and every response sends that same Buffer.
+ */
+export class ListingCache {
+  private readonly built = new Map<string, { serial: number; body: Buffer }>();
+  private readonly building = new Map<string, Promise<Buffer>>();
+
+  constructor(private readonly view: RecordStore) {}
+
+  body(route: string, build: () => Generator<void, unknown>): Promise<Buffer> {
+    const serial = this.view.serial;
+    const cached = this.built.get(route);
+    if (cached && cached.serial === serial) return Promise.resolve(cached.body);
+    const inFlight = this.building.get(route);
+    if (inFlight) return inFlight;
+    const promise = (async () => {
+      try {
+        const value = await runSliced(build());
+        const parts: string[] = [];
+        await runSliced(jsonParts(value, parts));
+        const body = Buffer.from(parts.join(''));
+        // Records that changed during the build leave it tagged with the old serial: the next call rebuilds.
+        this.built.set(route, { serial, body });
+        return body;
+      } finally {
+        this.building.delete(route);
+      }
+    })();
+    this.building.set(route, promise);
+    return promise;
+  }
 }
 
 export function healthReport(view: RecordStore, sources: SourceStatus[]): HealthReport {
@@ -264,6 +356,22 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     res.end(text);
   };
 
+  const listings = new ListingCache(view);
+  const listing = (req: IncomingMessage, res: ServerResponse, route: string, build: () => Generator<void, unknown>): void => {
+    listings.body(route, build).then(
+      (body) => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        logger.error({ err, url: req.url }, 'HTTP API request failed');
+        if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+        else res.destroy();
+      },
+    );
+  };
+
   const expectedAuth = config.httpAuth === '' ? undefined : Buffer.from(config.httpAuth);
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
@@ -286,8 +394,8 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
       const service = decodeURIComponent(path.slice('/v1/services/'.length));
       if (service !== '' && !service.includes('/')) return json(res, 200, serviceRows(view, service));
     }
-    if (config.enumerationOn && path === '/v1/enumerate') return json(res, 200, view.enumerate());
-    if (config.enumerationOn && path === '/v1/axfr') return json(res, 200, axfrJson(view, config));
+    if (config.enumerationOn && path === '/v1/enumerate') return listing(req, res, path, () => view.enumerateSteps());
+    if (config.enumerationOn && path === '/v1/axfr') return listing(req, res, path, () => axfrSteps(view, config));
     if (path === '/health') {
       const report = healthReport(view, sources());
       return json(res, report.ok ? 200 : 503, report);

@@ -230,6 +230,15 @@ export class RecordStore implements RecordView {
    * records. As in Mesos-DNS, a record is listed under the first task that produced it.
    */
   enumerate(): { frameworks: EnumerableFramework[] } {
+    const steps = this.enumerateSteps();
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** `enumerate()` one owner at a time: yields between owners (for callers that slice the work). */
+  *enumerateSteps(): Generator<void, { frameworks: EnumerableFramework[] }> {
     const frameworks = new Map<string, EnumerableFramework>();
     const seen = new Set<string>();
     for (const stored of this.owners.values()) {
@@ -251,6 +260,7 @@ export class RecordStore implements RecordView {
         }
         framework.tasks.push({ name: task.name, id: task.id, records });
       }
+      yield;
     }
     return { frameworks: [...frameworks.values()] };
   }
