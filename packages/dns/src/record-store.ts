@@ -230,25 +230,22 @@ export class RecordStore implements RecordView {
    * records. As in Mesos-DNS, a record is listed under the first task that produced it.
    */
   enumerate(): { frameworks: EnumerableFramework[] } {
-    const steps = this.enumerateSteps();
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
+    const frameworks = new Map<string, EnumerableFramework>();
+    for (const { framework, tasks } of this.enumerateOwners()) {
+      const entry = frameworks.get(framework);
+      if (entry) entry.tasks.push(...tasks);
+      else frameworks.set(framework, { name: framework, tasks });
     }
+    return { frameworks: [...frameworks.values()] };
   }
 
-  /** `enumerate()` one owner at a time: yields between owners (for callers that slice the work). */
-  *enumerateSteps(): Generator<void, { frameworks: EnumerableFramework[] }> {
-    const frameworks = new Map<string, EnumerableFramework>();
+  /** `enumerate()` one owner at a time (for callers that slice the work): its framework and tasks. */
+  *enumerateOwners(): Generator<{ framework: string; tasks: EnumerableTask[] }> {
     const seen = new Set<string>();
     for (const stored of this.owners.values()) {
       const owner = resolve(stored);
       if (owner.framework === undefined) continue;
-      let framework = frameworks.get(owner.framework);
-      if (!framework) {
-        framework = { name: owner.framework, tasks: [] };
-        frameworks.set(owner.framework, framework);
-      }
+      const tasks: EnumerableTask[] = [];
       for (const task of owner.tasks) {
         const records: EnumerableRecord[] = [];
         for (const r of task.records) {
@@ -258,11 +255,10 @@ export class RecordStore implements RecordView {
           seen.add(key);
           records.push({ name: r.name + '.', host: r.type === 'SRV' ? srvHost(r.value) : r.value, rtype: r.type });
         }
-        framework.tasks.push({ name: task.name, id: task.id, records });
+        tasks.push({ name: task.name, id: task.id, records });
       }
-      yield;
+      yield { framework: owner.framework, tasks };
     }
-    return { frameworks: [...frameworks.values()] };
   }
 
   // ---------------------------------------------------------------------------------- internals
