@@ -269,7 +269,7 @@ export const DEFAULT_CACHE_SIZE = 100_000;
 
 interface CacheEntry {
   enc: Encoded;
-  /** Other names whose records went into it (the owner of a wildcard question, SRV targets). */
+  /** Names whose records went into it: its own (for a wildcard, the cleaned name), SRV targets. */
   deps: string[];
   /** `Answers.stamp` when it last moved to the recent end. */
   stamp: number;
@@ -295,11 +295,9 @@ export class Answers {
   private readonly maxEntries: number;
   /** `qtype:name` → reply, least recently used first. */
   private readonly cache = new Map<string, CacheEntry>();
-  /** The qtypes with cached replies (to find every reply of a changed name). */
-  private readonly qtypes = new Set<number>();
   /** For unknown in-domain names: replies that depend only on the question's wire length. */
   private readonly byLength = new Map<number, Encoded>();
-  /** Name → cache keys of replies built from its records besides its own (wildcards, SRV targets). */
+  /** Name → cache keys of the replies built from its records. */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
   private stamp = 0;
@@ -349,9 +347,8 @@ export class Answers {
 
   private invalidate(changed: ReadonlySet<string>): void {
     for (const name of changed) {
-      for (const qtype of this.qtypes) this.remove(`${qtype}:${name}`);
-      const deps = this.dependents.get(name);
-      if (deps) for (const key of [...deps]) this.remove(key);
+      const keys = this.dependents.get(name);
+      if (keys) for (const key of [...keys]) this.remove(key);
     }
   }
 
@@ -390,9 +387,8 @@ export class Answers {
     this.misses++;
     const plan = planAnswer(this.view, this.config, owner, name, qtype);
     const enc = encodePlan(plan, name, this.view.serial);
-    const deps = wildcard ? [owner, ...plan.dependsOn] : plan.dependsOn;
+    const deps = [owner, ...plan.dependsOn];
     this.cache.set(key, { enc, deps, stamp: ++this.stamp });
-    this.qtypes.add(qtype);
     for (const dep of deps) {
       const keys = this.dependents.get(dep);
       if (keys) keys.add(key);
