@@ -298,6 +298,8 @@ describe('baton-dns under resource-exhaustion attacks', () => {
     expect(summary(await tcpAsk(port, query(7, APP)))).toMatchObject({ id: 7, rcode: 0, answers: expected.length });
     const during = peak.stop();
     const seen = await legit.stop();
+    // The attackers stay connected: the server closes connections whose replies go unread for 10 s.
+    const closedByServer = await waitFor(() => usage().fds <= base.fds, 20_000, 200).then(() => true, () => false);
     for (const socket of attackers) socket.destroy();
     const after = await settled(base);
 
@@ -306,6 +308,7 @@ describe('baton-dns under resource-exhaustion attacks', () => {
     expect(during.rss, `RSS ${base.rss} → ${during.rss} during the attack`).toBeLessThan(base.rss + ATTACK_RSS_BOUND);
     expect(seen.failed).toEqual([]);
     expect(seen.answered).toBeGreaterThan(10);
+    expect(closedByServer, 'connections whose replies were not read were closed by the server').toBe(true);
     expect(after.rss, `RSS ${base.rss} → ${after.rss} after the attacker left`).toBeLessThan(base.rss + AFTER_RSS_BOUND);
     expect(summary(await udpAsk(port, query(8, APP)))).toMatchObject({ id: 8, rcode: 0, answers: expected.length });
   }, 60_000);
