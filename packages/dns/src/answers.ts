@@ -1,7 +1,8 @@
-// Authoritative answers, pre-encoded. For each (name, qtype) asked, the reply body (answer,
-// authority and additional sections, compressed against the question at offset 12) is built once
-// from the RecordView and kept until the view reports that name (or an SRV target it uses)
-// changed. A query then costs: copy the question as sent, patch the header, append the body.
+// Authoritative answers, pre-encoded. For each (name, qtype) asked, wildcard names included, the
+// reply body (answer, authority and additional sections, compressed against the question at
+// offset 12) is built once from the RecordView and kept, up to `cacheSize` replies (least recently
+// used evicted), until the view reports that name (or the owner of a wildcard, or an SRV target it
+// uses) changed. A query then costs: copy the question as sent, patch the header, append the body.
 //
 // Semantics follow Mesos-DNS (reference §6): AA, RA = recurseOn, one TTL, NXDOMAIN + SOA for
 // unknown names, NODATA + SOA for names with other records, SRV + additional A/AAAA, SOA/NS in
@@ -38,7 +39,8 @@ export type AnswerConfig = Pick<
   | 'setTruncateBit'
   | 'maxUdpPayload'
   | 'minimalAny'
->;
+> &
+  Partial<Pick<DnsConfig, 'cacheSize'>>;
 
 /** The sections of one reply, in record form (built on a cache miss only). */
 export interface AnswerPlan {
@@ -270,34 +272,59 @@ function syntheticName(wireLength: number, domain: string): string {
   return labels.join('.');
 }
 
+/** Default bound of the answer cache (config `cacheSize`): entries, one per (question name, qtype). */
+export const DEFAULT_CACHE_SIZE = 100_000;
+
+interface CacheEntry {
+  enc: Encoded;
+  /** Names whose records went into it: its own (for a wildcard, the cleaned name), SRV targets. */
+  deps: string[];
+  /** `Answers.stamp` when it last moved to the recent end. */
+  stamp: number;
+}
+
+export interface AnswerCacheStats {
+  size: number;
+  maxSize: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
 /**
- * The answer cache of one RecordView. `reply` is the per-query path; everything else runs on a
- * cache miss or when the view changes.
+ * The answer cache of one RecordView, a bounded LRU. `reply` is the per-query path; everything
+ * else runs on a cache miss or when the view changes.
  */
 export class Answers {
   private readonly view: RecordView;
   private readonly config: AnswerConfig;
   private readonly domain: string;
   private readonly domainSuffix: string;
-  /** qtype → name → reply. */
-  private readonly byType = new Map<number, Map<string, Encoded>>();
+  private readonly maxEntries: number;
+  /** `qtype:name` → reply, least recently used first. */
+  private readonly cache = new Map<string, CacheEntry>();
   /** For unknown in-domain names: replies that depend only on the question's wire length. */
   private readonly byLength = new Map<number, Encoded>();
-  /** SRV target → names whose cached replies carry its addresses. */
-  private readonly dependents = new Map<string, string[]>();
+  /** Name → cache keys of the replies built from its records. */
+  private readonly dependents = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
+  private stamp = 0;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
 
   constructor(view: RecordView, config: AnswerConfig) {
     this.view = view;
     this.config = config;
     this.domain = view.domain;
     this.domainSuffix = `.${view.domain}`;
+    this.maxEntries = Math.max(1, config.cacheSize ?? DEFAULT_CACHE_SIZE);
     this.unsubscribe = view.subscribe((changed) => this.invalidate(changed));
   }
 
   close(): void {
     this.unsubscribe();
-    this.byType.clear();
+    this.cache.clear();
     this.byLength.clear();
     this.dependents.clear();
   }
@@ -305,15 +332,17 @@ export class Answers {
   /** Names with cached replies (for metrics and tests). */
   get cachedNames(): number {
     const names = new Set<string>();
-    for (const m of this.byType.values()) for (const name of m.keys()) names.add(name);
+    for (const key of this.cache.keys()) names.add(key.slice(key.indexOf(':') + 1));
     return names.size;
   }
 
   /** Cached replies (one per name and type). */
   get cachedReplies(): number {
-    let n = 0;
-    for (const m of this.byType.values()) n += m.size;
-    return n;
+    return this.cache.size;
+  }
+
+  stats(): AnswerCacheStats {
+    return { size: this.cache.size, maxSize: this.maxEntries, hits: this.hits, misses: this.misses, evictions: this.evictions };
   }
 
   /** Whether this server answers `name` itself: the domain, or a reverse name the view holds. */
@@ -326,36 +355,56 @@ export class Answers {
 
   private invalidate(changed: ReadonlySet<string>): void {
     for (const name of changed) {
-      for (const m of this.byType.values()) m.delete(name);
-      const deps = this.dependents.get(name);
-      if (deps) {
-        this.dependents.delete(name);
-        for (const d of deps) for (const m of this.byType.values()) m.delete(d);
-      }
+      const keys = this.dependents.get(name);
+      if (keys) for (const key of [...keys]) this.remove(key);
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    for (const dep of entry.deps) {
+      const keys = this.dependents.get(dep);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.dependents.delete(dep);
     }
   }
 
   private encoded(q: QueryFields): Encoded {
     const name = q.name;
-    if (name.includes('*')) {
-      const owner = cleanWildcard(name);
-      return encodePlan(planAnswer(this.view, this.config, owner, name, q.qtype), name, this.view.serial);
-    }
     const qtype = q.qtype;
-    let perType = this.byType.get(qtype);
-    const hit = perType?.get(name);
-    if (hit) return hit;
-    if (this.view.lookup(name) === undefined && name !== this.domain && name.endsWith(this.domainSuffix)) {
+    const key = `${qtype}:${name}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.hits++;
+      // Move to the recent end only once it has aged a quarter of the cache: hot entries cost no Map churn.
+      if (this.stamp - hit.stamp > this.maxEntries >> 2) {
+        this.cache.delete(key);
+        this.cache.set(key, hit);
+        hit.stamp = ++this.stamp;
+      }
+      return hit.enc;
+    }
+    const wildcard = name.includes('*');
+    const owner = wildcard ? cleanWildcard(name) : name;
+    if (!wildcard && this.view.lookup(name) === undefined && name !== this.domain && name.endsWith(this.domainSuffix)) {
       return this.sharedByLength(q);
     }
-    if (!perType) this.byType.set(qtype, (perType = new Map()));
-    const plan = planAnswer(this.view, this.config, name, name, qtype);
+    this.misses++;
+    const plan = planAnswer(this.view, this.config, owner, name, qtype);
     const enc = encodePlan(plan, name, this.view.serial);
-    perType.set(name, enc);
-    for (const target of plan.dependsOn) {
-      const list = this.dependents.get(target);
-      if (!list) this.dependents.set(target, [name]);
-      else if (!list.includes(name)) list.push(name);
+    const deps = [owner, ...plan.dependsOn];
+    this.cache.set(key, { enc, deps, stamp: ++this.stamp });
+    for (const dep of deps) {
+      const keys = this.dependents.get(dep);
+      if (keys) keys.add(key);
+      else this.dependents.set(dep, new Set([key]));
+    }
+    while (this.cache.size > this.maxEntries) {
+      this.remove(this.cache.keys().next().value!);
+      this.evictions++;
     }
     return enc;
   }

@@ -41,6 +41,11 @@ Options:
                          DC/OS service account {"uid":…,"private_key":…,"login_endpoint":…} to log in to
                          Marathon with (also env DCOS_SERVICE_ACCOUNT_CREDENTIAL); the token is renewed
                          before it expires
+  --cache-size <n>       answers kept pre-encoded, least recently used evicted beyond it (config
+                         "cacheSize", default 100000)
+  --forward-max-pending <n>
+                         forwarded queries that may wait for upstreams at once; more are answered
+                         SERVFAIL at once (config "forwardMaxPending", default 1024)
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
   --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
@@ -66,6 +71,11 @@ const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 
 
 function port(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} needs a port number 0-65535, got ${value}`);
+  return Number(value);
+}
+
+function positive(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} needs a positive integer, got ${value}`);
   return Number(value);
 }
 
@@ -121,6 +131,12 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case '--dcos-auth-credentials':
         out.dcosAuthCredentials = value();
+        break;
+      case '--cache-size':
+        out.overrides.cacheSize = positive(arg, value());
+        break;
+      case '--forward-max-pending':
+        out.overrides.forwardMaxPending = positive(arg, value());
         break;
       case '--http-auth': {
         const auth = value();

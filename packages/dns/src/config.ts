@@ -1,7 +1,7 @@
 // Mesos-DNS's config.json, read unchanged (reference mesos-dns.md §8): keys match case-insensitively,
 // unknown keys are ignored (reported as warnings), same defaults and validation. baton adds a few keys
-// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, httpAuth, hostnameResolvers,
-// minimalAny, rrl*). Errors name the key.
+// (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, forwardMaxPending, cacheSize,
+// httpAuth, hostnameResolvers, minimalAny, rrl*). Errors name the key.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -51,6 +51,10 @@ export interface DnsConfig {
   ptrOn: boolean;
   forwardAllowedNetworks: string[];
   maxUdpPayload: number;
+  /** Forwarded queries that may wait for upstreams at once; more get SERVFAIL at once. */
+  forwardMaxPending: number;
+  /** Pre-encoded answers kept (least recently used evicted beyond it). */
+  cacheSize: number;
   /** `user:password` for HTTP Basic auth on the HTTP API (all but `/health`); '' = open. */
   httpAuth: string;
   /** DNS servers (`ip` / `ip:port`) resolving agent and framework host names; [] = the system resolver. */
@@ -129,6 +133,8 @@ export function defaultDnsConfig(): DnsConfig {
     ptrOn: true,
     forwardAllowedNetworks: [...DEFAULT_FORWARD_ALLOWED_NETWORKS],
     maxUdpPayload: 4096,
+    forwardMaxPending: 1024,
+    cacheSize: 100_000,
     httpAuth: '',
     hostnameResolvers: [],
     minimalAny: true,
@@ -189,6 +195,8 @@ const KEYS: [key: string, field: keyof DnsConfig | '', kind: Kind][] = [
   ['ptrOn', 'ptrOn', 'bool'],
   ['forwardAllowedNetworks', 'forwardAllowedNetworks', 'strings'],
   ['maxUdpPayload', 'maxUdpPayload', 'int'],
+  ['forwardMaxPending', 'forwardMaxPending', 'posint'],
+  ['cacheSize', 'cacheSize', 'posint'],
   ['httpAuth', 'httpAuth', 'string'],
   ['hostnameResolvers', 'hostnameResolvers', 'strings'],
   ['minimalAny', 'minimalAny', 'bool'],

@@ -1,5 +1,8 @@
-// Forwarding of names outside the domain: the query bytes go unchanged, over the client's
-// transport, to each upstream in turn (per-server timeout); the first reply is relayed as is.
+// Forwarding of names outside the domain: the query bytes go unchanged (but for the id over UDP),
+// over the client's transport, to each upstream in turn (per-server timeout); the first reply is
+// relayed as is. UDP queries share a few sockets per upstream, matched by id and question; the
+// number of queries waiting for upstreams is capped.
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -56,6 +59,107 @@ export interface ForwarderOptions {
   self?: Upstream;
   resolvConfPath?: string;
   logger?: Logger;
+  /** Forwarded queries that may wait for upstreams at once; more are refused (default 1024). */
+  maxPending?: number;
+}
+
+/** Default cap on forwarded queries waiting for upstreams (config `forwardMaxPending`). */
+export const DEFAULT_FORWARD_MAX_PENDING = 1024;
+
+/** UDP sockets per upstream, shared by the queries to it (spread over a few source ports). */
+const SOCKETS_PER_UPSTREAM = 4;
+
+interface Waiter {
+  question: Buffer;
+  done(err: Error | undefined, reply?: Buffer): void;
+}
+
+/** One UDP socket to one upstream; queries on it carry ids unique among those waiting on it. */
+class SharedUdpSocket {
+  readonly waiting = new Map<number, Waiter>();
+  private socket: dgram.Socket | undefined;
+  private connected = false;
+  /** Queries sent while the socket connects. */
+  private queued: [Buffer, (err: Error | null) => void][] = [];
+
+  constructor(private readonly upstream: Upstream) {}
+
+  /** Sends `query` (its id replaced by a free one); `done` gets the reply with the original id back. */
+  send(query: Buffer, questionEnd: number, done: (err: Error | undefined, reply?: Buffer) => void): () => void {
+    if (this.waiting.size >= 0x8000) {
+      done(new Error('no free query id'));
+      return () => {};
+    }
+    let id: number;
+    do id = randomInt(0x10000);
+    while (this.waiting.has(id));
+    const originalId = query.readUInt16BE(0);
+    const out = Buffer.from(query);
+    out.writeUInt16BE(id, 0);
+    const waiter: Waiter = {
+      question: query.subarray(12, questionEnd),
+      done: (err, reply) => {
+        if (this.waiting.get(id) !== waiter) return;
+        this.waiting.delete(id);
+        if (reply) reply.writeUInt16BE(originalId, 0);
+        done(err, reply);
+      },
+    };
+    this.waiting.set(id, waiter);
+    const sent = (err: Error | null) => {
+      if (err) waiter.done(err);
+    };
+    const socket = this.open();
+    if (this.connected) socket.send(out, sent);
+    else this.queued.push([out, sent]);
+    return () => {
+      if (this.waiting.get(id) === waiter) this.waiting.delete(id);
+    };
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = undefined;
+    this.connected = false;
+    this.queued = [];
+  }
+
+  private open(): dgram.Socket {
+    if (this.socket) return this.socket;
+    const socket = dgram.createSocket(net.isIPv6(this.upstream.host) ? 'udp6' : 'udp4');
+    this.socket = socket;
+    socket.on('message', (reply) => {
+      // A connected socket only receives from the upstream; id and question must be the query's.
+      if (reply.length < 12) return;
+      const waiter = this.waiting.get(reply.readUInt16BE(0));
+      if (!waiter) return;
+      const q = waiter.question;
+      if (reply.length < 12 + q.length || reply.compare(q, 0, q.length, 12, 12 + q.length) !== 0) return;
+      waiter.done(undefined, Buffer.from(reply));
+    });
+    socket.on('error', (err) => {
+      // An ICMP error (port unreachable) is not tied to one query: every query on the socket fails over.
+      if (this.socket === socket) {
+        this.socket = undefined;
+        this.connected = false;
+        this.queued = [];
+      }
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      for (const waiter of [...this.waiting.values()]) waiter.done(err);
+    });
+    socket.connect(this.upstream.port, this.upstream.host, () => {
+      if (this.socket !== socket) return;
+      this.connected = true;
+      const queued = this.queued;
+      this.queued = [];
+      for (const [msg, sent] of queued) socket.send(msg, sent);
+    });
+    return socket;
+  }
 }
 
 export class Forwarder {
@@ -64,11 +168,15 @@ export class Forwarder {
   private readonly timeoutMs: number;
   private readonly logger: Logger;
   private readonly pending = new Set<() => void>();
+  private readonly udpSockets = new Map<string, { next: number; sockets: SharedUdpSocket[] }>();
+  private readonly maxPending: number;
+  private queries = 0;
   private closed = false;
 
   constructor(options: ForwarderOptions) {
     this.logger = options.logger ?? silentLogger();
     this.timeoutMs = options.timeoutMs;
+    this.maxPending = options.maxPending ?? DEFAULT_FORWARD_MAX_PENDING;
     const notSelf = (u: Upstream) =>
       !(options.self && u.port === options.self.port && u.host === options.self.host);
     const parse = (specs: string[]) =>
@@ -93,44 +201,61 @@ export class Forwarder {
     return this.defaults;
   }
 
+  /** Queries waiting for upstreams now. */
+  get pendingQueries(): number {
+    return this.queries;
+  }
+
+  /** True when `maxPending` queries wait: `forward` would refuse another. */
+  get full(): boolean {
+    return this.queries >= this.maxPending;
+  }
+
   /**
    * Sends `query` to each upstream for `name` in order until one answers; resolves with that
-   * reply, or `undefined` when all failed (the caller answers SERVFAIL). Never rejects.
+   * reply, or `undefined` when all failed or `full` (the caller answers SERVFAIL). Never rejects.
+   * `questionEnd` (where the question section ends) lets UDP replies be matched by question too.
    */
-  async forward(query: Buffer, name: string, transport: Transport): Promise<Buffer | undefined> {
-    for (const upstream of this.upstreamsFor(name)) {
-      if (this.closed) return undefined;
-      try {
-        return transport === 'udp' ? await this.exchangeUdp(query, upstream) : await this.exchangeTcp(query, upstream);
-      } catch (err) {
-        this.logger.debug({ upstream: `${upstream.host}:${upstream.port}`, name, err: (err as Error).message }, 'upstream failed');
+  async forward(query: Buffer, name: string, transport: Transport, questionEnd = 12): Promise<Buffer | undefined> {
+    if (this.full) return undefined;
+    this.queries++;
+    try {
+      for (const upstream of this.upstreamsFor(name)) {
+        if (this.closed) return undefined;
+        try {
+          return transport === 'udp' ? await this.exchangeUdp(query, questionEnd, upstream) : await this.exchangeTcp(query, upstream);
+        } catch (err) {
+          this.logger.debug({ upstream: `${upstream.host}:${upstream.port}`, name, err: (err as Error).message }, 'upstream failed');
+        }
       }
+      return undefined;
+    } finally {
+      this.queries--;
     }
-    return undefined;
   }
 
   /** Aborts exchanges in flight. */
   close(): void {
     this.closed = true;
     for (const abort of [...this.pending]) abort();
+    for (const { sockets } of this.udpSockets.values()) for (const s of sockets) s.close();
+    this.udpSockets.clear();
   }
 
-  private exchangeUdp(query: Buffer, upstream: Upstream): Promise<Buffer> {
-    const socket = dgram.createSocket(net.isIPv6(upstream.host) ? 'udp6' : 'udp4');
+  private exchangeUdp(query: Buffer, questionEnd: number, upstream: Upstream): Promise<Buffer> {
+    const key = `${upstream.host}|${upstream.port}`;
+    let pool = this.udpSockets.get(key);
+    if (!pool) {
+      pool = { next: 0, sockets: Array.from({ length: SOCKETS_PER_UPSTREAM }, () => new SharedUdpSocket(upstream)) };
+      this.udpSockets.set(key, pool);
+    }
+    const shared = pool.sockets[pool.next];
+    pool.next = (pool.next + 1) % pool.sockets.length;
+    let forget = () => {};
     return this.exchange(
-      () => socket.close(),
-      (finish, done) => {
-        socket.on('error', (err) => finish(err));
-        socket.on('message', (reply) => {
-          // A connected socket only receives from the upstream; the id must be the query's.
-          if (reply.length >= 12 && reply[0] === query[0] && reply[1] === query[1]) finish(undefined, reply);
-        });
-        socket.connect(upstream.port, upstream.host, () => {
-          if (done()) return;
-          socket.send(query, (err) => {
-            if (err) finish(err);
-          });
-        });
+      () => forget(),
+      (finish) => {
+        forget = shared.send(query, Math.max(12, questionEnd), finish);
       },
     );
   }
@@ -165,7 +290,7 @@ export class Forwarder {
    */
   private exchange(
     release: () => void,
-    run: (finish: (err: Error | undefined, reply?: Buffer) => void, done: () => boolean) => void,
+    run: (finish: (err: Error | undefined, reply?: Buffer) => void) => void,
   ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -181,7 +306,7 @@ export class Forwarder {
       const abort = () => finish(new Error('forwarder closed'));
       this.pending.add(abort);
       const timer = setTimeout(() => finish(new Error(`timeout after ${this.timeoutMs} ms`)), this.timeoutMs);
-      run(finish, () => settled);
+      run(finish);
     });
   }
 }

@@ -3,6 +3,7 @@
 // nothing is found, as Mesos-DNS does.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
@@ -162,6 +163,8 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
     PtrOn: config.ptrOn,
     ForwardAllowedNetworks: config.forwardAllowedNetworks,
     MaxUdpPayload: config.maxUdpPayload,
+    ForwardMaxPending: config.forwardMaxPending,
+    CacheSize: config.cacheSize,
     HttpAuth: config.httpAuth === '' ? '' : `${config.httpAuth.slice(0, config.httpAuth.indexOf(':'))}:<redacted>`,
     HostnameResolvers: config.hostnameResolvers,
     MinimalAny: config.minimalAny,
@@ -176,31 +179,171 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
 
 /** `/v1/axfr`: every in-domain name (PTR names are outside the domain and left out). */
 export function axfrJson(view: RecordStore, config: DnsConfig): Record<string, unknown> {
-  const As: Record<string, string[]> = {};
-  const AAAAs: Record<string, string[]> = {};
-  const SRVs: Record<string, string[]> = {};
+  const text: string[] = [];
+  for (const _ of axfrText(view, config, text));
+  return JSON.parse(text.join('')) as Record<string, unknown>;
+}
+
+/** The text of `/v1/axfr` pushed onto `out` in parts, yielding between names (one pass per record type). */
+export function* axfrText(view: RecordStore, config: DnsConfig, out: { push(...parts: string[]): unknown }): Generator<void> {
+  out.push(
+    `{"TTL":${config.ttl},"Serial":${view.serial},"RefreshSeconds":${config.refreshSeconds},"Mname":${JSON.stringify(config.soaMname + '.')},` +
+      `"Rname":${JSON.stringify(config.soaRname + '.')},"Domain":${JSON.stringify(config.domain)},"Records":{`,
+  );
   const suffix = '.' + view.domain;
-  for (const name of view.names()) {
-    if (name !== view.domain && !name.endsWith(suffix)) continue;
-    for (const { type, value } of view.allValues(name) ?? []) {
-      const key = name + '.';
-      if (type === 'A') (As[key] ??= []).push(value);
-      else if (type === 'AAAA') (AAAAs[key] ??= []).push(value);
-      else if (type === 'SRV') {
-        const at = value.lastIndexOf(':');
-        (SRVs[key] ??= []).push(`${value.slice(0, at)}.:${value.slice(at + 1)}`);
+  for (const [type, key] of [['A', 'As'], ['AAAA', 'AAAAs'], ['SRV', 'SRVs']] as const) {
+    out.push(type === 'A' ? `"${key}":{` : `,"${key}":{`);
+    let first = true;
+    for (const name of view.names()) {
+      if (name !== view.domain && !name.endsWith(suffix)) continue;
+      const values: string[] = [];
+      for (const v of view.allValues(name) ?? []) {
+        if (v.type !== type) continue;
+        if (type !== 'SRV') values.push(v.value);
+        else {
+          const at = v.value.lastIndexOf(':');
+          values.push(`${v.value.slice(0, at)}.:${v.value.slice(at + 1)}`);
+        }
       }
+      if (values.length > 0) {
+        out.push(first ? '' : ',', JSON.stringify(name + '.'), ':', JSON.stringify(values));
+        first = false;
+      }
+      yield;
+    }
+    out.push('}');
+  }
+  out.push('}}');
+}
+
+/** The text of `/v1/enumerate` appended to `out`, yielding between owners (tasks are grouped by framework). */
+export function* enumerateText(view: RecordStore, out: ChunkedText): Generator<void> {
+  const frameworks = new Map<string, ChunkedText>();
+  for (const { framework, tasks } of view.enumerateOwners()) {
+    let text = frameworks.get(framework);
+    if (!text) frameworks.set(framework, (text = new ChunkedText()));
+    for (const task of tasks) text.push(text.length === 0 && text.pending === 0 ? '' : ',', JSON.stringify(task));
+    yield;
+  }
+  out.push('{"frameworks":[');
+  let first = true;
+  for (const [name, text] of frameworks) {
+    out.push(first ? '' : ',', `{"name":${JSON.stringify(name)},"tasks":[`);
+    first = false;
+    out.append(text);
+    out.push(']}');
+  }
+  out.push(']}');
+}
+
+/**
+ * Text collected as UTF-8 Buffers of about 256 KiB (no huge string, few small ones; Buffers that
+ * size are mapped apart from the heap, so their memory goes back to the system once dropped).
+ */
+export class ChunkedText {
+  readonly chunks: Buffer[] = [];
+  length = 0;
+  private parts: string[] = [];
+  private chars = 0;
+
+  /** Parts not yet in `chunks`. */
+  get pending(): number {
+    return this.parts.length;
+  }
+
+  push(...parts: string[]): void {
+    for (const part of parts) {
+      this.parts.push(part);
+      this.chars += part.length;
+    }
+    if (this.chars >= 256 * 1024) this.flush();
+  }
+
+  /** Moves `other`'s text to the end of this one. */
+  append(other: ChunkedText): void {
+    this.flush();
+    other.flush();
+    this.chunks.push(...other.chunks);
+    this.length += other.length;
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const chunk = Buffer.from(this.parts.join(''));
+    this.parts = [];
+    this.chars = 0;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+}
+
+/** How long a built listing is kept for further calls (while the records do not change). */
+export const LISTING_KEEP_MS = 10_000;
+
+/** Longest stretch of listing work between two turns of the event loop (DNS is served in between). */
+export const LISTING_SLICE_MS = 4;
+
+/** Runs `steps` to the end in slices of about LISTING_SLICE_MS, giving the event loop a turn after each. */
+export async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
+  let until = performance.now() + LISTING_SLICE_MS;
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() >= until) {
+      await new Promise((resolve) => setImmediate(resolve));
+      until = performance.now() + LISTING_SLICE_MS;
     }
   }
-  return {
-    TTL: config.ttl,
-    Serial: view.serial,
-    RefreshSeconds: config.refreshSeconds,
-    Mname: config.soaMname + '.',
-    Rname: config.soaRname + '.',
-    Domain: config.domain,
-    Records: { As, AAAAs, SRVs },
-  };
+}
+
+/** A listing's JSON body: UTF-8 chunks, sent one after the other. */
+export interface ListingBody {
+  chunks: Buffer[];
+  length: number;
+}
+
+/**
+ * The JSON bodies of the big listings, built in slices, one build at a time (calls arriving during a
+ * build of their route share it), and kept for LISTING_KEEP_MS unless the records change: concurrent
+ * and repeated calls cost one body, and every response sends those same Buffers.
+ */
+export class ListingCache {
+  private readonly built = new Map<string, { serial: number; body: ListingBody }>();
+  private readonly building = new Map<string, Promise<ListingBody>>();
+  /** The build running now: the next one starts after it (their memory never adds up). */
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly view: RecordStore) {}
+
+  body(route: string, build: (out: ChunkedText) => Generator<void>): Promise<ListingBody> {
+    const cached = this.built.get(route);
+    if (cached && cached.serial === this.view.serial) return Promise.resolve(cached.body);
+    const inFlight = this.building.get(route);
+    if (inFlight) return inFlight;
+    const promise = this.last.then(async () => {
+      try {
+        const serial = this.view.serial;
+        const again = this.built.get(route);
+        if (again && again.serial === serial) return again.body;
+        const text = new ChunkedText();
+        await runSliced(build(text));
+        text.flush();
+        const body = { chunks: text.chunks, length: text.length };
+        // Records that changed during the build leave it tagged with the old serial: the next call rebuilds.
+        // Kept for a while only, so that an idle API holds no listing.
+        this.built.set(route, { serial, body });
+        setTimeout(() => {
+          if (this.built.get(route)?.body === body) this.built.delete(route);
+        }, LISTING_KEEP_MS).unref();
+        return body;
+      } finally {
+        this.building.delete(route);
+      }
+    });
+    this.last = promise.catch(() => undefined);
+    this.building.set(route, promise);
+    return promise;
+  }
 }
 
 export function healthReport(view: RecordStore, sources: SourceStatus[]): HealthReport {
@@ -268,6 +411,24 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     res.end(text);
   };
 
+  const listings = new ListingCache(view);
+  const listing = (req: IncomingMessage, res: ServerResponse, route: string, build: (out: ChunkedText) => Generator<void>): void => {
+    listings.body(route, build).then(
+      (body) => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+        // The shared chunks are queued by reference: a client that reads slowly holds no copy.
+        if (req.method !== 'HEAD') for (const chunk of body.chunks) res.write(chunk);
+        res.end();
+      },
+      (err: unknown) => {
+        logger.error({ err, url: req.url }, 'HTTP API request failed');
+        if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+        else res.destroy();
+      },
+    );
+  };
+
   const expectedAuth = config.httpAuth === '' ? undefined : Buffer.from(config.httpAuth);
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
@@ -290,8 +451,8 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
       const service = decodeURIComponent(path.slice('/v1/services/'.length));
       if (service !== '' && !service.includes('/')) return json(res, 200, serviceRows(view, service));
     }
-    if (config.enumerationOn && path === '/v1/enumerate') return json(res, 200, view.enumerate());
-    if (config.enumerationOn && path === '/v1/axfr') return json(res, 200, axfrJson(view, config));
+    if (config.enumerationOn && path === '/v1/enumerate') return listing(req, res, path, (out) => enumerateText(view, out));
+    if (config.enumerationOn && path === '/v1/axfr') return listing(req, res, path, (out) => axfrText(view, config, out));
     if (path === '/health') {
       const report = healthReport(view, sources());
       return json(res, report.ok ? 200 : 503, report);

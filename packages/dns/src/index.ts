@@ -11,3 +11,4 @@ export * from './answers.js';
 export * from './forwarder.js';
 export * from './metrics.js';
 export * from './server.js';
+export * from './tcp-connection.js';

@@ -30,6 +30,12 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 export type Transport = 'udp' | 'tcp';
 
+/** What the server's live parts report at render time (the answer cache, the forwarder). */
+export interface DnsGauges {
+  cache: { size: number; maxSize: number; hits: number; misses: number; evictions: number };
+  forwardPending: number;
+}
+
 export class DnsMetrics {
   private readonly queries = new Float64Array((OTHER_QTYPE + 1) * RCODES);
   private readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS.length + 1);
@@ -38,6 +44,8 @@ export class DnsMetrics {
   forwardedUdp = 0;
   forwardedTcp = 0;
   forwardFailures = 0;
+  /** Forwarded queries answered SERVFAIL at once because `forwardMaxPending` queries were waiting. */
+  forwardRejected = 0;
   malformed = 0;
   truncated = 0;
   refused = 0;
@@ -49,6 +57,8 @@ export class DnsMetrics {
   /** UDP replies held back by response-rate limiting: dropped, or sent empty with TC (slipped). */
   rateLimitedDropped = 0;
   rateLimitedSlipped = 0;
+  /** Set by the server: read when rendering. */
+  gauges?: () => DnsGauges;
 
   /** One answered query: its qtype, the reply's rcode and the time spent, in seconds. */
   query(qtype: number, rcode: number, seconds: number): void {
@@ -106,6 +116,7 @@ export class DnsMetrics {
       ['{transport="tcp"}', this.forwardedTcp],
     ]);
     counter('baton_dns_forward_failures_total', 'Forwarded queries no upstream answered (SERVFAIL).', [['', this.forwardFailures]]);
+    counter('baton_dns_forward_rejected_total', 'Queries answered SERVFAIL without forwarding: forwardMaxPending queries were waiting.', [['', this.forwardRejected]]);
     counter('baton_dns_malformed_total', 'Malformed messages (answered FORMERR or dropped).', [['', this.malformed]]);
     counter('baton_dns_truncated_total', 'Replies truncated to fit the UDP size.', [['', this.truncated]]);
     counter('baton_dns_refused_total', 'Queries refused (forwarding off or client not allowed).', [['', this.refused]]);
@@ -116,6 +127,16 @@ export class DnsMetrics {
       ['{action="slip"}', this.rateLimitedSlipped],
     ]);
     counter('baton_dns_tcp_connections_total', 'TCP connections accepted.', [['', this.tcpConnections]]);
+    const live = this.gauges?.();
+    if (live) {
+      const gauge = (name: string, help: string, v: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${v}`);
+      gauge('baton_dns_answer_cache_entries', 'Pre-encoded answers cached.', live.cache.size);
+      gauge('baton_dns_answer_cache_max_entries', 'Bound of the answer cache (cacheSize).', live.cache.maxSize);
+      counter('baton_dns_answer_cache_hits_total', 'Authoritative queries answered from the cache.', [['', live.cache.hits]]);
+      counter('baton_dns_answer_cache_misses_total', 'Authoritative queries whose answer was built.', [['', live.cache.misses]]);
+      counter('baton_dns_answer_cache_evictions_total', 'Answers evicted to keep the cache within cacheSize.', [['', live.cache.evictions]]);
+      gauge('baton_dns_forward_pending', 'Forwarded queries waiting for upstreams.', live.forwardPending);
+    }
     lines.push('# HELP baton_dns_query_duration_seconds Time from reading a query to sending its reply.');
     lines.push('# TYPE baton_dns_query_duration_seconds histogram');
     let cumulative = 0;

@@ -231,15 +231,21 @@ export class RecordStore implements RecordView {
    */
   enumerate(): { frameworks: EnumerableFramework[] } {
     const frameworks = new Map<string, EnumerableFramework>();
+    for (const { framework, tasks } of this.enumerateOwners()) {
+      const entry = frameworks.get(framework);
+      if (entry) entry.tasks.push(...tasks);
+      else frameworks.set(framework, { name: framework, tasks });
+    }
+    return { frameworks: [...frameworks.values()] };
+  }
+
+  /** `enumerate()` one owner at a time (for callers that slice the work): its framework and tasks. */
+  *enumerateOwners(): Generator<{ framework: string; tasks: EnumerableTask[] }> {
     const seen = new Set<string>();
     for (const stored of this.owners.values()) {
       const owner = resolve(stored);
       if (owner.framework === undefined) continue;
-      let framework = frameworks.get(owner.framework);
-      if (!framework) {
-        framework = { name: owner.framework, tasks: [] };
-        frameworks.set(owner.framework, framework);
-      }
+      const tasks: EnumerableTask[] = [];
       for (const task of owner.tasks) {
         const records: EnumerableRecord[] = [];
         for (const r of task.records) {
@@ -249,10 +255,10 @@ export class RecordStore implements RecordView {
           seen.add(key);
           records.push({ name: r.name + '.', host: r.type === 'SRV' ? srvHost(r.value) : r.value, rtype: r.type });
         }
-        framework.tasks.push({ name: task.name, id: task.id, records });
+        tasks.push({ name: task.name, id: task.id, records });
       }
+      yield { framework: owner.framework, tasks };
     }
-    return { frameworks: [...frameworks.values()] };
   }
 
   // ---------------------------------------------------------------------------------- internals

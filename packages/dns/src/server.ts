@@ -8,6 +8,7 @@ import type { DnsConfig } from './config.js';
 import type { RecordView } from './record-view.js';
 import { Answers, udpReplyLimit, type AnswerConfig } from './answers.js';
 import { Forwarder } from './forwarder.js';
+import { DEFAULT_TCP_LIMITS, serveTcpMessages, type TcpLimits } from './tcp-connection.js';
 import { DnsMetrics, type Transport } from './metrics.js';
 import { HEADER_SIZE, MAX_MESSAGE_SIZE, QueryFields, RCODE, encodeEmptyReply, readQuery } from './wire.js';
 import { MIN_UDP_SIZE, QCLASS, encodeBadVersReply } from './wire.js';
@@ -18,7 +19,8 @@ export type ServerConfig = AnswerConfig &
     DnsConfig,
     'listener' | 'port' | 'externalOn' | 'resolvers' | 'zoneResolvers' | 'timeoutSeconds' | 'forwardAllowedNetworks'
   > &
-  RateLimitConfig;
+  RateLimitConfig &
+  Partial<Pick<DnsConfig, 'forwardMaxPending'>>;
 
 export interface DnsServerOptions {
   config: ServerConfig;
@@ -27,8 +29,10 @@ export interface DnsServerOptions {
   metrics?: DnsMetrics;
   /** Replaces the forwarder built from the config (tests). */
   forwarder?: Forwarder;
-  /** A TCP connection with no traffic for this long is closed (default 10 s). */
+  /** A TCP connection with no message starting for this long is closed (default 10 s). */
   tcpIdleTimeoutMs?: number;
+  /** The other TCP bounds (defaults: DEFAULT_TCP_LIMITS). */
+  tcpLimits?: Partial<TcpLimits>;
   /** Where default upstreams come from when `resolvers` is empty (default /etc/resolv.conf). */
   resolvConfPath?: string;
 }
@@ -43,7 +47,7 @@ export interface DnsServer {
 }
 
 /** Longest TCP query accepted; anything longer is not a DNS query, and its connection is closed. */
-export const MAX_TCP_QUERY = 16 * 1024;
+export const MAX_TCP_QUERY = DEFAULT_TCP_LIMITS.maxMessage;
 
 /** Builds a BlockList of the CIDRs (`10.0.0.0/8`, `::1/128`, bare addresses); bad entries are reported. */
 export function networkList(cidrs: string[], onInvalid: (cidr: string) => void = () => {}): net.BlockList {
@@ -75,11 +79,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const allowed = networkList(config.forwardAllowedNetworks, (cidr) =>
     logger.warn({ network: cidr }, 'ignoring invalid entry of forwardAllowedNetworks'),
   );
-  const idleMs = options.tcpIdleTimeoutMs ?? 10_000;
+  const tcpLimits: TcpLimits = { ...DEFAULT_TCP_LIMITS, ...options.tcpLimits };
+  if (options.tcpIdleTimeoutMs !== undefined) tcpLimits.idleMs = options.tcpIdleTimeoutMs;
   const maxUdp = config.maxUdpPayload;
   const q = new QueryFields();
   const withinRate = udpRateGate(config, metrics);
   let forwarder = options.forwarder;
+  metrics.gauges = () => ({ cache: answers.stats(), forwardPending: forwarder?.pendingQueries ?? 0 });
 
   /**
    * Handles one message: the reply now (a Buffer), later (forwarding: a Promise), or `undefined`
@@ -132,9 +138,15 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         self: { host: config.listener, port: udpPort },
         resolvConfPath: options.resolvConfPath,
         logger,
+        maxPending: config.forwardMaxPending,
       });
+      if (forwarder.full) {
+        metrics.forwardRejected++;
+        metrics.query(qtype, RCODE.SERVFAIL, (performance.now() - started) / 1000);
+        return encodeEmptyReply(msg, questionEnd, RCODE.SERVFAIL, config.recurseOn);
+      }
       metrics.forwarded(transport);
-      return forwarder.forward(msg, q.name, transport).then((reply) => {
+      return forwarder.forward(msg, q.name, transport, questionEnd).then((reply) => {
         if (!reply) {
           metrics.forwardFailures++;
           reply = encodeEmptyReply(msg, questionEnd, RCODE.SERVFAIL, config.recurseOn);
@@ -153,35 +165,12 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     metrics.tcpConnections++;
     connections.add(socket);
     socket.setNoDelay(true);
-    socket.setTimeout(idleMs, () => socket.destroy());
     socket.on('close', () => connections.delete(socket));
     socket.on('error', () => socket.destroy());
     const client = socket.remoteAddress ?? '';
-    let pending: Buffer = Buffer.alloc(0);
-    const send = (reply: Buffer) => {
-      if (socket.destroyed || !socket.writable) return;
-      const framed = Buffer.allocUnsafe(2 + reply.length);
-      framed.writeUInt16BE(reply.length, 0);
-      reply.copy(framed, 2);
-      socket.write(framed);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= 2) {
-        const len = (pending[0] << 8) | pending[1];
-        if (len < HEADER_SIZE || len > MAX_TCP_QUERY) {
-          metrics.malformed++;
-          logger.debug({ client, length: len }, 'closing tcp connection: impossible message length');
-          socket.destroy();
-          return;
-        }
-        if (pending.length < 2 + len) break;
-        const msg = pending.subarray(2, 2 + len);
-        pending = pending.subarray(2 + len);
-        const reply = handle(msg, 'tcp', client);
-        if (reply instanceof Promise) void reply.then(send);
-        else if (reply) send(reply);
-      }
+    serveTcpMessages(socket, (msg) => handle(msg, 'tcp', client), tcpLimits, (length) => {
+      metrics.malformed++;
+      logger.debug({ client, length }, 'closing tcp connection: impossible message length');
     });
   }
 

@@ -41,6 +41,7 @@ describe('parseArgs', () => {
       logLevel: 'warn',
       overrides: { marathon: ['http://m1:8080', 'http://m2:8080'], port: 5353, listener: '127.0.0.2', httpPort: 0, healthyOnly: true },
     });
+    expect(parseArgs(['--cache-size', '5000', '--forward-max-pending=64']).overrides).toEqual({ cacheSize: 5000, forwardMaxPending: 64 });
     expect(parseArgs(['-config=x.json']).configFile).toBe('x.json');
     expect(parseArgs(['--help']).help).toBe(true);
   });
@@ -51,6 +52,8 @@ describe('parseArgs', () => {
     [['--port', '70000'], /--port needs a port number/],
     [['--marathon', 'm1:8080'], /--marathon needs an http\(s\) or zk:\/\/ URL/],
     [['--config'], /--config needs a value/],
+    [['--cache-size', '0'], /--cache-size needs a positive integer, got 0/],
+    [['--forward-max-pending', 'lots'], /--forward-max-pending needs a positive integer, got lots/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

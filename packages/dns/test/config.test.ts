@@ -88,6 +88,8 @@ describe('parseDnsConfig', () => {
       rrlSlip: 0,
       rrlIpv4PrefixLength: 32,
       rrlIpv6PrefixLength: 64,
+      cacheSize: 5000,
+      forwardMaxPending: 64,
     });
     expect(config).toMatchObject({
       hostnameResolvers: ['127.0.0.1:5353'],
@@ -96,6 +98,8 @@ describe('parseDnsConfig', () => {
       rrlSlip: 0,
       rrlIpv4PrefixLength: 32,
       rrlIpv6PrefixLength: 64,
+      cacheSize: 5000,
+      forwardMaxPending: 64,
       marathon: ['http://m1:8080', 'http://m2:8080'],
       mesosCredentials: { principal: 'dns', secret: 's3cret' },
       healthyOnly: true,
@@ -152,6 +156,8 @@ describe('parseDnsConfig', () => {
     [{ listener: 'localhost' }, 'config: "listener" must be an IP address, got "localhost"'],
     [{ forwardAllowedNetworks: ['10.0.0.0/33'] }, 'config: "forwardAllowedNetworks" has "10.0.0.0/33", which has an invalid prefix length'],
     [{ maxUdpPayload: 100 }, 'config: "maxUdpPayload" must be between 512 and 65535, got 100'],
+    [{ cacheSize: 0 }, 'config: "cacheSize" must be a positive integer, got 0'],
+    [{ forwardMaxPending: -1 }, 'config: "forwardMaxPending" must be a positive integer, got -1'],
     [{ mesosAuthentication: 'kerberos' }, 'config: "mesosAuthentication" must be "", "basic" or "iam", got "kerberos"'],
     [{ mesosAuthentication: 'basic' }, 'config: "mesosCredentials" needs a principal and a secret when "mesosAuthentication" is "basic"'],
     [{ marathon: ['ftp://x'] }, 'config: "marathon" must be http(s) or zk:// URLs, got "ftp://x"'],
