@@ -2,6 +2,7 @@
 // client's transport; SERVFAIL when every upstream fails; REFUSED when forwarding is not allowed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,14 +35,27 @@ async function startUpstream(address: string): Promise<{ port: number; queries: 
       send(response);
     },
   });
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const port = probe.address().port;
-  probe.close();
+  const port = await freeUdpAndTcpPort();
   await server.listen({ udp: { port, address: '127.0.0.1' }, tcp: { port, address: '127.0.0.1' } });
   cleanups.push(() => server.close());
   stats.port = port;
   return stats;
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1 (an ephemeral UDP port may be taken for TCP). */
+async function freeUdpAndTcpPort(): Promise<number> {
+  for (;;) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    const free = await new Promise<boolean>((r) => tcp.once('error', () => r(false)).listen(port, '127.0.0.1', () => r(true)));
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (free) {
+      await new Promise<void>((r) => tcp.close(() => r()));
+      return port;
+    }
+  }
 }
 
 /** A UDP port that answers nothing (bound, silent) and one that is closed. */
