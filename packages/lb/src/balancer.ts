@@ -137,11 +137,24 @@ export class Balancer {
       }
       return best;
     }
+    // Roundrobin turns go to the eligible servers only (as HAProxy, whose rotation holds only the
+    // servers that take traffic): a draining or down server's turn is not handed to its neighbour.
+    const first = servers[start];
+    if (exclude === undefined && this.health.isAvailable(first.id, now) && !this.anyDraining(servers)) return first;
+    let eligible = 0;
+    for (let i = 0; i < n; i++) if (this.eligible(servers[i], exclude, now)) eligible++;
+    if (eligible === 0) return undefined;
+    let turn = cursor % eligible;
     for (let i = 0; i < n; i++) {
-      const server = servers[(start + i) % n];
-      if (this.eligible(server, exclude, now)) return server;
+      const server = servers[i];
+      if (this.eligible(server, exclude, now) && turn-- === 0) return server;
     }
     return undefined;
+  }
+
+  private anyDraining(servers: readonly Server[]): boolean {
+    for (let i = 0; i < servers.length; i++) if (servers[i].draining) return true;
+    return false;
   }
 
   /** The server a sticky cookie names, if it is still in the backend and may take new requests. */

@@ -113,8 +113,13 @@ function compareBlocks(
   return b.weight - a.weight || compareStrings(a.appId, b.appId) || a.servicePort - b.servicePort || a.portIndex - b.portIndex;
 }
 
+/** Whether a backend has a server: marathon-lb leaves an app without one out of the config. */
+function isLive(backend: Backend): boolean {
+  return backend.servers.length > 0;
+}
+
 function hasRules(backend: Backend): boolean {
-  return backend.mode === 'http' && backend.vhosts.length > 0;
+  return backend.mode === 'http' && backend.vhosts.length > 0 && isLive(backend);
 }
 
 /** The `host\npath` keys a backend's vhost rules want (path '' = the root). */
@@ -371,6 +376,38 @@ export class RouteBuilder {
     return false;
   }
 
+  /**
+   * Group names with blanks around them (`"internal, external"`): not trimmed, as in marathon-lb, so
+   * such a port is not exposed on `external`. Reported (a warning) by every LB the port is exposed on
+   * or that the trimmed name would have exposed it on.
+   */
+  private groupTypos(appId: string, labels: AppLabels, exposed: boolean[]): RouteProblem[] {
+    const found: RouteProblem[] = [];
+    let appLevelDone = false;
+    for (const port of labels.ports) {
+      const own = port.groups !== undefined;
+      if (!port.enabled || (!own && appLevelDone)) continue;
+      const groups = port.groups ?? labels.groups;
+      const padded = groups.filter((group) => group !== group.trim() && group.trim() !== '');
+      if (padded.length === 0) continue;
+      if (!exposed[port.index] && !this.inGroups(groups.map((group) => group.trim()))) continue;
+      if (!own) appLevelDone = true;
+      const label = own ? `HAPROXY_${port.index}_GROUP` : 'HAPROXY_GROUP';
+      const names = padded.map((group) => JSON.stringify(group)).join(', ');
+      const meant = padded.map((group) => JSON.stringify(group.trim())).join(', ');
+      const problem: RouteProblem = {
+        appId,
+        label,
+        kind: 'group-blanks',
+        severity: 'warning',
+        message: `${label}=${JSON.stringify(groups.join(','))}: group names are split on commas and not trimmed (as in marathon-lb), so ${names} is not ${meant}; remove the blanks if the app is meant for ${meant}`,
+      };
+      if (own) problem.portIndex = port.index;
+      found.push(problem);
+    }
+    return found;
+  }
+
   private buildFragment(input: UnitInput): Fragment {
     const { base, labels, unitId } = input;
     const problems: RouteProblem[] = [];
@@ -384,6 +421,7 @@ export class RouteBuilder {
         index !== undefined && index < exposed.length ? exposed[index] : exposed.some(Boolean) || this.inGroups(labels.groups);
       if (relevant) problems.push(problem);
     }
+    problems.push(...this.groupTypos(unitId, labels, exposed));
     if (exposed.some(Boolean)) problems.push(...input.problems);
     if (!exposed.some(Boolean)) return { key: input.key, unitId, backends, problems };
 
@@ -546,7 +584,8 @@ export class RouteBuilder {
           old.servicePort !== now.servicePort ||
           old.bindAddr !== now.bindAddr ||
           old.appId !== now.appId ||
-          old.mode !== now.mode
+          old.mode !== now.mode ||
+          isLive(old) !== isLive(now)
         ) {
           return undefined;
         }
@@ -642,6 +681,7 @@ export class RouteBuilder {
     const listeners: ServiceListener[] = [];
     const byPort = new Map<number, ServiceListener[]>();
     for (const backend of ordered) {
+      if (!isLive(backend)) continue;
       const port = backend.servicePort;
       if (this.reserved.has(port)) {
         problems.push({

@@ -39,6 +39,11 @@ export interface LoadBalancerOptions {
   maxHeaderSize?: number;
   /** Most request headers (default 100; more → 400). */
   maxHeaders?: number;
+  /**
+   * Drop the client's X-Forwarded-Proto and send `http`/`https` (default false: as marathon-lb, the
+   * client's header is passed through and `https` added on TLS).
+   */
+  overwriteForwardedProto?: boolean;
   passiveHealth?: PassiveHealthOptions;
   /** The table to serve first (default: an empty table). */
   initialTable?: RouteTable;
@@ -172,6 +177,7 @@ class LoadBalancerImpl implements LoadBalancer {
       httpsPort: options.httpsPort ?? 443,
       maxHeaders: options.maxHeaders ?? 100,
       checkAuth,
+      overwriteForwardedProto: options.overwriteForwardedProto ?? false,
       logger: this.logger,
     };
   }

@@ -5,7 +5,8 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpgradeRequest } from './http1-server.js';
-import { clientAddress, headRefusal, networkAllowed, requestPath, resolveRoute, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
+import { admit, answerText, clientAddress, networkAllowed } from './admission.js';
+import { forwardedProto, removeStickyCookie, stripProxyPath, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
 
@@ -207,13 +208,7 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized
 export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: UpgradeRequest, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
-    const counters = frontend.counters;
     const raw = req.rawHeaders;
-    if (raw.length > ctx.maxHeaders * 2) {
-      counters.ereq++;
-      rawResponse(socket, 400, REASONS[400]);
-      return;
-    }
     let host: string | undefined;
     let appId: string | undefined;
     let authorization: string | undefined;
@@ -226,35 +221,37 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
         host ??= raw[i + 1];
         continue;
       }
-      if (lower === 'x-forwarded-port' || lower === 'x-forwarded-proto') continue;
+      if (lower === 'x-forwarded-port' || (lower === 'x-forwarded-proto' && ctx.overwriteForwardedProto === true)) continue;
       if (lower === 'x-marathon-app-id') appId = raw[i + 1];
       else if (lower === 'authorization') authorization = raw[i + 1];
       forward.push(raw[i], raw[i + 1]);
     }
     const url = req.url ?? '/';
-    if (headRefusal({ host, duplicateHost }, url, req.http10) !== undefined) {
-      counters.ereq++;
-      rawResponse(socket, 400, REASONS[400]);
-      return;
-    }
-    const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
-    const route = resolveRoute(ctx.table(), frontend, host, requestPath(url), appId, sni);
-    if (route === undefined) {
-      counters.ereq++;
-      rawResponse(socket, 503, REASONS[503]);
-      return;
-    }
-    const backend = route.backend;
     const clientIp = clientAddress(req.socket.remoteAddress);
-    if (!networkAllowed(backend, clientIp)) {
-      counters.ereq++;
-      rawResponse(socket, 403, REASONS[403]);
+    const admission = admit(
+      {
+        frontend,
+        url,
+        http10: req.http10,
+        headerCount: raw.length / 2,
+        host,
+        duplicateHost,
+        authorization,
+        appId,
+        sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
+        clientIp,
+        upgrade: true,
+      },
+      { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
+    );
+    if (admission.answer !== undefined) {
+      if (admission.answer.requestError) frontend.counters.ereq++;
+      frontend.counters.countStatus(admission.answer.status);
+      socket.end(answerText(admission.answer));
       return;
     }
-    if (route.vhost && backend.auth !== undefined && !ctx.checkAuth(backend.auth, authorization)) {
-      rawResponse(socket, 401, REASONS[401], `www-authenticate: Basic realm="${backend.auth.realm}"\r\n`);
-      return;
-    }
+    const backend = admission.route.backend;
+    if (backend.sticky) removeStickyCookie(forward);
     let path = url;
     if (backend.proxyPassPath) {
       path = stripProxyPath(path, backend.proxyPassPath);
@@ -263,7 +260,9 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
     let text = `${req.method} ${path} HTTP/1.1\r\n`;
     if (host !== undefined) text += `host: ${host}\r\n`;
     for (let i = 0; i < forward.length; i += 2) text += `${forward[i]}: ${forward[i + 1]}\r\n`;
-    text += `x-forwarded-for: ${clientIp}\r\nx-forwarded-port: ${frontend.port}\r\nx-forwarded-proto: ${frontend.tls ? 'https' : 'http'}\r\n\r\n`;
+    text += `x-forwarded-for: ${clientIp}\r\nx-forwarded-port: ${frontend.port}\r\n`;
+    const proto = forwardedProto(frontend.tls, ctx.overwriteForwardedProto === true);
+    text += proto === undefined ? '\r\n' : `x-forwarded-proto: ${proto}\r\n\r\n`;
     const bc = ctx.stats.backend(backend.name);
     bc.scur++;
     bc.stot++;

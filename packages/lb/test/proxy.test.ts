@@ -105,7 +105,8 @@ describe('routing on :80', () => {
     const h = res.json!.headers;
     expect(h['x-forwarded-for']).toBe('10.1.1.1, 127.0.0.1');
     expect(h['x-forwarded-port']).toBe(String(port));
-    expect(h['x-forwarded-proto']).toBe('http');
+    // As marathon-lb on plain HTTP: the client's X-Forwarded-Proto passes through, none is added.
+    expect(h['x-forwarded-proto']).toBe('https');
     expect(h['x-custom']).toBe('kept');
     expect(h['proxy-connection']).toBeUndefined();
     expect(h.te).toBeUndefined();

@@ -312,11 +312,43 @@ describe('labels shape the backend', () => {
     expect(build(apps).backends.size).toBe(2);
   });
 
-  it('a route with no task is kept (the data plane answers 503)', () => {
-    const table = build([hostApp('/empty', { tasks: [], labels: { HAPROXY_0_VHOST: 'empty.com' } })]);
+  it('an app with no live task has no rules and no listener (marathon-lb leaves it out); the next rule serves', () => {
+    const apps = [
+      hostApp('/empty', { tasks: [], labels: { HAPROXY_0_VHOST: 'empty.com', HAPROXY_0_PATH: '/api' }, servicePorts: [10000] }),
+      hostApp('/root', { labels: { HAPROXY_0_VHOST: 'empty.com', HAPROXY_0_PORT: '10000' }, servicePorts: [10001] }),
+    ];
+    const table = build(apps);
     expect(table.backends.get('empty_10000')!.servers).toEqual([]);
-    expect(table.servicePorts.get(10000)).toBe('empty_10000');
-    expect(table.hostIndex.get('empty.com')).toHaveLength(1);
+    // The app's service port goes to the other claimant; its vhost rule is gone, the root app's serves.
+    expect(table.servicePorts.get(10000)).toBe('root_10000');
+    expect(table.hostIndex.get('empty.com')!.map((r) => r.backend)).toEqual(['root_10000']);
+    expect(table.problems.filter((p) => p.kind === 'port-conflict')).toEqual([]);
+    // A task starts: rules and listener come back (also through an incremental update).
+    const builder = new RouteBuilder({ groups: ['*'] });
+    const state = new ClusterState();
+    state.replaceAll(apps as never);
+    builder.build(state);
+    const withTask = hostApp('/empty', { labels: { HAPROXY_0_VHOST: 'empty.com', HAPROXY_0_PATH: '/api' }, servicePorts: [10000] });
+    const change = state.replaceApp('/empty', withTask);
+    const updated = builder.update(state, change!);
+    expect(updated.servicePorts.get(10000)).toBe('empty_10000');
+    expect(updated.hostIndex.get('empty.com')!.map((r) => r.backend)).toEqual(['empty_10000', 'root_10000']);
+  });
+
+  it('group names are not trimmed (as marathon-lb); the likely typo is reported where it matters', () => {
+    const apps = [
+      hostApp('/typo', { labels: { HAPROXY_GROUP: 'internal, external', HAPROXY_0_VHOST: 'typo.com' }, servicePorts: [10000] }),
+      hostApp('/fine', { labels: { HAPROXY_GROUP: 'internal,external' }, servicePorts: [10001] }),
+    ];
+    const external = build(apps, { groups: ['external'] });
+    expect([...external.backends.keys()]).toEqual(['fine_10001']);
+    expect(external.problems).toEqual([
+      expect.objectContaining({ appId: '/typo', label: 'HAPROXY_GROUP', kind: 'group-blanks', severity: 'warning', message: expect.stringMatching(/" external" is not "external"/) }),
+    ]);
+    const internal = build(apps, { groups: ['internal'] });
+    expect([...internal.backends.keys()].sort()).toEqual(['fine_10001', 'typo_10000']);
+    expect(internal.problems.map((p) => p.kind)).toEqual(['group-blanks']);
+    expect(build(apps, { groups: ['other'] }).problems).toEqual([]);
   });
 });
 
