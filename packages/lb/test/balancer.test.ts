@@ -23,6 +23,18 @@ describe('Balancer', () => {
     expect(balancer.pick(backend, 'x', new Set(['b']))).toBeUndefined();
   });
 
+  it('roundrobin splits evenly over the new servers while old ones drain (blue/green), as HAProxy', () => {
+    const balancer = new Balancer();
+    const old = [1, 2, 3].map((i) => makeServer(`old${i}`, i, { draining: true }));
+    const backend = makeBackend('bg', [old[0], makeServer('new1', 10), old[1], old[2], makeServer('new2', 11)]);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const id = balancer.pick(backend, 'x')!.id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(counts)).toEqual({ new1: 15, new2: 15 });
+  });
+
   it('leastconn picks the server with the fewest open requests', () => {
     const balancer = new Balancer();
     const backend = makeBackend('lc', servers(), { balance: 'leastconn' });
