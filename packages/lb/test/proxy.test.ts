@@ -97,6 +97,13 @@ describe('routing on :80', () => {
     expect((await get(port, '/', { host: 'site.com' })).json!.name).toBe('root');
   });
 
+  it('--overwrite-forwarded-proto: the client’s X-Forwarded-Proto is replaced by http (https on TLS)', async () => {
+    const [a] = await echoes('a');
+    const lb = await lbWith(makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.com'] })]), { overwriteForwardedProto: true });
+    const res = await get(lb.addresses.http!, '/x', { host: 'a.com', 'x-forwarded-proto': 'https' });
+    expect(res.json!.headers['x-forwarded-proto']).toBe('http');
+  });
+
   it('sends X-Forwarded-For/-Port/-Proto and no hop-by-hop headers upstream', async () => {
     const [a] = await echoes('a');
     const lb = await lbWith(makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.com'] })]));
