@@ -9,25 +9,48 @@ export interface PassiveHealthOptions {
   initialBackoffMs?: number;
   /** Longest retry delay (default 30000 ms). */
   maxBackoffMs?: number;
+  /** First retry delay after a refused connection (default 25 ms); doubles per refusal. */
+  refusedBackoffMs?: number;
+  /** Longest retry delay while refusals are re-probed quickly (default 100 ms). */
+  refusedMaxBackoffMs?: number;
+  /** How long refusals are re-probed quickly before the slow backoff (default 3000 ms). */
+  refusedWindowMs?: number;
 }
 
 interface DownEntry {
   failures: number;
   retryAt: number;
   lastError: string;
+  /** When the current run of refused connections began (undefined once another error came). */
+  refusedSince: number | undefined;
+  /** Failures on the slow schedule (for its doubling). */
+  slowFailures: number;
 }
 
 export type ServerHealth = 'up' | 'down';
 
-/** Servers that failed to accept a connection, and when each may be tried again. */
+/**
+ * Servers that failed to accept a connection, and when each may be tried again. A refused connection
+ * (nothing listens on the port) is the normal state of a task Marathon reports running before its
+ * process listens: it is re-probed quickly (25, 50, 100 ms, then every 100 ms) for 3 s, so the task gets
+ * its first request soon after it listens. Other failures (timeouts, unreachable hosts) and refusals
+ * that last longer back off from 1 s to 30 s. A probe is an ordinary request that, refused, is retried
+ * on another server before any byte was sent: no client request fails for it.
+ */
 export class PassiveHealth {
   private readonly down = new Map<string, DownEntry>();
   private readonly initialMs: number;
   private readonly maxMs: number;
+  private readonly refusedMs: number;
+  private readonly refusedMaxMs: number;
+  private readonly refusedWindowMs: number;
 
   constructor(options: PassiveHealthOptions = {}) {
     this.initialMs = options.initialBackoffMs ?? 1_000;
     this.maxMs = options.maxBackoffMs ?? 30_000;
+    this.refusedMs = options.refusedBackoffMs ?? 25;
+    this.refusedMaxMs = options.refusedMaxBackoffMs ?? 100;
+    this.refusedWindowMs = options.refusedWindowMs ?? 3_000;
   }
 
   /** True unless the server is down and its retry time has not come yet. */
@@ -41,12 +64,20 @@ export class PassiveHealth {
     return this.down.has(serverId) ? 'down' : 'up';
   }
 
-  /** Records a connect failure; returns the delay before the server is tried again. */
+  /** Records a connect failure (`reason`: the error code); returns the delay before the server is tried again. */
   markFailure(serverId: string, reason: string, now = Date.now()): number {
     const entry = this.down.get(serverId);
     const failures = (entry?.failures ?? 0) + 1;
-    const delay = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(failures - 1, 30));
-    this.down.set(serverId, { failures, retryAt: now + delay, lastError: reason });
+    const refusedSince = reason === 'ECONNREFUSED' ? (entry === undefined ? now : entry.refusedSince) : undefined;
+    let slowFailures = entry?.slowFailures ?? 0;
+    let delay: number;
+    if (refusedSince !== undefined && now - refusedSince < this.refusedWindowMs) {
+      delay = Math.min(this.refusedMaxMs, this.refusedMs * 2 ** Math.min(failures - 1, 30));
+    } else {
+      slowFailures++;
+      delay = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(slowFailures - 1, 30));
+    }
+    this.down.set(serverId, { failures, retryAt: now + delay, lastError: reason, refusedSince, slowFailures });
     return delay;
   }
 

@@ -502,10 +502,11 @@ class ProxyExchange implements UpstreamHandler {
       return;
     }
     if (server !== undefined && isConnectError(err)) {
-      this.ctx.balancer.health.markFailure(server.id, (err as { code?: string }).code ?? err.message);
+      const retryMs = this.ctx.balancer.health.markFailure(server.id, (err as { code?: string }).code ?? err.message);
       this.backendCounters.econ++;
       if (this.serverCounters !== undefined) this.serverCounters.econ++;
-      this.ctx.logger.warn({ backend: this.backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      // Quick re-probes of a task that does not listen yet are routine: logged at debug.
+      this.ctx.logger[retryMs < 1_000 ? 'debug' : 'warn']({ backend: this.backend.name, server: server.name, err: err.message, retryMs }, 'server refused the connection; marked down');
       if (this.attempts <= MAX_RETRIES && !(this.options.body?.readableDidRead ?? false)) {
         (this.tried ??= new Set()).add(server.id);
         const next = this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);

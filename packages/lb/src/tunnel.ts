@@ -78,10 +78,10 @@ export function connectToBackend(
     const onError = (err: Error & { code?: string }): void => {
       clearTimeout(timer);
       socket.destroy();
-      ctx.balancer.health.markFailure(server.id, err.code ?? err.message);
+      const retryMs = ctx.balancer.health.markFailure(server.id, err.code ?? err.message);
       ctx.stats.backend(backend.name).econ++;
       ctx.stats.server(server.id).econ++;
-      ctx.logger.warn({ backend: backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      ctx.logger[retryMs < 1_000 ? 'debug' : 'warn']({ backend: backend.name, server: server.name, err: err.message, retryMs }, 'server refused the connection; marked down');
       lastStatus = err.code === 'ETIMEDOUT' ? 504 : 502;
       (tried ??= new Set()).add(server.id);
       attempt(n + 1);

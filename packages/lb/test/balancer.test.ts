@@ -87,7 +87,7 @@ describe('PassiveHealth', () => {
   it('retries a down server after 1 s, doubling per failure up to 30 s; a success clears it', () => {
     const health = new PassiveHealth();
     const t0 = 1_000_000;
-    const delays = Array.from({ length: 7 }, () => health.markFailure('s', 'ECONNREFUSED', t0));
+    const delays = Array.from({ length: 7 }, () => health.markFailure('s', 'ETIMEDOUT', t0));
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
     expect(health.isAvailable('s', t0 + 29_999)).toBe(false);
     expect(health.isAvailable('s', t0 + 30_000)).toBe(true);
@@ -95,5 +95,21 @@ describe('PassiveHealth', () => {
     health.markSuccess('s');
     expect(health.state('s')).toBe('up');
     expect(health.markFailure('s', 'x', t0)).toBe(1_000);
+  });
+
+  it('re-probes a server that refuses connections quickly (25 ms doubling to 100 ms) for 3 s, then backs off from 1 s', () => {
+    const health = new PassiveHealth();
+    const t0 = 1_000_000;
+    const early = [0, 25, 75, 175, 275].map((at) => health.markFailure('new', 'ECONNREFUSED', t0 + at));
+    expect(early).toEqual([25, 50, 100, 100, 100]);
+    expect(health.isAvailable('new', t0 + 374)).toBe(false);
+    expect(health.isAvailable('new', t0 + 375)).toBe(true);
+    // Still refusing after the 3 s window: the slow schedule.
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 3_000)).toBe(1_000);
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 4_000)).toBe(2_000);
+    // A timeout is not a refusal: the slow schedule from the start.
+    expect(health.markFailure('slow', 'UND_ERR_CONNECT_TIMEOUT', t0)).toBe(1_000);
+    health.markSuccess('new');
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 10_000)).toBe(25);
   });
 });
