@@ -152,6 +152,8 @@ class LoadBalancerImpl implements LoadBalancer {
   private reportedCertProblems: RouteProblem[] | undefined;
   /** Server ids (with the number of backends holding each) and backend names of the synced table. */
   private live: { serverRefs: Map<string, number>; backendNames: Set<string> } | undefined;
+  /** Backends replaced since the last sync (from route patches), or 'full' when a table was rebuilt. */
+  private delta: BackendDelta | 'full' | undefined;
   private lastPrune = 0;
   private applying: Promise<void> = Promise.resolve();
   private closed = false;
@@ -235,6 +237,7 @@ class LoadBalancerImpl implements LoadBalancer {
     if (this.closed) return Promise.resolve();
     const previous = this.current;
     this.current = table;
+    this.noteBackendChanges(previous, table);
     // What requests see changes here, synchronously: the table, and the backend each service-port
     // listener serves (listeners keep serving; only that reference changes).
     if (this.services.size > 0 && !sameListeners(previous, table)) {
@@ -245,6 +248,18 @@ class LoadBalancerImpl implements LoadBalancer {
       }
     }
     return this.scheduleSync();
+  }
+
+  /** Collects what changed in the backends since the last sync: a patch's list, or "everything". */
+  private noteBackendChanges(previous: RouteTable, table: RouteTable): void {
+    const patch = table.patch;
+    const pending = this.delta;
+    if (pending === 'full') return;
+    if (patch !== undefined && previous.serial !== undefined && patch.base === previous.serial) {
+      const delta = pending ?? (this.delta = { left: [], entered: [] });
+      for (const backend of patch.left) delta.left.push(backend);
+      for (const backend of patch.entered) delta.entered.push(backend);
+    } else if (table.backends !== previous.backends) this.delta = 'full';
   }
 
   /**
@@ -260,7 +275,9 @@ class LoadBalancerImpl implements LoadBalancer {
       const table = this.current;
       const previous = this.synced;
       this.synced = table;
-      if (previous.backends !== table.backends || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(previous, table);
+      const delta = this.delta;
+      this.delta = undefined;
+      if (delta !== undefined || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(table, delta);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
       // A route patch keeps the listeners array (and the certificate list, unless a certificate
       // changed): then no listener is to open or close, unless an earlier bind failed (retried here).
@@ -282,40 +299,26 @@ class LoadBalancerImpl implements LoadBalancer {
 
   /**
    * Drops pools, health, cursors and counters of servers and backends that left the table. The live
-   * sets are kept up to date by diffing the backends that changed (by name and identity: a route patch
-   * replaces only the changed apps' backends), so a burst that removes nothing costs one walk of the
-   * backends map, and the prune walks run only when something left, or on the first burst
+   * sets are kept up to date from the backends each route patch replaced (`table.patch`, collected by
+   * `apply`), so a burst of patches costs O(backends they changed); a table built from scratch
+   * recounts them. The prune walks run only when something left, or on the first burst
    * `FULL_PRUNE_MS` after the last prune (for counters kept while a request was in flight, and entries
    * created late by requests still using an older table).
    */
-  private retainServers(previous: RouteTable, table: RouteTable): void {
+  private retainServers(table: RouteTable, delta: BackendDelta | 'full' | undefined): void {
     let gone = false;
-    if (this.live === undefined) {
+    if (this.live === undefined || delta === 'full') {
       this.live = liveSets(table);
       gone = true;
-    } else {
+    } else if (delta !== undefined) {
       const { serverRefs, backendNames } = this.live;
-      const left: Backend[] = [];
-      let kept = 0;
-      for (const [name, now] of table.backends) {
-        const old = previous.backends.get(name);
-        if (old !== undefined) kept++;
-        if (old === now) continue;
-        if (old === undefined) backendNames.add(name);
-        else if (old.servers === now.servers) continue;
-        else left.push(old);
-        for (const server of now.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
+      // Entered first: a server in both an old and a new version of a backend never drops to zero.
+      for (const backend of delta.entered) {
+        backendNames.add(backend.name);
+        for (const server of backend.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
       }
-      if (kept < previous.backends.size) {
-        for (const [name, old] of previous.backends) {
-          if (table.backends.has(name)) continue;
-          backendNames.delete(name);
-          left.push(old);
-          gone = true;
-        }
-      }
-      for (const old of left) {
-        for (const server of old.servers) {
+      for (const backend of delta.left) {
+        for (const server of backend.servers) {
           const refs = (serverRefs.get(server.id) ?? 1) - 1;
           if (refs > 0) serverRefs.set(server.id, refs);
           else {
@@ -584,6 +587,11 @@ class LoadBalancerImpl implements LoadBalancer {
 
 /** The prune walks run at least this often (at the next burst) even when nothing left (see `retainServers`). */
 const FULL_PRUNE_MS = 30_000;
+
+interface BackendDelta {
+  left: Backend[];
+  entered: Backend[];
+}
 
 function liveSets(table: RouteTable): { serverRefs: Map<string, number>; backendNames: Set<string> } {
   const serverRefs = new Map<string, number>();

@@ -92,6 +92,10 @@ function ipPerTaskApp(id: string, spec: AppSpec & { containerPorts?: number[] } 
   };
 }
 
+function sortedEntries<V>(map: ReadonlyMap<string, V>): [string, V][] {
+  return [...map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
 function stateOf(apps: unknown[]): ClusterState {
   const state = new ClusterState();
   state.replaceAll(apps);
@@ -690,9 +694,11 @@ describe('RouteBuilder.update equals a full build', () => {
     state.subscribe((change) => changes.push(change));
 
     let rnd = 7;
+    // The high bits of the LCG: its low bits repeat with a short period (with `% n` every app had
+    // the same number of tasks: none).
     const random = (n: number) => {
       rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
-      return rnd % n;
+      return Math.floor((rnd / 0x80000000) * n);
     };
     const ext = (labels: Record<string, string>) => ({ HAPROXY_GROUP: 'external', ...labels });
     // Most label sets are an app's own (no conflict: the incremental path); the rest collide on
@@ -794,23 +800,26 @@ describe('RouteBuilder.update equals a full build', () => {
       }
       let table: RouteTable | undefined;
       for (const change of changes) {
+        // A patch updates the last table's rule list in place: compare with a copy.
+        const rulesBefore = JSON.stringify(previous.httpRules);
         table = builder.update(state, change);
-        if (table.listeners === previous.listeners && table.backends !== previous.backends) {
+        if (table.patch !== undefined && table.patch.base === previous.serial) {
           patched++;
-          if (table.httpRules !== previous.httpRules) patchedRules++;
+          if (JSON.stringify(table.httpRules) !== rulesBefore) patchedRules++;
         }
         previous = table;
       }
       if (!table) continue;
       const full = buildRouteTable(state, options);
       expect(JSON.stringify(routeTableToJSON(table))).toBe(JSON.stringify(routeTableToJSON(full)));
-      expect([...table.hostIndex]).toEqual([...full.hostIndex]);
+      // Host order in the index is insertion order; a patch appends a host it adds.
+      expect(sortedEntries(table.hostIndex)).toEqual(sortedEntries(full.hostIndex));
       expect(table.wildcardRules).toEqual(full.wildcardRules);
       expect([...table.servicePorts]).toEqual([...full.servicePorts]);
     }
     // The incremental path was taken (a full assembly builds a new listener list), also for vhost changes.
     expect(patched).toBeGreaterThan(50);
-    expect(patchedRules).toBeGreaterThan(20);
+    expect(patchedRules).toBeGreaterThan(5);
   });
 
   it('after each label change of one app among others (vhosts, paths, case, weight, mode)', () => {
@@ -838,9 +847,11 @@ describe('RouteBuilder.update equals a full build', () => {
       const table = builder.update(state, state.replaceApp('/m', hostApp('/m', { servicePorts: [10000], labels }))!);
       const full = buildRouteTable(state, ALL);
       expect(JSON.stringify(routeTableToJSON(table)), JSON.stringify(labels)).toBe(JSON.stringify(routeTableToJSON(full)));
-      expect([...table.hostIndex]).toEqual([...full.hostIndex]);
+      expect(sortedEntries(table.hostIndex)).toEqual(sortedEntries(full.hostIndex));
       expect(table.wildcardRules).toEqual(full.wildcardRules);
-      expect(table.backends).not.toBe(previous.backends);
+      // A patch updates the shared maps in place (no O(cluster) copy); a mode change rebuilds.
+      if (table.patch !== undefined) expect(table.backends).toBe(previous.backends);
+      else expect(table.backends).not.toBe(previous.backends);
       previous = table;
     }
   });
