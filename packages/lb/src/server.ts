@@ -155,6 +155,7 @@ class LoadBalancerImpl implements LoadBalancer {
   /** Backends replaced since the last sync (from route patches), or 'full' when a table was rebuilt. */
   private delta: BackendDelta | 'full' | undefined;
   private lastPrune = 0;
+  private lastListenerSync = 0;
   private applying: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly timeouts: Timeouts;
@@ -280,12 +281,15 @@ class LoadBalancerImpl implements LoadBalancer {
       if (delta !== undefined || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(table, delta);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
       // A route patch keeps the listeners array (and the certificate list, unless a certificate
-      // changed): then no listener is to open or close, unless an earlier bind failed (retried here).
+      // changed): then no listener is to open or close, unless an earlier bind failed (retried here,
+      // at most every BIND_RETRY_MS: a sync walks every listener, too much for every event).
+      const retryBinds = this.listenerProblems.length > 0 && Date.now() - this.lastListenerSync >= BIND_RETRY_MS;
       const sameServicePorts =
         previous.listeners !== undefined &&
         table.listeners === previous.listeners &&
         table.certificateFiles === previous.certificateFiles &&
-        this.listenerProblems.length === 0;
+        !retryBinds;
+      if (!sameServicePorts) this.lastListenerSync = Date.now();
       const run = sameServicePorts ? this.applying : this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
       this.applying = run.catch(() => undefined);
       const problemsChanged = table.problems !== previous.problems || this.listenerProblems !== this.reportedListenerProblems || this.certProblems !== this.reportedCertProblems;
@@ -587,6 +591,8 @@ class LoadBalancerImpl implements LoadBalancer {
 
 /** The prune walks run at least this often (at the next burst) even when nothing left (see `retainServers`). */
 const FULL_PRUNE_MS = 30_000;
+/** Shortest interval between retries of service-port binds that failed (on the next route change). */
+const BIND_RETRY_MS = 5_000;
 
 interface BackendDelta {
   left: Backend[];
