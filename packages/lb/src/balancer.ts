@@ -131,8 +131,15 @@ export class Balancer {
     else this.active.set(serverId, n);
   }
 
+  /**
+   * A request probes at most one server that is down (its retry time come): once a server refused it
+   * (`exclude` holds the servers it tried), only servers that are up are tried, so a scale-up of
+   * many tasks that do not listen yet cannot use up a request's retries.
+   */
   private eligible(server: Server, exclude: ReadonlySet<string> | undefined, now: number): boolean {
-    return !server.draining && (exclude === undefined || !exclude.has(server.id)) && this.health.isAvailable(server.id, now);
+    if (server.draining) return false;
+    if (exclude === undefined || exclude.size === 0) return this.health.isAvailable(server.id, now);
+    return !exclude.has(server.id) && this.health.state(server.id) === 'up';
   }
 
   /**

@@ -35,6 +35,17 @@ describe('Balancer', () => {
     expect(Object.fromEntries(counts)).toEqual({ new1: 15, new2: 15 });
   });
 
+  it('a retry goes only to servers that are up: one request probes at most one down server', () => {
+    const balancer = new Balancer();
+    const t0 = 1_000_000;
+    const backend = makeBackend('scale', [makeServer('n1', 1), makeServer('n2', 2), makeServer('n3', 3), makeServer('up', 4)]);
+    for (const id of ['n1', 'n2', 'n3']) balancer.health.markFailure(id, 'ECONNREFUSED', t0);
+    // Their retry time has come: a first attempt may probe one of them…
+    expect(['n1', 'n2', 'n3', 'up']).toContain(balancer.pick(backend, 'x', undefined, t0 + 30)!.id);
+    // …and after it was refused, the retry goes to the server that is up.
+    for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x', new Set(['n1']), t0 + 30)!.id).toBe('up');
+  });
+
   it('leastconn picks the server with the fewest open requests', () => {
     const balancer = new Balancer();
     const backend = makeBackend('lc', servers(), { balance: 'leastconn' });
