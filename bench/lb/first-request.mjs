@@ -6,8 +6,8 @@
 // the app's vhost through baton-lb (the real bin) without pause and count any that fail.
 //   node bench/lb/first-request.mjs [--samples 300] [--batch 10] [--clients 4] [--lb-bin path/to/baton-lb.js]
 // Each round scales the app from 2 to 2+batch tasks and back. Prints one JSON line: { samples, p50,
-// p99, max, requests, failed, failures } (ms; failed = client requests not answered 200, by status;
-// 0 = no response).
+// p99, max, requests, failed, failures } (ms; failed = client requests not answered 200; failures by
+// phase — `up`: scaling up, `down`: scaling down — and status, 0 = no response).
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -130,7 +130,9 @@ try {
           }
           if (event.eventType !== 'status_update_event' || event.appId !== APP) continue;
           if (event.taskStatus === 'TASK_RUNNING') taskRunning(event.taskId, event.ports[0]);
-          else if (['TASK_KILLED', 'TASK_KILLING', 'TASK_FINISHED', 'TASK_FAILED'].includes(event.taskStatus)) taskGone(event.taskId);
+          // A task stops listening when its process exits (TASK_KILLED), after Marathon reported it
+          // killing: as an app that finishes its requests on SIGTERM.
+          else if (['TASK_KILLED', 'TASK_FINISHED', 'TASK_FAILED'].includes(event.taskStatus)) taskGone(event.taskId);
         }
       });
       resolve();
@@ -156,6 +158,7 @@ try {
   let requests = 0;
   let failed = 0;
   const failures = {};
+  let phase = 'up';
   let running = true;
   const get = () =>
     new Promise((resolve) => {
@@ -177,7 +180,8 @@ try {
       requests++;
       if (status !== 200) {
         failed++;
-        failures[status] = (failures[status] ?? 0) + 1;
+        const key = `${phase}:${status}`;
+        failures[key] = (failures[key] ?? 0) + 1;
       }
     }
   });
@@ -185,6 +189,7 @@ try {
   const samples = [];
   while (samples.length < SAMPLES) {
     const before = new Set(tasks.keys());
+    phase = 'up';
     const scaled = await send('PUT', `${simUrl}/v2/apps${APP}`, { instances: BASE + BATCH });
     if (scaled.status !== 200) throw new Error(`scale up: ${scaled.status} ${scaled.text}`);
     const roundDeadline = Date.now() + 20_000;
@@ -195,6 +200,7 @@ try {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const t of fresh) if (t.firstAt !== undefined && t.listenAt !== undefined) samples.push(t.firstAt - t.listenAt);
+    phase = 'down';
     const down = await send('PUT', `${simUrl}/v2/apps${APP}`, { instances: BASE });
     if (down.status !== 200) throw new Error(`scale down: ${down.status} ${down.text}`);
     while ([...tasks.values()].filter((t) => !t.closed).length > BASE && Date.now() < roundDeadline + 10_000) await new Promise((r) => setTimeout(r, 20));

@@ -6,7 +6,7 @@
 // takes ~0.1–0.3 ms), first stops answering 503 (no route); with the new route it answers 301 to https.
 //   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--profile] [--lb-bin path/to/baton-lb.js]
 // Apps are spread over --groups Marathon groups (/bench/g<k>/app<i>), as clusters usually are.
-// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99 } (ms); event* =
+// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99, lbMax } (ms); event* =
 // PUT sent → the api_post_event reaching another event-stream client (the simulator's part); lb* = that
 // event → the first request the new route answers (baton-lb's part, per sample).
 import { spawn } from 'node:child_process';
@@ -171,10 +171,9 @@ try {
   eventLag.sort((a, b) => a - b);
   lbLag.sort((a, b) => a - b);
   const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99) }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
+  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99), lbMax: lbLag[lbLag.length - 1] }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
   stopped = true;
   for (const req of streams) req.destroy();
-  if (process.env.BENCH_SHOW_LB_LOG) process.stderr.write(outputs[1]().slice(-4000));
 } catch (err) {
   // Say why: the tail of each child's output (the simulator's, then baton-lb's).
   for (const out of outputs) process.stderr.write(`--- child output (tail)\n${out().slice(-3000)}\n`);
