@@ -39,6 +39,7 @@ export type ServerHealth = 'up' | 'down';
  */
 export class PassiveHealth {
   private readonly down = new Map<string, DownEntry>();
+  private readonly proven = new Set<string>();
   private readonly initialMs: number;
   private readonly maxMs: number;
   private readonly refusedMs: number;
@@ -81,9 +82,15 @@ export class PassiveHealth {
     return delay;
   }
 
-  /** A connection succeeded: the server is up again. */
+  /** A connection succeeded: the server is up again (and known to listen). */
   markSuccess(serverId: string): void {
     if (this.down.size !== 0) this.down.delete(serverId);
+    if (!this.proven.has(serverId)) this.proven.add(serverId);
+  }
+
+  /** Whether a connection to the server has ever succeeded (a new task has not listened yet). */
+  isProven(serverId: string): boolean {
+    return this.proven.has(serverId);
   }
 
   /** Details of a down server, for status pages. */
@@ -94,6 +101,7 @@ export class PassiveHealth {
   /** Drops state of servers that are no longer in any backend. */
   retainOnly(serverIds: ReadonlySet<string>): void {
     for (const id of this.down.keys()) if (!serverIds.has(id)) this.down.delete(id);
+    for (const id of this.proven) if (!serverIds.has(id)) this.proven.delete(id);
   }
 }
 
@@ -136,10 +144,10 @@ export class Balancer {
    * (`exclude` holds the servers it tried), only servers that are up are tried, so a scale-up of
    * many tasks that do not listen yet cannot use up a request's retries.
    */
-  private eligible(server: Server, exclude: ReadonlySet<string> | undefined, now: number): boolean {
+  private eligible(server: Server, exclude: ReadonlySet<string> | undefined, now: number, provenOnly = false): boolean {
     if (server.draining) return false;
     if (exclude === undefined || exclude.size === 0) return this.health.isAvailable(server.id, now);
-    return !exclude.has(server.id) && this.health.state(server.id) === 'up';
+    return !exclude.has(server.id) && this.health.state(server.id) === 'up' && (!provenOnly || this.health.isProven(server.id));
   }
 
   /**
@@ -150,11 +158,23 @@ export class Balancer {
     const servers = backend.servers;
     const n = servers.length;
     if (n === 0) return undefined;
+    if (exclude !== undefined && exclude.size > 0) {
+      // A retry after a refusal: a server known to listen, when there is one (during a scale-up
+      // several new tasks may not listen yet, and each would cost the request one of its retries).
+      const proven = this.pickFrom(backend, clientIp, exclude, now, true);
+      if (proven !== undefined) return proven;
+    }
+    return this.pickFrom(backend, clientIp, exclude, now, false);
+  }
+
+  private pickFrom(backend: Backend, clientIp: string, exclude: ReadonlySet<string> | undefined, now: number, provenOnly: boolean): Server | undefined {
+    const servers = backend.servers;
+    const n = servers.length;
     if (backend.balance === 'source') {
       const start = hashString(clientIp) % n;
       for (let i = 0; i < n; i++) {
         const server = servers[(start + i) % n];
-        if (this.eligible(server, exclude, now)) return server;
+        if (this.eligible(server, exclude, now, provenOnly)) return server;
       }
       return undefined;
     }
@@ -166,7 +186,7 @@ export class Balancer {
       let bestActive = Infinity;
       for (let i = 0; i < n; i++) {
         const server = servers[(start + i) % n];
-        if (!this.eligible(server, exclude, now)) continue;
+        if (!this.eligible(server, exclude, now, provenOnly)) continue;
         const active = this.active.get(server.id) ?? 0;
         if (active < bestActive) {
           best = server;
@@ -180,12 +200,12 @@ export class Balancer {
     const first = servers[start];
     if (exclude === undefined && this.health.isAvailable(first.id, now) && !this.anyDraining(servers)) return first;
     let eligible = 0;
-    for (let i = 0; i < n; i++) if (this.eligible(servers[i], exclude, now)) eligible++;
+    for (let i = 0; i < n; i++) if (this.eligible(servers[i], exclude, now, provenOnly)) eligible++;
     if (eligible === 0) return undefined;
     let turn = cursor % eligible;
     for (let i = 0; i < n; i++) {
       const server = servers[i];
-      if (this.eligible(server, exclude, now) && turn-- === 0) return server;
+      if (this.eligible(server, exclude, now, provenOnly) && turn-- === 0) return server;
     }
     return undefined;
   }

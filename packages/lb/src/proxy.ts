@@ -1,5 +1,5 @@
-// The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
-// (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
+// The HTTP request path: admission (admission.ts: route lookup in the table's precomputed maps, the
+// host's auth and redirect rules, the backend's network ACL and root redirect), then forwarding over pooled keep-alive
 // connections (http1-upstream.ts, or undici's `Pool.dispatch`) and a handler that streams the
 // response straight into the client's (http1-server.ts). Requests that never reached a server are
 // retried on another one.

@@ -46,6 +46,17 @@ describe('Balancer', () => {
     for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x', new Set(['n1']), t0 + 30)!.id).toBe('up');
   });
 
+  it('a retry prefers a server known to listen over new ones never reached (a scale-up)', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('scale', [makeServer('new1', 1), makeServer('new2', 2), makeServer('new3', 3), makeServer('old', 4)]);
+    balancer.health.markSuccess('old');
+    balancer.health.markFailure('new1', 'ECONNREFUSED');
+    for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x', new Set(['new1']))!.id).toBe('old');
+    // Without a proven server, any server that is up is tried.
+    const fresh = makeBackend('fresh', [makeServer('f1', 1), makeServer('f2', 2)]);
+    expect(balancer.pick(fresh, 'x', new Set(['f1']))!.id).toBe('f2');
+  });
+
   it('leastconn picks the server with the fewest open requests', () => {
     const balancer = new Balancer();
     const backend = makeBackend('lc', servers(), { balance: 'leastconn' });
