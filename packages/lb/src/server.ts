@@ -125,6 +125,15 @@ interface ServiceSpec {
   spec: string;
 }
 
+function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
+  return {
+    appId: want.backend.appId,
+    portIndex: want.backend.portIndex,
+    kind: 'bind-failed',
+    message: `cannot listen on ${want.address}:${want.port} for ${want.backend.name}: ${err.message}`,
+  };
+}
+
 function problemKey(p: RouteProblem): string {
   return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
 }
@@ -156,6 +165,8 @@ class LoadBalancerImpl implements LoadBalancer {
   private delta: BackendDelta | 'full' | undefined;
   private lastPrune = 0;
   private lastListenerSync = 0;
+  /** Service ports that failed to bind, and the listener list that wanted them. */
+  private failedBinds: { listeners: RouteTable['listeners']; specs: ServiceSpec[] } | undefined;
   private applying: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly timeouts: Timeouts;
@@ -284,13 +295,13 @@ class LoadBalancerImpl implements LoadBalancer {
       // changed): then no listener is to open or close, unless an earlier bind failed (retried here,
       // at most every BIND_RETRY_MS: a sync walks every listener, too much for every event).
       const retryBinds = this.listenerProblems.length > 0 && Date.now() - this.lastListenerSync >= BIND_RETRY_MS;
-      const sameServicePorts =
-        previous.listeners !== undefined &&
-        table.listeners === previous.listeners &&
-        table.certificateFiles === previous.certificateFiles &&
-        !retryBinds;
+      const sameListenerList =
+        previous.listeners !== undefined && table.listeners === previous.listeners && table.certificateFiles === previous.certificateFiles;
+      const sameServicePorts = sameListenerList && !retryBinds;
       if (!sameServicePorts) this.lastListenerSync = Date.now();
-      const run = sameServicePorts ? this.applying : this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
+      const run = sameServicePorts
+        ? this.applying
+        : this.applying.then(() => (this.closed ? undefined : sameListenerList ? this.retryFailedBinds(this.current) : this.syncServiceListeners(this.current)));
       this.applying = run.catch(() => undefined);
       const problemsChanged = table.problems !== previous.problems || this.listenerProblems !== this.reportedListenerProblems || this.certProblems !== this.reportedCertProblems;
       return run.then(() => {
@@ -396,6 +407,7 @@ class LoadBalancerImpl implements LoadBalancer {
   private async syncServiceListeners(table: RouteTable): Promise<void> {
     const wanted = this.desiredServiceListeners(table);
     const problems: RouteProblem[] = [];
+    const failed: ServiceSpec[] = [];
     for (const [key, listener] of this.services) {
       const want = wanted.get(key);
       if (want === undefined || want.spec !== listener.spec) {
@@ -413,18 +425,44 @@ class LoadBalancerImpl implements LoadBalancer {
             else this.services.set(want.key, listener);
           },
           (err: Error) => {
-            problems.push({
-              appId: want.backend.appId,
-              portIndex: want.backend.portIndex,
-              kind: 'bind-failed',
-              message: `cannot listen on ${want.address}:${want.port} for ${want.backend.name}: ${err.message}`,
-            });
+            problems.push(bindProblem(want, err));
+            failed.push(want);
           },
         ),
       );
     }
     await Promise.all(opening);
     this.listenerProblems = problems;
+    this.failedBinds = failed.length > 0 ? { listeners: table.listeners, specs: failed } : undefined;
+  }
+
+  /**
+   * Tries again the service ports that failed to bind, when the listener list is the one they were
+   * wanted by: O(failed binds), where a full sync walks every listener.
+   */
+  private async retryFailedBinds(table: RouteTable): Promise<void> {
+    const failedBinds = this.failedBinds;
+    if (failedBinds === undefined || failedBinds.listeners !== table.listeners) return this.syncServiceListeners(table);
+    const problems: RouteProblem[] = [];
+    const failed: ServiceSpec[] = [];
+    await Promise.all(
+      failedBinds.specs.map((stale) => {
+        if (this.services.has(stale.key)) return undefined;
+        const want = { ...stale, backend: table.backends.get(stale.backend.name) ?? stale.backend };
+        return this.openService(want).then(
+          (listener) => {
+            if (this.closed) this.closeListener(listener);
+            else this.services.set(want.key, listener);
+          },
+          (err: Error) => {
+            problems.push(bindProblem(want, err));
+            failed.push(want);
+          },
+        );
+      }),
+    );
+    this.listenerProblems = problems;
+    this.failedBinds = failed.length > 0 ? { listeners: table.listeners, specs: failed } : undefined;
   }
 
   private frontend(name: string, kind: FrontendKind, tls: boolean): Frontend {
