@@ -6,7 +6,7 @@
 // takes ~0.1–0.3 ms), first stops answering 503 (no route); with the new route it answers 301 to https.
 //   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--profile] [--lb-bin path/to/baton-lb.js]
 // Apps are spread over --groups Marathon groups (/bench/g<k>/app<i>), as clusters usually are.
-// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99 } (ms); event* =
+// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99, lbMax } (ms); event* =
 // PUT sent → the api_post_event reaching another event-stream client (the simulator's part); lb* = that
 // event → the first request the new route answers (baton-lb's part, per sample).
 import { spawn } from 'node:child_process';
@@ -31,6 +31,7 @@ const binAt = process.argv.indexOf('--lb-bin');
 const LB_BIN = binAt === -1 ? join(root, 'packages/lb/bin/baton-lb.js') : process.argv[binAt + 1];
 const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-latency-'));
 const children = [];
+const outputs = [];
 
 function freePort() {
   return new Promise((resolve) => {
@@ -58,6 +59,7 @@ function start(args, ready) {
     child.stdout.on('data', check);
     child.stderr.on('data', check);
     child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+    outputs.push(() => out);
   });
 }
 
@@ -68,7 +70,7 @@ function get(port, host) {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { message: `GET ${host} via :${port}: ${err.message}` })));
     req.end();
   });
 }
@@ -80,7 +82,7 @@ function put(url, body) {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { message: `PUT ${url}: ${err.message}` })));
     req.end(data);
   });
 }
@@ -117,15 +119,27 @@ try {
   // the rest (event received → route answers) is baton-lb's.
   let eventSeen;
   let eventWanted;
-  await new Promise((resolve, reject) => {
-    http.get(`${simUrl}/v2/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        if (eventWanted !== undefined && eventSeen === undefined && chunk.includes('api_post_event') && chunk.includes(eventWanted)) eventSeen = performance.now();
+  // The simulator drops a stream that falls more than 1,024 events behind (its start-up burst at
+  // 10,000 apps can do that): reconnect; a sample whose event was missed has no split.
+  let stopped = false;
+  const listen = () =>
+    new Promise((resolve, reject) => {
+      const req = http.get(`${simUrl}/v2/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          if (eventWanted !== undefined && eventSeen === undefined && chunk.includes('api_post_event') && chunk.includes(eventWanted)) eventSeen = performance.now();
+        });
+        res.on('error', () => {});
+        res.on('close', () => {
+          if (!stopped) setTimeout(() => listen().catch(() => {}), 50);
+        });
+        resolve();
       });
-      resolve();
-    }).on('error', reject);
-  });
+      req.on('error', reject);
+      streams.push(req);
+    });
+  const streams = [];
+  await listen();
   const samples = [];
   const eventLag = [];
   const lbLag = [];
@@ -157,7 +171,14 @@ try {
   eventLag.sort((a, b) => a - b);
   lbLag.sort((a, b) => a - b);
   const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99) }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
+  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99), lbMax: lbLag[lbLag.length - 1] }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
+  stopped = true;
+  for (const req of streams) req.destroy();
+} catch (err) {
+  // Say why: the tail of each child's output (the simulator's, then baton-lb's).
+  for (const out of outputs) process.stderr.write(`--- child output (tail)\n${out().slice(-3000)}\n`);
+  process.stderr.write(`--- ${err.message}\n`);
+  throw err;
 } finally {
   agent.destroy();
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

@@ -1,6 +1,6 @@
 // Cost of RouteBuilder.update at N apps (in-process, no I/O): a task status change of one app, a vhost
 // change of one app, and a full build. Uses the built packages (`npx tsc -b packages/lb` first).
-//   node bench/lb/routes-update.mjs [--apps 1000] [--rounds 2000] [--routes path/to/dist/routes.js (another build)]
+//   node bench/lb/routes-update.mjs [--apps 1000] [--groups 20] [--rounds 2000] [--routes path/to/dist/routes.js (another build)]
 // Prints one JSON line with the median and p99 per kind, in ms.
 import { performance } from 'node:perf_hooks';
 import { ClusterState } from '@baton/marathon';
@@ -14,7 +14,8 @@ const APPS = arg('apps', 1000);
 const ROUNDS = arg('rounds', 2000);
 const routesAt = process.argv.indexOf('--routes');
 const { RouteBuilder } = await import(routesAt === -1 ? '../../packages/lb/dist/routes.js' : pathToFileURL(process.argv[routesAt + 1]).href);
-const idOf = (i) => `/bench/g${i % 20}/app${i}`;
+const GROUPS = Math.max(1, arg('groups', 20));
+const idOf = (i) => `/bench/g${i % GROUPS}/app${i}`;
 const labelsOf = (host) => ({ HAPROXY_GROUP: 'bench', HAPROXY_0_VHOST: host, HAPROXY_0_REDIRECT_TO_HTTPS: 'true' });
 let seq = 0;
 const taskOf = (id, i) => ({

@@ -1,7 +1,7 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
-//                         [--only http,close,tcp,paths,logs,latency] [--clients http1,undici]
-//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000] [--samples 200]
+//                         [--only http,close,tcp,paths,logs,latency,first] [--clients http1,undici]
+//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
@@ -38,7 +38,7 @@ const opt = (name, dflt) => {
 };
 const DURATION = Number(opt('duration', 10));
 const WARM_UP = Number(opt('warm-up', 3));
-const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency')).split(','));
+const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first')).split(','));
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
@@ -343,15 +343,28 @@ backend nginx_tcp
     receiver.kill('SIGKILL');
   }
   if (ONLY.has('latency')) {
-    console.log('\nEvent-to-route latency (1,000 apps in 20 groups; sim, baton-lb and client in 3 processes; PUT of a new vhost → first request routed by it)');
+    // Apps in groups of 10 (1,000 apps in 100 groups, 10,000 in 1,000).
+    for (const apps of String(opt('apps', '1000,10000')).split(',').map(Number)) {
+      console.log(`\nEvent-to-route latency (${apps.toLocaleString('en')} apps in ${(apps / 10).toLocaleString('en')} groups; sim, baton-lb and client in 3 processes; PUT of a new vhost → first request routed by it)`);
+      try {
+        const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', String(apps), '--groups', String(Math.max(1, apps / 10)), '--samples', opt('samples', '300'), ...(flag('profile') ? ['--profile'] : [])], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+        const r = JSON.parse(out.trim().split('\n').pop());
+        console.log(`  ${r.samples} samples at ${r.apps} apps, PUT sent → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms`);
+        console.log(`  of which PUT sent → api_post_event reaches an event-stream client (the simulator's part): p50 ${fmt(r.eventP50, 2)} ms, p99 ${fmt(r.eventP99, 2)} ms`);
+        console.log(`  and event out → the new route answers (baton-lb's part, per sample): p50 ${fmt(r.lbP50, 2)} ms, p99 ${fmt(r.lbP99, 2)} ms, max ${fmt(r.lbMax, 2)} ms (target p99 ≤ 10 ms)`);
+      } catch (err) {
+        console.log(`  latency bench failed: ${err.message}`);
+      }
+    }
+  }
+  if (ONLY.has('first')) {
+    console.log('\nTask listening → first routed request (2 → 12 tasks per round, each new task listening 50–400 ms after it is reported running; 4 clients without pause)');
     try {
-      const out = execFileSync(process.execPath, [join(root, 'bench/lb/latency.mjs'), '--apps', opt('apps', '1000'), '--samples', opt('samples', '200'), ...(flag('profile') ? ['--profile'] : [])], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = execFileSync(process.execPath, [join(root, 'bench/lb/first-request.mjs'), '--samples', opt('samples', '300')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop());
-      console.log(`  ${r.samples} samples at ${r.apps} apps, PUT sent → route answers: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms`);
-      console.log(`  of which PUT sent → api_post_event reaches an event-stream client (the simulator's part): p50 ${fmt(r.eventP50, 2)} ms, p99 ${fmt(r.eventP99, 2)} ms`);
-      console.log(`  and event out → the new route answers (baton-lb's part, per sample): p50 ${fmt(r.lbP50, 2)} ms, p99 ${fmt(r.lbP99, 2)} ms (target p99 ≤ 10 ms)`);
+      console.log(`  ${r.samples} new tasks: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms (target p99 ≤ 200 ms); ${r.failed} of ${r.requests} client requests failed`);
     } catch (err) {
-      console.log(`  latency bench failed: ${err.message}`);
+      console.log(`  first-request bench failed: ${err.message}`);
     }
   }
 } catch (err) {

@@ -196,8 +196,8 @@ describe('a Marathon listing with bad apps', () => {
     expect(backend.requests.at(-1)?.url).toBe('/through');
   });
 
-  it('keeps an app with zero tasks as a route that answers 503, and no DNS name', async () => {
-    expect(lb.lb.table().hostIndex.has('empty.test')).toBe(true);
+  it('gives an app with zero tasks no route (as marathon-lb: 503 when no other rule matches), and no DNS name', async () => {
+    expect(lb.lb.table().hostIndex.has('empty.test')).toBe(false);
     expect(await vhost('empty.test')).toBe(503);
     await expect(resolver.resolve4('empty.marathon.mesos')).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });

@@ -42,7 +42,7 @@ function backendText(backend: Backend, listening: string[]): string[] {
       `  check ${check.protocol}${check.path ? ` ${check.path}` : ''} inter ${check.intervalSeconds}s timeout ${check.timeoutSeconds}s fall ${check.maxConsecutiveFailures + 1}${check.port !== undefined ? ` port ${check.port}` : ''}`,
     );
   }
-  if (backend.servers.length === 0) lines.push('  # no server: requests get 503');
+  if (backend.servers.length === 0) lines.push('  # no server: no rules and no listener (as marathon-lb)');
   for (const server of backend.servers) lines.push(`  ${serverText(server)}`);
   return lines;
 }

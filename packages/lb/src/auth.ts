@@ -99,5 +99,7 @@ export function checkBasicAuth(a: string | undefined | BasicAuth, b: string | un
 
 /** `WWW-Authenticate` value for a 401 on a route guarded by `auth`. */
 export function authChallenge(auth: BasicAuth): string {
-  return `Basic realm="${auth.realm.replace(/["\\]/g, '')}"`;
+  // A quoted-string without quotes, backslashes or control characters: the label cannot end the
+  // value or the header.
+  return `Basic realm="${auth.realm.replace(/["\\\x00-\x1f\x7f]/g, '')}"`;
 }

@@ -58,6 +58,9 @@ Listeners:
       --admin-port N               Admin/stats port (default 9090)
       --admin-auth USER:PASS       Basic auth on the admin port (not on /_haproxy_health_check)
       --dont-bind-http-https       Do not bind the HTTP and HTTPS ports
+      --overwrite-forwarded-proto  Set X-Forwarded-Proto (http/https) instead of passing the client's
+                                   through (marathon-lb passes it through and adds https on TLS); use
+                                   when clients outside trusted networks reach the plain HTTP port
 
 Timeouts (HAProxy's, as marathon-lb sets them; 500ms, 5s, 1m, or a bare number of ms):
       --timeout-connect D          Connecting to a server (default 3s)
@@ -125,6 +128,8 @@ export interface CliOptions {
   logFormat?: string;
   activeChecks: boolean;
   maxConcurrentChecks: number;
+  /** --overwrite-forwarded-proto: set X-Forwarded-Proto instead of passing the client's through. */
+  overwriteForwardedProto: boolean;
   help: boolean;
   /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
   ignored: string[];
@@ -173,6 +178,7 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--log-format': { key: 'logFormat', kind: 'string' },
   '--no-active-checks': { key: 'noActiveChecks', kind: 'bool' },
   '--max-concurrent-checks': { key: 'maxConcurrentChecks', kind: 'int' },
+  '--overwrite-forwarded-proto': { key: 'overwriteForwardedProto', kind: 'bool' },
   '--help': { key: 'help', kind: 'bool' },
   '-h': { key: 'help', kind: 'bool' },
 };
@@ -229,6 +235,7 @@ export function parseArgs(argv: string[]): CliOptions {
     syslog: { kind: 'off' },
     activeChecks: true,
     maxConcurrentChecks: 500,
+    overwriteForwardedProto: false,
     help: false,
     ignored: [],
   };
@@ -420,6 +427,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     sslCerts: opts.sslCerts,
     adminAuth: opts.adminAuth,
     timeouts: opts.timeouts,
+    overwriteForwardedProto: opts.overwriteForwardedProto,
     initialTable: builder.build(state),
     feedStatus,
     onResync: async () => {

@@ -5,6 +5,7 @@ export * from './routes.js';
 export * from './auth.js';
 export * from './admin-text.js';
 export * from './balancer.js';
+export * from './admission.js';
 export * from './proxy.js';
 export * from './admin.js';
 export * from './server.js';

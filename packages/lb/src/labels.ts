@@ -79,6 +79,15 @@ export function parseInteger(value: string): number | undefined {
   return INTEGER.test(value) ? Number.parseInt(value, 10) : undefined;
 }
 
+/**
+ * `HAPROXY_GROUP` / `HAPROXY_{n}_GROUP` exactly as marathon-lb reads them: `value.split(',')`, nothing
+ * trimmed or dropped, so `"internal, external"` names `internal` and ` external` (routes.ts reports
+ * the likely typo).
+ */
+export function splitGroups(value: string): string[] {
+  return value.split(',');
+}
+
 function splitList(value: string): string[] {
   return value
     .split(',')
@@ -222,7 +231,7 @@ export function parseAppLabels(
     }
     switch (label) {
       case 'HAPROXY_GROUP':
-        groups = splitList(value);
+        groups = splitGroups(value);
         break;
       case 'HAPROXY_APP_ID':
         appIdLabel = value;
@@ -321,7 +330,7 @@ function parsePortLabels(
   };
 
   const group = raw.get('GROUP');
-  if (group !== undefined) port.groups = splitList(group);
+  if (group !== undefined) port.groups = splitGroups(group);
 
   const vhost = raw.get('VHOST');
   if (vhost !== undefined) {

@@ -1,20 +1,19 @@
-// The HTTP request path: route lookup in the table's precomputed maps, the per-backend rules
-// (network ACL, redirect to https, basic auth, root redirect), then forwarding over pooled keep-alive
+// The HTTP request path: admission (admission.ts: route lookup in the table's precomputed maps, the
+// host's auth and redirect rules, the backend's network ACL and root redirect), then forwarding over pooled keep-alive
 // connections (http1-upstream.ts, or undici's `Pool.dispatch`) and a handler that streams the
 // response straight into the client's (http1-server.ts). Requests that never reached a server are
 // retried on another one.
 
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@baton/marathon';
 import type { Balancer } from './balancer.js';
-import type { Backend, BasicAuth, HttpRule, RouteTable, Server } from './route-table.js';
+import type { Backend, BasicAuth, RouteTable, Server } from './route-table.js';
 import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
 import type { Socket } from 'node:net';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
 import type { FrontRequest } from './http1-server.js';
-import { requestHeadError } from './request-guard.js';
 import { NO_SERVER, type AccessLog } from './access-log.js';
+import { admit, clientAddress, MESSAGES, originForm, type Answer, type FrontendKind } from './admission.js';
 
 export interface Timeouts {
   /** Connecting to a server (HAProxy `timeout connect`). */
@@ -49,8 +48,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 export const STICKY_COOKIE = 'mesosphere_server_id';
 export const HSTS_VALUE = 'max-age=15768000';
 
-/** `http` = :80, `https` = :443, `appid` = :9091 (X-Marathon-App-Id), `service` = one service port. */
-export type FrontendKind = 'http' | 'https' | 'appid' | 'service';
+export type { FrontendKind } from './admission.js';
 
 /** One listener as the request path sees it. */
 export interface Frontend {
@@ -78,6 +76,8 @@ export interface ProxyContext {
   maxHeaders: number;
   /** Checks an Authorization header against a backend's basic auth. */
   checkAuth(auth: BasicAuth, authorization: string | undefined): boolean;
+  /** Drop the client's X-Forwarded-Proto and set `http`/`https` (--overwrite-forwarded-proto). */
+  overwriteForwardedProto?: boolean;
   logger: Logger;
   /** One line per request (access-log.ts); undefined = no access log, and no cost. */
   accessLog?: AccessLog;
@@ -117,84 +117,14 @@ export function isTimeoutError(err: unknown): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Route lookup (pure)
+// Request rewriting (pure)
 
-/** `Host` lower-cased, without `:port` (IPv6 literals keep their brackets). */
-export function normalizeHost(host: string | undefined): string {
-  if (!host) return '';
-  let end = host.length;
-  if (host.charCodeAt(0) === 91 /* [ */) {
-    const close = host.indexOf(']');
-    end = close === -1 ? host.length : close + 1;
-  } else {
-    const colon = host.indexOf(':');
-    if (colon !== -1) end = colon;
-  }
-  const bare = end === host.length ? host : host.slice(0, end);
-  return bare.toLowerCase();
-}
-
-function ruleMatchesPath(rule: HttpRule, path: string): boolean {
-  const paths = rule.paths;
-  if (paths.length === 0) return true;
-  if (rule.caseInsensitivePath) {
-    const lower = path.toLowerCase();
-    for (let i = 0; i < paths.length; i++) if (lower.startsWith(paths[i].toLowerCase())) return true;
-    return false;
-  }
-  for (let i = 0; i < paths.length; i++) if (path.startsWith(paths[i])) return true;
-  return false;
-}
-
-function wildcardMatches(pattern: string, host: string): boolean {
-  // `*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`.
-  const suffix = pattern.slice(1);
-  return host.length > suffix.length && host.endsWith(suffix);
-}
-
-/** The first rule for `host` (already normalised) and `path`: exact hosts first, then wildcards. */
-export function matchHttpRule(table: RouteTable, host: string, path: string): HttpRule | undefined {
-  const exact = table.hostIndex.get(host);
-  if (exact !== undefined) {
-    for (let i = 0; i < exact.length; i++) if (ruleMatchesPath(exact[i], path)) return exact[i];
-  }
-  const wild = table.wildcardRules;
-  for (let i = 0; i < wild.length; i++) {
-    const rule = wild[i];
-    if (wildcardMatches(rule.host, host) && ruleMatchesPath(rule, path)) return rule;
-  }
-  return undefined;
-}
-
-/** The path part of a request target (origin-form or absolute-form), without the query. */
-export function requestPath(url: string): string {
-  let start = 0;
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    const scheme = url.indexOf('://');
-    if (scheme !== -1) {
-      const slash = url.indexOf('/', scheme + 3);
-      if (slash === -1) return '/';
-      start = slash;
-    }
-  }
-  const q = url.indexOf('?', start);
-  return q === -1 ? (start === 0 ? url : url.slice(start)) : url.slice(start, q);
-}
-
-/** The request target as sent upstream: origin-form. */
-function originForm(url: string): string {
-  if (url.charCodeAt(0) === 47) return url;
-  const scheme = url.indexOf('://');
-  if (scheme === -1) return url === '*' ? url : `/${url}`;
-  const slash = url.indexOf('/', scheme + 3);
-  if (slash !== -1) return url.slice(slash);
-  const q = url.indexOf('?', scheme + 3);
-  return q === -1 ? '/' : `/${url.slice(q)}`;
-}
-
-/** `_HTTP_BACKEND_PROXYPASS_PATH`: `/prefix/rest` → `/rest` (as marathon-lb's `reqirep`). */
+/**
+ * `_HTTP_BACKEND_PROXYPASS_PATH`: `/prefix/rest` → `/rest`, the prefix in any case (as marathon-lb's
+ * `reqirep`, a case-insensitive replace).
+ */
 export function stripProxyPath(url: string, prefix: string): string {
-  if (!url.startsWith(prefix)) return url;
+  if (url.length < prefix.length || url.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return url;
   let rest = url.slice(prefix.length);
   if (rest.charCodeAt(0) === 47) rest = rest.slice(1);
   return `/${rest}`;
@@ -213,40 +143,37 @@ export function rewriteLocation(location: string, hostname: string | undefined, 
   return m[1] + m[2] + rootPath + m[3];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Network ACL
-
-const aclCache = new WeakMap<Backend, BlockList>();
-
-/** The client address without the IPv4-mapped IPv6 prefix. */
-export function clientAddress(remote: string | undefined): string {
-  if (remote === undefined) return '';
-  return remote.startsWith('::ffff:') && isIPv4(remote.slice(7)) ? remote.slice(7) : remote;
+/**
+ * The `X-Forwarded-Proto` to add, if any. As marathon-lb (`http-request add-header X-Forwarded-Proto
+ * https if { ssl_fc }`): `https` on TLS, nothing on plain HTTP, the client's own header passed through
+ * either way. With `overwrite` (--overwrite-forwarded-proto) the client's header is dropped and
+ * `http`/`https` set.
+ */
+export function forwardedProto(tls: boolean, overwrite: boolean): string | undefined {
+  if (tls) return 'https';
+  return overwrite ? 'http' : undefined;
 }
 
-/** True when `_BACKEND_NETWORK_ALLOWED_ACL` is empty or names a network holding `ip`. */
-export function networkAllowed(backend: Backend, ip: string): boolean {
-  if (backend.allowedNetworks.length === 0) return true;
-  let list = aclCache.get(backend);
-  if (list === undefined) {
-    list = new BlockList();
-    for (const cidr of backend.allowedNetworks) {
-      const [addr, bitsText] = cidr.split('/');
-      const family = isIPv6(addr) ? 'ipv6' : isIPv4(addr) ? 'ipv4' : undefined;
-      if (family === undefined) continue;
-      const bits = bitsText === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bitsText);
-      if (!Number.isInteger(bits)) continue;
-      try {
-        list.addSubnet(addr, bits, family);
-      } catch {
-        // a malformed CIDR allows nobody; the route builder reports it
-      }
-    }
-    aclCache.set(backend, list);
+/**
+ * Removes the sticky cookie from a request's `Cookie` headers (flat name/value list), as HAProxy's
+ * `cookie ... insert indirect` does before the request reaches the server; a header left empty goes.
+ */
+export function removeStickyCookie(headers: string[]): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== 6 || headers[i].toLowerCase() !== 'cookie' || !headers[i + 1].includes(STICKY_COOKIE)) continue;
+    const kept = headers[i + 1]
+      .split(';')
+      .filter((pair) => {
+        const eq = pair.indexOf('=');
+        return (eq === -1 ? pair : pair.slice(0, eq)).trim() !== STICKY_COOKIE;
+      })
+      .map((pair) => pair.trim())
+      .join('; ');
+    if (kept === '') {
+      headers.splice(i, 2);
+      i -= 2;
+    } else headers[i + 1] = kept;
   }
-  if (isIPv4(ip)) return list.check(ip, 'ipv4');
-  if (isIPv6(ip)) return list.check(ip, 'ipv6');
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,7 +194,7 @@ export interface RequestHead {
   forward: string[];
 }
 
-function readHead(raw: string[]): RequestHead {
+function readHead(raw: string[], overwriteForwardedProto: boolean): RequestHead {
   const forward: string[] = [];
   let host: string | undefined;
   let expect: string | undefined;
@@ -329,7 +256,9 @@ function readHead(raw: string[]): RequestHead {
         if (lower === 'transfer-encoding') {
           hasBody = true;
           continue;
-        } else if (lower === 'x-forwarded-proto') continue;
+        } else if (lower === 'x-forwarded-proto') {
+          if (overwriteForwardedProto) continue;
+        }
         else if (lower === 'x-marathon-app-id') appId = value;
         break;
       }
@@ -352,74 +281,31 @@ function stickyCookieValue(cookie: string | undefined): string | undefined {
   return (end === -1 ? cookie.slice(start) : cookie.slice(start, end)).trim();
 }
 
-/** A routed request: the backend and whether it came in through a :80/:443 vhost rule. */
-export interface Route {
-  backend: Backend;
-  vhost: boolean;
+function plainResponse(res: FrontRequest, frontend: Frontend, status: number, body: string): void {
+  sendAnswer(res, frontend, { status, headers: TEXT_HEADERS, body, close: false, requestError: false });
 }
+const TEXT_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-cache'];
 
-/** Finds the backend for a request on a frontend, or undefined (→ 503). */
-export function resolveRoute(table: RouteTable, frontend: Frontend, host: string | undefined, path: string, appId: string | undefined, sni?: string): Route | undefined {
-  switch (frontend.kind) {
-    case 'service': {
-      const backend = frontend.backendName === undefined ? undefined : table.backends.get(frontend.backendName);
-      return backend === undefined ? undefined : { backend, vhost: false };
-    }
-    case 'appid': {
-      if (appId === undefined) return undefined;
-      const name = table.appIdIndex.get(appId.toLowerCase());
-      const backend = name === undefined ? undefined : table.backends.get(name);
-      return backend === undefined ? undefined : { backend, vhost: false };
-    }
-    default: {
-      let rule = matchHttpRule(table, normalizeHost(host), path);
-      if (rule === undefined && sni) rule = matchHttpRule(table, sni.toLowerCase(), path);
-      const backend = rule === undefined ? undefined : table.backends.get(rule.backend);
-      return backend === undefined ? undefined : { backend, vhost: true };
-    }
-  }
-}
-
-/** Status of the last `plainResponse`, for the access-log line of a request answered without a server. */
+/** Status of the last `sendAnswer`, for the access-log line of a request answered without a server. */
 let lastPlainStatus = 0;
 
-function plainResponse(res: FrontRequest, frontend: Frontend, status: number, body: string, extra?: string[]): void {
-  lastPlainStatus = status;
-  frontend.counters.countStatus(status);
+/** Sends an answer the LB gives itself (admission's, or a failed exchange's). */
+export function sendAnswer(res: FrontRequest, frontend: Frontend, answer: Answer): void {
+  frontend.counters.countStatus(answer.status);
+  lastPlainStatus = answer.status;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-cache'];
-  if (extra !== undefined) headers.push(...extra);
-  if (frontend.closing) headers.push('connection', 'close');
+  const headers = [...answer.headers, 'content-length', String(Buffer.byteLength(answer.body))];
+  if (answer.close || frontend.closing) headers.push('connection', 'close');
   try {
-    res.respond(status, headers, body);
+    res.respond(answer.status, headers, answer.body);
   } catch {
-    // a header value that cannot be sent (a label with a line break): nothing safe to answer
+    // a header value that cannot be sent: nothing safe to answer
     res.destroy();
   }
 }
-
-const MESSAGES: Record<number, string> = {
-  400: 'Bad request: too many headers\n',
-  403: 'Forbidden\n',
-  401: 'Unauthorized\n',
-  502: 'Bad gateway: the server could not be reached\n',
-  503: 'Service unavailable: no server is available to handle this request\n',
-  504: 'Gateway timeout: the server did not answer in time\n',
-  417: 'Expectation failed: only 100-continue is supported\n',
-};
-
-const CLOSE = ['connection', 'close'];
-
-/** Why a request head is refused with 400 (see request-guard.ts), or undefined. */
-export function headRefusal(head: { host: string | undefined; duplicateHost: boolean }, url: string, http10: boolean): string | undefined {
-  if (head.duplicateHost) return 'more than one Host header';
-  if (head.host === undefined && !http10) return 'missing Host header';
-  return requestHeadError(url, head.host === undefined ? NO_HOSTS : [head.host]);
-}
-const NO_HOSTS: readonly string[] = [];
 
 /** The handler for `request` events of an HTTP(S) listener. */
 export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
@@ -459,63 +345,34 @@ function logAnswered(log: AccessLog, req: FrontRequest, frontend: Frontend, acce
 /** Handles one request; true when a `ProxyExchange` took it over (it then logs its own end). */
 function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => true | undefined {
   return (req) => {
-    const counters = frontend.counters;
     const raw = req.rawHeaders;
-    if (raw.length > ctx.maxHeaders * 2) {
-      counters.ereq++;
-      plainResponse(req, frontend, 400, MESSAGES[400], CLOSE);
-      return;
-    }
-    const head = readHead(raw);
+    const head = readHead(raw, ctx.overwriteForwardedProto === true);
     const url = req.url;
-    const refusal = headRefusal(head, url, req.http10);
-    if (refusal !== undefined) {
-      counters.ereq++;
-      plainResponse(req, frontend, 400, `Bad request: ${refusal}\n`, CLOSE);
-      return;
-    }
-    if (head.expect !== undefined && !req.http10) {
-      // As Node's http server: 100-continue is answered at once, any other expectation is refused.
-      if (head.expect.toLowerCase() !== '100-continue') {
-        counters.ereq++;
-        plainResponse(req, frontend, 417, MESSAGES[417], CLOSE);
-        return;
-      }
-      req.writeContinue();
-    }
-    const table = ctx.table();
-    const path = requestPath(url);
-    const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
-    const route = resolveRoute(table, frontend, head.host, path, head.appId, sni);
-    if (route === undefined) {
-      counters.ereq++;
-      plainResponse(req, frontend, 503, MESSAGES[503]);
-      return;
-    }
-    const backend = route.backend;
     const clientIp = clientAddress(req.socket.remoteAddress);
-    if (!networkAllowed(backend, clientIp)) {
-      counters.ereq++;
-      plainResponse(req, frontend, 403, MESSAGES[403]);
+    const admission = admit(
+      {
+        frontend,
+        url,
+        http10: req.http10,
+        headerCount: raw.length / 2,
+        host: head.host,
+        duplicateHost: head.duplicateHost,
+        expect: head.expect,
+        authorization: head.authorization,
+        appId: head.appId,
+        sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
+        clientIp,
+        upgrade: false,
+      },
+      { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
+    );
+    if (admission.answer !== undefined) {
+      if (admission.answer.requestError) frontend.counters.ereq++;
+      sendAnswer(req, frontend, admission.answer);
       return;
     }
-    if (route.vhost) {
-      if (backend.redirectToHttps && !frontend.tls) {
-        const host = normalizeHost(head.host) || backend.vhosts[0] || 'localhost';
-        const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
-        plainResponse(req, frontend, 301, '', ['location', `https://${host}${port}${originForm(url)}`]);
-        return;
-      }
-      if (backend.auth !== undefined && !ctx.checkAuth(backend.auth, head.authorization)) {
-        plainResponse(req, frontend, 401, MESSAGES[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
-        return;
-      }
-      if (backend.redirectRootTo !== undefined && path === '/') {
-        plainResponse(req, frontend, 301, '', ['location', backend.redirectRootTo]);
-        return;
-      }
-    }
-    new ProxyExchange(ctx, frontend, req, backend, head, clientIp, url).start();
+    if (head.expect !== undefined && !req.http10) req.writeContinue();
+    new ProxyExchange(ctx, frontend, req, admission.route.backend, head, clientIp, url).start();
     return true;
   };
 }
@@ -580,12 +437,11 @@ class ProxyExchange implements UpstreamHandler {
       path = stripProxyPath(path, backend.proxyPassPath);
       if (backend.vhosts.length > 0 && !backend.vhosts[0].startsWith('*')) host = backend.vhosts[0];
     }
+    if (backend.sticky && head.cookie !== undefined) removeStickyCookie(forward);
     if (host !== undefined) forward.push('host', host);
-    forward.push(
-      'x-forwarded-for', clientIp,
-      'x-forwarded-port', String(frontend.port),
-      'x-forwarded-proto', frontend.tls ? 'https' : 'http',
-    );
+    forward.push('x-forwarded-for', clientIp, 'x-forwarded-port', String(frontend.port));
+    const proto = forwardedProto(frontend.tls, ctx.overwriteForwardedProto === true);
+    if (proto !== undefined) forward.push('x-forwarded-proto', proto);
     this.options = {
       method: res.method,
       path,
@@ -796,10 +652,11 @@ class ProxyExchange implements UpstreamHandler {
       return;
     }
     if (server !== undefined && isConnectError(err)) {
-      this.ctx.balancer.health.markFailure(server.id, (err as { code?: string }).code ?? err.message);
+      const retryMs = this.ctx.balancer.health.markFailure(server.id, (err as { code?: string }).code ?? err.message);
       this.backendCounters.econ++;
       if (this.serverCounters !== undefined) this.serverCounters.econ++;
-      this.ctx.logger.warn({ backend: this.backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      // Quick re-probes of a task that does not listen yet are routine: logged at debug.
+      this.ctx.logger[retryMs < 1_000 ? 'debug' : 'warn']({ backend: this.backend.name, server: server.name, err: err.message, retryMs }, 'server refused the connection; marked down');
       if (this.attempts <= MAX_RETRIES && !(this.options.body?.readableDidRead ?? false)) {
         (this.tried ??= new Set()).add(server.id);
         const next = this.ctx.balancer.pick(this.backend, this.clientIp, this.tried);

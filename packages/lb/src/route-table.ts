@@ -1,5 +1,7 @@
 // The route table: what `routes(state, options)` builds from the cluster and the data plane serves.
-// It is immutable once built; a change in Marathon builds a new table and the servers swap the reference.
+// A change in Marathon gives a new table and the servers swap the reference. A route patch (one app's
+// change) updates the last table's maps in place and shares them, so only the current table is
+// meant to be read; `patch` says what it replaced.
 
 export type ProxyMode = 'http' | 'tcp';
 export type Balance = 'roundrobin' | 'leastconn' | 'source';
@@ -126,4 +128,12 @@ export interface RouteTable {
   /** Certificate files named by apps (HAPROXY_{n}_SSL_CERT), for SNI on :443. */
   certificateFiles: string[];
   problems: RouteProblem[];
+  /** Identifies a table built by a RouteBuilder (unique in the process). */
+  serial?: number;
+  /**
+   * Set when this table was patched from the table with serial `base`, whose backends map, host index
+   * and rule list it updated in place and shares: the backends that left (replaced or removed) and
+   * the ones that entered. Without it (a full build) the table's maps are its own.
+   */
+  patch?: { base: number; left: readonly Backend[]; entered: readonly Backend[] };
 }

@@ -113,8 +113,13 @@ function compareBlocks(
   return b.weight - a.weight || compareStrings(a.appId, b.appId) || a.servicePort - b.servicePort || a.portIndex - b.portIndex;
 }
 
+/** Whether a backend has a server: marathon-lb leaves an app without one out of the config. */
+function isLive(backend: Backend): boolean {
+  return backend.servers.length > 0;
+}
+
 function hasRules(backend: Backend): boolean {
-  return backend.mode === 'http' && backend.vhosts.length > 0;
+  return backend.mode === 'http' && backend.vhosts.length > 0 && isLive(backend);
 }
 
 /** The `host\npath` keys a backend's vhost rules want (path '' = the root). */
@@ -181,6 +186,26 @@ function indexRules(httpRules: HttpRule[]): Pick<RouteTable, 'hostIndex' | 'wild
     else hostIndex.set(rule.host, [rule]);
   }
   return { hostIndex, wildcardRules };
+}
+
+/** The first index in `list` (sorted) for which `before` is false. */
+function lowerBound<T>(list: readonly T[], before: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(list[mid])) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+let serials = 0;
+function nextSerial(): number {
+  return ++serials;
+}
+function tableSerial(table: RouteTable): number {
+  return table.serial ?? 0;
 }
 
 function certificateFilesOf(backends: Iterable<Backend>): string[] {
@@ -371,6 +396,38 @@ export class RouteBuilder {
     return false;
   }
 
+  /**
+   * Group names with blanks around them (`"internal, external"`): not trimmed, as in marathon-lb, so
+   * such a port is not exposed on `external`. Reported (a warning) by every LB the port is exposed on
+   * or that the trimmed name would have exposed it on.
+   */
+  private groupTypos(appId: string, labels: AppLabels, exposed: boolean[]): RouteProblem[] {
+    const found: RouteProblem[] = [];
+    let appLevelDone = false;
+    for (const port of labels.ports) {
+      const own = port.groups !== undefined;
+      if (!port.enabled || (!own && appLevelDone)) continue;
+      const groups = port.groups ?? labels.groups;
+      const padded = groups.filter((group) => group !== group.trim() && group.trim() !== '');
+      if (padded.length === 0) continue;
+      if (!exposed[port.index] && !this.inGroups(groups.map((group) => group.trim()))) continue;
+      if (!own) appLevelDone = true;
+      const label = own ? `HAPROXY_${port.index}_GROUP` : 'HAPROXY_GROUP';
+      const names = padded.map((group) => JSON.stringify(group)).join(', ');
+      const meant = padded.map((group) => JSON.stringify(group.trim())).join(', ');
+      const problem: RouteProblem = {
+        appId,
+        label,
+        kind: 'group-blanks',
+        severity: 'warning',
+        message: `${label}=${JSON.stringify(groups.join(','))}: group names are split on commas and not trimmed (as in marathon-lb), so ${names} is not ${meant}; remove the blanks if the app is meant for ${meant}`,
+      };
+      if (own) problem.portIndex = port.index;
+      found.push(problem);
+    }
+    return found;
+  }
+
   private buildFragment(input: UnitInput): Fragment {
     const { base, labels, unitId } = input;
     const problems: RouteProblem[] = [];
@@ -384,6 +441,7 @@ export class RouteBuilder {
         index !== undefined && index < exposed.length ? exposed[index] : exposed.some(Boolean) || this.inGroups(labels.groups);
       if (relevant) problems.push(problem);
     }
+    problems.push(...this.groupTypos(unitId, labels, exposed));
     if (exposed.some(Boolean)) problems.push(...input.problems);
     if (!exposed.some(Boolean)) return { key: input.key, unitId, backends, problems };
 
@@ -525,15 +583,21 @@ export class RouteBuilder {
 
   /**
    * The new table from the last one, when the changed fragments cannot alter anything global: same
-   * units, same problems, and each backend keeps its name, port index, bind port and address, app id
-   * and mode (so name and listener conflicts, listeners, the :9091 index and the order of backends are
-   * as before), and a backend whose vhost rules change claims no host+path another backend wants.
-   * Returns undefined when a full assembly is needed; the result is what `assemble` would build.
+   * units, same problems, and each backend keeps its name, port index, bind port and address, app id,
+   * mode and liveness (so name and listener conflicts, listeners, the :9091 index and the order of
+   * backends are as before), and a backend whose vhost rules change claims no host+path another
+   * backend wants. Returns undefined when a full assembly is needed; the result is what `assemble`
+   * would build.
+   *
+   * O(changed backends + their hosts' rules): the last table's backends map, host index and rule
+   * list are updated in place and shared by the new table (copying them cost O(cluster) per event).
+   * The request path always reads the current table, so no request sees an earlier table change; the
+   * new table's `patch` lists the backends that left and entered, for the data plane's bookkeeping.
    */
   private patch(stateVersion: number, changes: FragmentChange[]): RouteTable | undefined {
     const prev = this.current!;
-    let backends: Map<string, Backend> | undefined;
     let certificatesChanged = false;
+    const replaced: { old: Backend; now: Backend }[] = [];
     const ruleChanges: { old: Backend; now: Backend }[] = [];
     for (const { before, after } of changes) {
       if (!before || !after || before.unitId !== after.unitId) return undefined;
@@ -548,64 +612,88 @@ export class RouteBuilder {
           old.servicePort !== now.servicePort ||
           old.bindAddr !== now.bindAddr ||
           old.appId !== now.appId ||
-          old.mode !== now.mode
+          old.mode !== now.mode ||
+          isLive(old) !== isLive(now)
         ) {
           return undefined;
         }
         // A backend that lost its name to another app port loses it again (same name, same order).
         if (prev.backends.get(old.name) !== old) continue;
-        (backends ??= new Map(prev.backends)).set(now.name, now);
+        replaced.push({ old, now });
         if (old.sslCert !== now.sslCert) certificatesChanged = true;
         if (!sameRuleInputs(old, now)) ruleChanges.push({ old, now });
       }
     }
 
-    let { httpRules, hostIndex, wildcardRules } = prev;
+    // Claims first: a conflict means a full assembly, before anything shared is touched.
     if (ruleChanges.length > 0) {
       const claims = this.claimCount;
-      const removed = new Set<string>();
       for (const { old } of ruleChanges) {
         if (!hasRules(old)) continue;
         const keys = claimKeys(old);
         for (const key of keys) if (claims.get(key) !== 1) return this.forgetClaims();
         for (const key of keys) claims.delete(key);
-        removed.add(old.name);
       }
-      const added: Backend[] = [];
       for (const { now } of ruleChanges) {
         if (!hasRules(now)) continue;
         const keys = claimKeys(now);
         for (const key of keys) if (claims.has(key)) return this.forgetClaims();
         for (const key of keys) claims.set(key, 1);
-        added.push(now);
       }
-      const current = backends!;
-      httpRules = removed.size > 0 ? httpRules.filter((rule) => !removed.has(rule.backend)) : httpRules.slice();
-      for (const backend of added) {
-        // Rules are in block order; a block's key (weight, app id, bind port, port index) is unique.
-        let lo = 0;
-        let hi = httpRules.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          const rule = httpRules[mid];
-          const ruleKey = { weight: rule.weight, appId: rule.appId!, servicePort: current.get(rule.backend)!.servicePort, portIndex: rule.portIndex! };
-          if (compareBlocks(ruleKey, backend) < 0) lo = mid + 1;
-          else hi = mid;
+    }
+
+    const backends = prev.backends;
+    for (const { now } of replaced) backends.set(now.name, now);
+    let wildcardRules = prev.wildcardRules;
+    if (ruleChanges.length > 0) {
+      const httpRules = prev.httpRules;
+      const hostIndex = prev.hostIndex;
+      const blockKey = (rule: HttpRule) => ({ weight: rule.weight, appId: rule.appId!, servicePort: backends.get(rule.backend)!.servicePort, portIndex: rule.portIndex! });
+      for (const { old } of ruleChanges) {
+        if (!hasRules(old)) continue;
+        // A block's rules are contiguous in `httpRules`, at its (weight, app id, bind port, port index).
+        let at = lowerBound(httpRules, (rule) => compareBlocks(blockKey(rule), old) < 0);
+        let count = 0;
+        while (at + count < httpRules.length && httpRules[at + count].backend === old.name) count++;
+        const removed = httpRules.splice(at, count);
+        for (const rule of removed) {
+          if (rule.host.startsWith('*.')) {
+            wildcardRules = wildcardRules.filter((r) => r !== rule);
+            continue;
+          }
+          const list = hostIndex.get(rule.host)?.filter((r) => r !== rule) ?? [];
+          if (list.length === 0) hostIndex.delete(rule.host);
+          else hostIndex.set(rule.host, list);
         }
-        httpRules.splice(lo, 0, ...blockRules(backend, new Map(), []));
       }
-      ({ hostIndex, wildcardRules } = indexRules(httpRules));
+      for (const { now } of ruleChanges) {
+        if (!hasRules(now)) continue;
+        const rules = blockRules(now, new Map(), []);
+        const at = lowerBound(httpRules, (rule) => compareBlocks(blockKey(rule), now) < 0);
+        httpRules.splice(at, 0, ...rules);
+        for (const rule of rules) {
+          const before = (other: HttpRule) => compareBlocks(blockKey(other), now) < 0;
+          if (rule.host.startsWith('*.')) {
+            const list = wildcardRules.slice();
+            list.splice(lowerBound(list, before), 0, rule);
+            wildcardRules = list;
+            continue;
+          }
+          const list = hostIndex.get(rule.host)?.slice() ?? [];
+          list.splice(lowerBound(list, before), 0, rule);
+          hostIndex.set(rule.host, list);
+        }
+      }
     }
 
     const table: RouteTable = {
       ...prev,
       stateVersion,
-      backends: backends ?? prev.backends,
-      httpRules,
-      hostIndex,
       wildcardRules,
-      certificateFiles: certificatesChanged ? certificateFilesOf(backends!.values()) : prev.certificateFiles,
+      certificateFiles: certificatesChanged ? certificateFilesOf(backends.values()) : prev.certificateFiles,
+      patch: { base: tableSerial(prev), left: replaced.map((r) => r.old), entered: replaced.map((r) => r.now) },
     };
+    table.serial = nextSerial();
     this.current = table;
     return table;
   }
@@ -644,6 +732,7 @@ export class RouteBuilder {
     const listeners: ServiceListener[] = [];
     const byPort = new Map<number, ServiceListener[]>();
     for (const backend of ordered) {
+      if (!isLive(backend)) continue;
       const port = backend.servicePort;
       if (this.reserved.has(port)) {
         problems.push({
@@ -710,6 +799,7 @@ export class RouteBuilder {
       appIdIndex,
       certificateFiles: certificateFilesOf(ordered),
       problems,
+      serial: nextSerial(),
     };
     this.current = table;
     return table;

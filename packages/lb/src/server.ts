@@ -41,6 +41,11 @@ export interface LoadBalancerOptions {
   maxHeaderSize?: number;
   /** Most request headers (default 100; more → 400). */
   maxHeaders?: number;
+  /**
+   * Drop the client's X-Forwarded-Proto and send `http`/`https` (default false: as marathon-lb, the
+   * client's header is passed through and `https` added on TLS).
+   */
+  overwriteForwardedProto?: boolean;
   passiveHealth?: PassiveHealthOptions;
   /** The table to serve first (default: an empty table). */
   initialTable?: RouteTable;
@@ -130,6 +135,15 @@ interface ServiceSpec {
   spec: string;
 }
 
+function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
+  return {
+    appId: want.backend.appId,
+    portIndex: want.backend.portIndex,
+    kind: 'bind-failed',
+    message: `cannot listen on ${want.address}:${want.port} for ${want.backend.name}: ${err.message}`,
+  };
+}
+
 function problemKey(p: RouteProblem): string {
   return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
 }
@@ -159,7 +173,12 @@ class LoadBalancerImpl implements LoadBalancer {
   private reportedCertProblems: RouteProblem[] | undefined;
   /** Server ids (with the number of backends holding each) and backend names of the synced table. */
   private live: { serverRefs: Map<string, number>; backendNames: Set<string> } | undefined;
+  /** Backends replaced since the last sync (from route patches), or 'full' when a table was rebuilt. */
+  private delta: BackendDelta | 'full' | undefined;
   private lastPrune = 0;
+  private lastListenerSync = 0;
+  /** Service ports that failed to bind, and the listener list that wanted them. */
+  private failedBinds: { listeners: RouteTable['listeners']; specs: ServiceSpec[] } | undefined;
   private applying: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly timeouts: Timeouts;
@@ -191,6 +210,7 @@ class LoadBalancerImpl implements LoadBalancer {
       httpsPort: options.httpsPort ?? 443,
       maxHeaders: options.maxHeaders ?? 100,
       checkAuth,
+      overwriteForwardedProto: options.overwriteForwardedProto ?? false,
       logger: this.logger,
       accessLog: options.accessLog,
     };
@@ -249,6 +269,7 @@ class LoadBalancerImpl implements LoadBalancer {
     if (this.closed) return Promise.resolve();
     const previous = this.current;
     this.current = table;
+    this.noteBackendChanges(previous, table);
     // What requests see changes here, synchronously: the table, and the backend each service-port
     // listener serves (listeners keep serving; only that reference changes).
     if (this.services.size > 0 && !sameListeners(previous, table)) {
@@ -259,6 +280,18 @@ class LoadBalancerImpl implements LoadBalancer {
       }
     }
     return this.scheduleSync();
+  }
+
+  /** Collects what changed in the backends since the last sync: a patch's list, or "everything". */
+  private noteBackendChanges(previous: RouteTable, table: RouteTable): void {
+    const patch = table.patch;
+    const pending = this.delta;
+    if (pending === 'full') return;
+    if (patch !== undefined && previous.serial !== undefined && patch.base === previous.serial) {
+      const delta = pending ?? (this.delta = { left: [], entered: [] });
+      for (const backend of patch.left) delta.left.push(backend);
+      for (const backend of patch.entered) delta.entered.push(backend);
+    } else if (table.backends !== previous.backends) this.delta = 'full';
   }
 
   /**
@@ -274,17 +307,22 @@ class LoadBalancerImpl implements LoadBalancer {
       const table = this.current;
       const previous = this.synced;
       this.synced = table;
-      if (previous.backends !== table.backends || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(previous, table);
+      const delta = this.delta;
+      this.delta = undefined;
+      if (delta !== undefined || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(table, delta);
       this.checks?.sync(table);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
       // A route patch keeps the listeners array (and the certificate list, unless a certificate
-      // changed): then no listener is to open or close, unless an earlier bind failed (retried here).
-      const sameServicePorts =
-        previous.listeners !== undefined &&
-        table.listeners === previous.listeners &&
-        table.certificateFiles === previous.certificateFiles &&
-        this.listenerProblems.length === 0;
-      const run = sameServicePorts ? this.applying : this.applying.then(() => (this.closed ? undefined : this.syncServiceListeners(this.current)));
+      // changed): then no listener is to open or close, unless an earlier bind failed (retried here,
+      // at most every BIND_RETRY_MS: a sync walks every listener, too much for every event).
+      const retryBinds = this.listenerProblems.length > 0 && Date.now() - this.lastListenerSync >= BIND_RETRY_MS;
+      const sameListenerList =
+        previous.listeners !== undefined && table.listeners === previous.listeners && table.certificateFiles === previous.certificateFiles;
+      const sameServicePorts = sameListenerList && !retryBinds;
+      if (!sameServicePorts) this.lastListenerSync = Date.now();
+      const run = sameServicePorts
+        ? this.applying
+        : this.applying.then(() => (this.closed ? undefined : sameListenerList ? this.retryFailedBinds(this.current) : this.syncServiceListeners(this.current)));
       this.applying = run.catch(() => undefined);
       const problemsChanged = table.problems !== previous.problems || this.listenerProblems !== this.reportedListenerProblems || this.certProblems !== this.reportedCertProblems;
       return run.then(() => {
@@ -297,40 +335,26 @@ class LoadBalancerImpl implements LoadBalancer {
 
   /**
    * Drops pools, health, cursors and counters of servers and backends that left the table. The live
-   * sets are kept up to date by diffing the backends that changed (by name and identity: a route patch
-   * replaces only the changed apps' backends), so a burst that removes nothing costs one walk of the
-   * backends map, and the prune walks run only when something left, or on the first burst
+   * sets are kept up to date from the backends each route patch replaced (`table.patch`, collected by
+   * `apply`), so a burst of patches costs O(backends they changed); a table built from scratch
+   * recounts them. The prune walks run only when something left, or on the first burst
    * `FULL_PRUNE_MS` after the last prune (for counters kept while a request was in flight, and entries
    * created late by requests still using an older table).
    */
-  private retainServers(previous: RouteTable, table: RouteTable): void {
+  private retainServers(table: RouteTable, delta: BackendDelta | 'full' | undefined): void {
     let gone = false;
-    if (this.live === undefined) {
+    if (this.live === undefined || delta === 'full') {
       this.live = liveSets(table);
       gone = true;
-    } else {
+    } else if (delta !== undefined) {
       const { serverRefs, backendNames } = this.live;
-      const left: Backend[] = [];
-      let kept = 0;
-      for (const [name, now] of table.backends) {
-        const old = previous.backends.get(name);
-        if (old !== undefined) kept++;
-        if (old === now) continue;
-        if (old === undefined) backendNames.add(name);
-        else if (old.servers === now.servers) continue;
-        else left.push(old);
-        for (const server of now.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
+      // Entered first: a server in both an old and a new version of a backend never drops to zero.
+      for (const backend of delta.entered) {
+        backendNames.add(backend.name);
+        for (const server of backend.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
       }
-      if (kept < previous.backends.size) {
-        for (const [name, old] of previous.backends) {
-          if (table.backends.has(name)) continue;
-          backendNames.delete(name);
-          left.push(old);
-          gone = true;
-        }
-      }
-      for (const old of left) {
-        for (const server of old.servers) {
+      for (const backend of delta.left) {
+        for (const server of backend.servers) {
           const refs = (serverRefs.get(server.id) ?? 1) - 1;
           if (refs > 0) serverRefs.set(server.id, refs);
           else {
@@ -404,6 +428,7 @@ class LoadBalancerImpl implements LoadBalancer {
   private async syncServiceListeners(table: RouteTable): Promise<void> {
     const wanted = this.desiredServiceListeners(table);
     const problems: RouteProblem[] = [];
+    const failed: ServiceSpec[] = [];
     for (const [key, listener] of this.services) {
       const want = wanted.get(key);
       if (want === undefined || want.spec !== listener.spec) {
@@ -421,18 +446,44 @@ class LoadBalancerImpl implements LoadBalancer {
             else this.services.set(want.key, listener);
           },
           (err: Error) => {
-            problems.push({
-              appId: want.backend.appId,
-              portIndex: want.backend.portIndex,
-              kind: 'bind-failed',
-              message: `cannot listen on ${want.address}:${want.port} for ${want.backend.name}: ${err.message}`,
-            });
+            problems.push(bindProblem(want, err));
+            failed.push(want);
           },
         ),
       );
     }
     await Promise.all(opening);
     this.listenerProblems = problems;
+    this.failedBinds = failed.length > 0 ? { listeners: table.listeners, specs: failed } : undefined;
+  }
+
+  /**
+   * Tries again the service ports that failed to bind, when the listener list is the one they were
+   * wanted by: O(failed binds), where a full sync walks every listener.
+   */
+  private async retryFailedBinds(table: RouteTable): Promise<void> {
+    const failedBinds = this.failedBinds;
+    if (failedBinds === undefined || failedBinds.listeners !== table.listeners) return this.syncServiceListeners(table);
+    const problems: RouteProblem[] = [];
+    const failed: ServiceSpec[] = [];
+    await Promise.all(
+      failedBinds.specs.map((stale) => {
+        if (this.services.has(stale.key)) return undefined;
+        const want = { ...stale, backend: table.backends.get(stale.backend.name) ?? stale.backend };
+        return this.openService(want).then(
+          (listener) => {
+            if (this.closed) this.closeListener(listener);
+            else this.services.set(want.key, listener);
+          },
+          (err: Error) => {
+            problems.push(bindProblem(want, err));
+            failed.push(want);
+          },
+        );
+      }),
+    );
+    this.listenerProblems = problems;
+    this.failedBinds = failed.length > 0 ? { listeners: table.listeners, specs: failed } : undefined;
   }
 
   private frontend(name: string, kind: FrontendKind, tls: boolean): Frontend {
@@ -603,6 +654,13 @@ class LoadBalancerImpl implements LoadBalancer {
 
 /** The prune walks run at least this often (at the next burst) even when nothing left (see `retainServers`). */
 const FULL_PRUNE_MS = 30_000;
+/** Shortest interval between retries of service-port binds that failed (on the next route change). */
+const BIND_RETRY_MS = 5_000;
+
+interface BackendDelta {
+  left: Backend[];
+  entered: Backend[];
+}
 
 function liveSets(table: RouteTable): { serverRefs: Map<string, number>; backendNames: Set<string> } {
   const serverRefs = new Map<string, number>();

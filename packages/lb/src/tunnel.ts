@@ -7,7 +7,8 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FrontRequest } from './http1-server.js';
-import { clientAddress, forwardUpgrade, headRefusal, networkAllowed, requestPath, resolveRoute, type Frontend, type ProxyContext } from './proxy.js';
+import { admit, clientAddress, networkAllowed } from './admission.js';
+import { forwardUpgrade, sendAnswer, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
 import { NO_SERVER } from './access-log.js';
@@ -80,10 +81,10 @@ export function connectToBackend(
     const onError = (err: Error & { code?: string }): void => {
       clearTimeout(timer);
       socket.destroy();
-      ctx.balancer.health.markFailure(server.id, err.code ?? err.message);
+      const retryMs = ctx.balancer.health.markFailure(server.id, err.code ?? err.message);
       ctx.stats.backend(backend.name).econ++;
       ctx.stats.server(server.id).econ++;
-      ctx.logger.warn({ backend: backend.name, server: server.name, err: err.message }, 'server refused the connection; marked down');
+      ctx.logger[retryMs < 1_000 ? 'debug' : 'warn']({ backend: backend.name, server: server.name, err: err.message, retryMs }, 'server refused the connection; marked down');
       lastStatus = err.code === 'ETIMEDOUT' ? 504 : 502;
       (tried ??= new Set()).add(server.id);
       attempt(n + 1);
@@ -227,26 +228,14 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
   };
 }
 
-/** A refusal of an Upgrade request, closing its connection. */
-function rawResponse(req: FrontRequest, status: number, reason: string, extra: string[] = []): void {
-  req.respond(status, ['content-type', 'text/plain', 'content-length', String(reason.length + 1), 'connection', 'close', ...extra], `${reason}\n`);
-}
-
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
-
 /** The handler for Upgrade requests (WebSocket and others) of an HTTP(S) listener. */
 export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => void {
   return (req) => {
-    const counters = frontend.counters;
     const raw = req.rawHeaders;
-    if (raw.length > ctx.maxHeaders * 2) {
-      counters.ereq++;
-      rawResponse(req, 400, REASONS[400]);
-      return;
-    }
     let host: string | undefined;
     let appId: string | undefined;
     let authorization: string | undefined;
+    let cookie: string | undefined;
     let duplicateHost = false;
     const forward: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
@@ -256,38 +245,39 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
         host ??= raw[i + 1];
         continue;
       }
-      if (lower === 'x-forwarded-port' || lower === 'x-forwarded-proto') continue;
+      if (lower === 'x-forwarded-port' || (lower === 'x-forwarded-proto' && ctx.overwriteForwardedProto === true)) continue;
       if (lower === 'x-marathon-app-id') appId = raw[i + 1];
       else if (lower === 'authorization') authorization = raw[i + 1];
+      else if (lower === 'cookie') cookie = cookie === undefined ? raw[i + 1] : `${cookie}; ${raw[i + 1]}`;
       forward.push(raw[i], raw[i + 1]);
     }
     const url = req.url ?? '/';
-    if (headRefusal({ host, duplicateHost }, url, req.http10) !== undefined) {
-      counters.ereq++;
-      rawResponse(req, 400, REASONS[400]);
-      return;
-    }
-    const sni = frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined;
-    const route = resolveRoute(ctx.table(), frontend, host, requestPath(url), appId, sni);
-    if (route === undefined) {
-      counters.ereq++;
-      rawResponse(req, 503, REASONS[503]);
-      return;
-    }
-    const backend = route.backend;
     const clientIp = clientAddress(req.socket.remoteAddress);
-    if (!networkAllowed(backend, clientIp)) {
-      counters.ereq++;
-      rawResponse(req, 403, REASONS[403]);
+    const admission = admit(
+      {
+        frontend,
+        url,
+        http10: req.http10,
+        headerCount: raw.length / 2,
+        host,
+        duplicateHost,
+        authorization,
+        appId,
+        sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
+        clientIp,
+        upgrade: true,
+      },
+      { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
+    );
+    if (admission.answer !== undefined) {
+      if (admission.answer.requestError) frontend.counters.ereq++;
+      sendAnswer(req, frontend, { ...admission.answer, close: true });
       return;
     }
-    if (route.vhost && backend.auth !== undefined && !ctx.checkAuth(backend.auth, authorization)) {
-      rawResponse(req, 401, REASONS[401], ['www-authenticate', `Basic realm="${backend.auth.realm}"`]);
-      return;
-    }
+    const backend = admission.route.backend;
     // Until the server answers `101` this is an ordinary request (client and server timeouts, the
     // proxypass rewrite, X-Forwarded-*); the tunnel and its timeout start only then.
-    const head = { host, expect: undefined, duplicateHost, cookie: undefined, authorization, appId, hasBody: false, forward };
+    const head = { host, expect: undefined, duplicateHost, cookie, authorization, appId, hasBody: false, forward };
     forwardUpgrade(ctx, frontend, req, backend, head, clientIp, (client, clientHead, upstream, upstreamHead, server) => {
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (clientHead.length > 0) upstream.write(clientHead);

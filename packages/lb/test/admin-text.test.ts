@@ -46,7 +46,7 @@ describe('/_haproxy_getconfig', () => {
     for (const problem of t.problems) expect(text).toContain(problem.message);
     expect(text).toContain('draining');
     expect(text).toContain('cookie mesosphere_server_id insert indirect nocache');
-    expect(text).toContain('no server: requests get 503');
+    expect(text).toContain('no server: no rules and no listener');
     expect(text).not.toContain('$1$x$y'); // the password hash stays private
   });
 
@@ -59,8 +59,8 @@ describe('/_haproxy_getconfig', () => {
 });
 
 describe('/_haproxy_getvhostmap and /_haproxy_getappmap', () => {
-  it('vhost map: one `host backend` line per host, the backend serving its root', () => {
-    expect(renderVhostMap(table())).toBe('myvhost.com pywebserver_10101\nshop.com shop_web_10300\n');
+  it('vhost map: one `host backend` line per host, the backend serving its root (none for a root app without tasks)', () => {
+    expect(renderVhostMap(table())).toBe('myvhost.com pywebserver_10101\n');
   });
 
   it('app map: `appid backend` for http apps', () => {

@@ -23,6 +23,40 @@ describe('Balancer', () => {
     expect(balancer.pick(backend, 'x', new Set(['b']))).toBeUndefined();
   });
 
+  it('roundrobin splits evenly over the new servers while old ones drain (blue/green), as HAProxy', () => {
+    const balancer = new Balancer();
+    const old = [1, 2, 3].map((i) => makeServer(`old${i}`, i, { draining: true }));
+    const backend = makeBackend('bg', [old[0], makeServer('new1', 10), old[1], old[2], makeServer('new2', 11)]);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const id = balancer.pick(backend, 'x')!.id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(counts)).toEqual({ new1: 15, new2: 15 });
+  });
+
+  it('a retry goes only to servers that are up: one request probes at most one down server', () => {
+    const balancer = new Balancer();
+    const t0 = 1_000_000;
+    const backend = makeBackend('scale', [makeServer('n1', 1), makeServer('n2', 2), makeServer('n3', 3), makeServer('up', 4)]);
+    for (const id of ['n1', 'n2', 'n3']) balancer.health.markFailure(id, 'ECONNREFUSED', t0);
+    // Their retry time has come: a first attempt may probe one of them…
+    expect(['n1', 'n2', 'n3', 'up']).toContain(balancer.pick(backend, 'x', undefined, t0 + 30)!.id);
+    // …and after it was refused, the retry goes to the server that is up.
+    for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x', new Set(['n1']), t0 + 30)!.id).toBe('up');
+  });
+
+  it('a retry prefers a server known to listen over new ones never reached (a scale-up)', () => {
+    const balancer = new Balancer();
+    const backend = makeBackend('scale', [makeServer('new1', 1), makeServer('new2', 2), makeServer('new3', 3), makeServer('old', 4)]);
+    balancer.health.markSuccess('old');
+    balancer.health.markFailure('new1', 'ECONNREFUSED');
+    for (let i = 0; i < 4; i++) expect(balancer.pick(backend, 'x', new Set(['new1']))!.id).toBe('old');
+    // Without a proven server, any server that is up is tried.
+    const fresh = makeBackend('fresh', [makeServer('f1', 1), makeServer('f2', 2)]);
+    expect(balancer.pick(fresh, 'x', new Set(['f1']))!.id).toBe('f2');
+  });
+
   it('leastconn picks the server with the fewest open requests', () => {
     const balancer = new Balancer();
     const backend = makeBackend('lc', servers(), { balance: 'leastconn' });
@@ -75,7 +109,7 @@ describe('PassiveHealth', () => {
   it('retries a down server after 1 s, doubling per failure up to 30 s; a success clears it', () => {
     const health = new PassiveHealth();
     const t0 = 1_000_000;
-    const delays = Array.from({ length: 7 }, () => health.markFailure('s', 'ECONNREFUSED', t0));
+    const delays = Array.from({ length: 7 }, () => health.markFailure('s', 'ETIMEDOUT', t0));
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
     expect(health.isAvailable('s', t0 + 29_999)).toBe(false);
     expect(health.isAvailable('s', t0 + 30_000)).toBe(true);
@@ -83,5 +117,21 @@ describe('PassiveHealth', () => {
     health.markSuccess('s');
     expect(health.state('s')).toBe('up');
     expect(health.markFailure('s', 'x', t0)).toBe(1_000);
+  });
+
+  it('re-probes a server that refuses connections quickly (25 ms doubling to 100 ms) for 3 s, then backs off from 1 s', () => {
+    const health = new PassiveHealth();
+    const t0 = 1_000_000;
+    const early = [0, 25, 75, 175, 275].map((at) => health.markFailure('new', 'ECONNREFUSED', t0 + at));
+    expect(early).toEqual([25, 50, 100, 100, 100]);
+    expect(health.isAvailable('new', t0 + 374)).toBe(false);
+    expect(health.isAvailable('new', t0 + 375)).toBe(true);
+    // Still refusing after the 3 s window: the slow schedule.
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 3_000)).toBe(1_000);
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 4_000)).toBe(2_000);
+    // A timeout is not a refusal: the slow schedule from the start.
+    expect(health.markFailure('slow', 'UND_ERR_CONNECT_TIMEOUT', t0)).toBe(1_000);
+    health.markSuccess('new');
+    expect(health.markFailure('new', 'ECONNREFUSED', t0 + 10_000)).toBe(25);
   });
 });

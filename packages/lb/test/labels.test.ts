@@ -66,7 +66,8 @@ describe('defaults of a port without labels', () => {
 
 describe('each label', () => {
   it.each<[string, Record<string, string>, Record<string, unknown>]>([
-    ['GROUP replaces the app group for its port', { HAPROXY_GROUP: 'external', HAPROXY_0_GROUP: ' internal , x ' }, { groups: ['internal', 'x'] }],
+    ['GROUP replaces the app group for its port', { HAPROXY_GROUP: 'external', HAPROXY_0_GROUP: 'internal,x' }, { groups: ['internal', 'x'] }],
+    ['GROUP is split on commas, nothing trimmed (as marathon-lb)', { HAPROXY_0_GROUP: ' internal , x,' }, { groups: [' internal ', ' x', ''] }],
     ['VHOST: comma list, lower-cased, trimmed', { HAPROXY_0_VHOST: 'A.example.com, b.EXAMPLE.com,,' }, { vhosts: ['a.example.com', 'b.example.com'] }],
     ['VHOST: *.suffix wildcards', { HAPROXY_0_VHOST: '*.Apps.example.com' }, { vhosts: ['*.apps.example.com'] }],
     ['PATH: path_beg args, -i, weight 0 → 1', { HAPROXY_0_VHOST: 'a.com', HAPROXY_0_PATH: '-i /api /v2' }, { paths: ['/api', '/v2'], caseInsensitivePath: true, weight: 1 }],
@@ -100,7 +101,7 @@ describe('each label', () => {
 
   it('app-level labels: HAPROXY_GROUP, deployment and app id', () => {
     const result = parse({
-      HAPROXY_GROUP: 'external, internal',
+      HAPROXY_GROUP: 'external,internal',
       HAPROXY_DEPLOYMENT_GROUP: 'nginx',
       HAPROXY_DEPLOYMENT_ALT_PORT: '10001',
       HAPROXY_DEPLOYMENT_COLOUR: 'blue',

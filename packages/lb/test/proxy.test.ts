@@ -98,6 +98,13 @@ describe('routing on :80', () => {
     expect((await get(port, '/', { host: 'site.com' })).json!.name).toBe('root');
   });
 
+  it('--overwrite-forwarded-proto: the client’s X-Forwarded-Proto is replaced by http (https on TLS)', async () => {
+    const [a] = await echoes('a');
+    const lb = await lbWith(makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.com'] })]), { overwriteForwardedProto: true });
+    const res = await get(lb.addresses.http!, '/x', { host: 'a.com', 'x-forwarded-proto': 'https' });
+    expect(res.json!.headers['x-forwarded-proto']).toBe('http');
+  });
+
   it('sends X-Forwarded-For/-Port/-Proto and no hop-by-hop headers upstream', async () => {
     const [a] = await echoes('a');
     const lb = await lbWith(makeTable([makeBackend('a_1', [makeServer('a', a.port)], { vhosts: ['a.com'] })]));
@@ -106,7 +113,8 @@ describe('routing on :80', () => {
     const h = res.json!.headers;
     expect(h['x-forwarded-for']).toBe('10.1.1.1, 127.0.0.1');
     expect(h['x-forwarded-port']).toBe(String(port));
-    expect(h['x-forwarded-proto']).toBe('http');
+    // As marathon-lb on plain HTTP: the client's X-Forwarded-Proto passes through, none is added.
+    expect(h['x-forwarded-proto']).toBe('https');
     expect(h['x-custom']).toBe('kept');
     expect(h['proxy-connection']).toBeUndefined();
     expect(h.te).toBeUndefined();
@@ -322,6 +330,36 @@ describe('errors and passive health', () => {
     cleanups.push(() => new Promise((resolve) => { revived.closeAllConnections(); revived.close(resolve); }));
     await waitFor(async () => (await get(port, '/', { host: 'pair.com' })).text === 'revived', 10_000, 100);
     expect(lb.balancer.health.state('dead')).toBe('up');
+  });
+
+  it('a new server that does not listen yet is re-probed quickly: it serves soon after it listens, and no request fails', async () => {
+    const [a] = await echoes('a');
+    const newPort = await freePort();
+    const lb = await lbWith(makeTable([makeBackend('scale_1', [makeServer('a', a.port), makeServer('new', newPort)], { vhosts: ['scale.com'] })]));
+    const port = lb.addresses.http!;
+    const statuses = new Set<number>();
+    let served = 0;
+    // Until the new server has refused a request (and is marked down).
+    while (lb.balancer.health.state('new') !== 'down') statuses.add((await get(port, '/', { host: 'scale.com' })).status);
+    const refusedAt = Date.now();
+    let listening = false;
+    // Requests every 10 ms for 600 ms; the new task starts listening 100 ms in. With the old 1 s
+    // retry after a refusal it would get nothing in this window.
+    while (Date.now() - refusedAt < 600) {
+      if (!listening && Date.now() - refusedAt >= 100) {
+        listening = true;
+        const server = createServer((_req, res) => {
+          served++;
+          res.end('new');
+        });
+        await new Promise<void>((resolve) => server.listen(newPort, '127.0.0.1', resolve));
+        cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+      }
+      statuses.add((await get(port, '/', { host: 'scale.com' })).status);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect([...statuses]).toEqual([200]);
+    expect(served).toBeGreaterThan(0);
   });
 
   it('sends an idempotent request that two servers reset in turn (a scale-down) to the third', async () => {
