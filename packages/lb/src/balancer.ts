@@ -201,7 +201,7 @@ export class Balancer {
     // Roundrobin turns go to the eligible servers only (as HAProxy, whose rotation holds only the
     // servers that take traffic): a draining or down server's turn is not handed to its neighbour.
     const first = servers[start];
-    if (exclude === undefined && this.health.isAvailable(first.id, now) && !this.anyDraining(servers)) return first;
+    if (exclude === undefined && this.health.isAvailable(first.id, now) && !this.anyOutOfRotation(servers)) return first;
     let eligible = 0;
     for (let i = 0; i < n; i++) if (this.eligible(servers[i], exclude, now, provenOnly)) eligible++;
     if (eligible === 0) return undefined;
@@ -213,8 +213,12 @@ export class Balancer {
     return undefined;
   }
 
-  private anyDraining(servers: readonly Server[]): boolean {
-    for (let i = 0; i < servers.length; i++) if (servers[i].draining) return true;
+  /** Whether a server is draining or DOWN by its active checks (out of the roundrobin rotation). */
+  private anyOutOfRotation(servers: readonly Server[]): boolean {
+    const checkedDown = this.checkedDown;
+    for (let i = 0; i < servers.length; i++) {
+      if (servers[i].draining || (checkedDown.size !== 0 && checkedDown.has(servers[i].id))) return true;
+    }
     return false;
   }
 
