@@ -16,6 +16,8 @@ export interface MarathonFeedOptions {
   resyncIntervalMs?: number;
   /** A stream silent this long is dead and gets reconnected, in ms (default 30 000). */
   heartbeatTimeoutMs?: number;
+  /** Characters one SSE line or event may take (default 16 MiB); a longer one reconnects and resyncs. */
+  maxEventLength?: number;
   /** Delay between reconnect rounds and between failed-resync retries (defaults 500 ms, capped at 30 000 ms). */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
@@ -68,6 +70,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private readonly eventTypes?: string[];
   private readonly resyncIntervalMs: number;
   private readonly heartbeatTimeoutMs: number;
+  private readonly maxEventLength?: number;
   private readonly groupCheckDelayMs: number;
   private readonly reconnectBackoff: Backoff;
   private readonly retryBackoff: Backoff;
@@ -117,6 +120,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     this.eventTypes = options.eventTypes;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 300_000;
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+    this.maxEventLength = options.maxEventLength;
     this.groupCheckDelayMs = options.groupCheckDelayMs ?? 1000;
     this.reconnectBackoff = createBackoff(options.backoff);
     this.retryBackoff = createBackoff(options.backoff);
@@ -225,6 +229,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
         eventTypes: this.eventTypes,
         timeoutMs: this.client.timeoutMs,
         heartbeatTimeoutMs: this.heartbeatTimeoutMs,
+        maxMessageLength: this.maxEventLength,
         signal: this.lifetime.signal,
         logger: this.logger,
       });
