@@ -73,6 +73,9 @@ const DEPLOYMENT_EVENTS = new Set([
 
 const NO_TASKS: readonly Task[] = Object.freeze([]);
 
+/** Tasks whose last status update is remembered (for ordering late updates); the oldest are forgotten. */
+const STATUS_CLOCK_LIMIT = 50_000;
+
 interface Entry {
   /** Undefined while only tasks are known (a status update for an app not fetched yet). */
   app?: App;
@@ -96,6 +99,12 @@ export class ClusterState {
   private knownApps = 0;
   private lastSync: SyncReport | undefined;
   private readonly intern = createInterner();
+  /**
+   * Per task id: when its last applied status update happened (its `timestamp`, NaN when it had none)
+   * and whether it was terminal. Mesos may deliver a task's updates late and out of order; one older
+   * than what was applied is stale, and a terminal one is final unless a strictly newer update follows.
+   */
+  private readonly statusClock = new Map<string, { at: number; terminal: boolean }>();
 
   constructor(opts: { logger?: Logger } = {}) {
     this.logger = opts.logger ?? silentLogger();
@@ -455,14 +464,16 @@ export class ClusterState {
     if (appId === undefined) return fail(`status_update_event for ${taskId} has no appId`);
     if (isPodTaskId(taskId)) return nothing();
 
+    const terminal = TERMINAL_TASK_STATES.has(status);
+    if (!terminal && !LIVE_TASK_STATES.has(status)) return fail(`status_update_event for ${taskId} has unknown taskStatus ${status}`);
+    if (!this.orderedStatus(taskId, event.timestamp, terminal)) return nothing();
+
     const previous = this.taskIndex.get(taskId);
-    if (TERMINAL_TASK_STATES.has(status)) {
+    if (terminal) {
       if (!previous) return nothing();
       this.dropTask(previous);
       return { change: this.emit([previous.appId], false, 'status_update_event'), refetch: [], refetchGroups: [] };
     }
-    if (!LIVE_TASK_STATES.has(status)) return fail(`status_update_event for ${taskId} has unknown taskStatus ${status}`);
-
     const timestamp = typeof event.timestamp === 'string' ? event.timestamp : undefined;
     const app = this.entries.get(appId)?.app;
     const host = typeof event.host === 'string' && event.host !== '' && event.host !== 'unknown' ? event.host : undefined;
@@ -489,6 +500,22 @@ export class ClusterState {
     const touched = previous && previous.appId !== appId ? [previous.appId, appId] : [appId];
     this.putTask(previous, task);
     return { change: this.emit(touched, false, 'status_update_event'), refetch: refetchIds, refetchGroups: [] };
+  }
+
+  /**
+   * Records a status update in the task's clock; false when it is stale: a live update after a
+   * terminal one that is not strictly newer (a late TASK_RUNNING must not bring a killed task back),
+   * or any update older than the last one applied. Terminal updates always apply.
+   */
+  private orderedStatus(taskId: string, timestamp: unknown, terminal: boolean): boolean {
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
+    const last = this.statusClock.get(taskId);
+    if (last && !terminal && (last.terminal ? !(at > last.at) : at < last.at)) return false;
+    this.statusClock.delete(taskId);
+    const newest = last === undefined || Number.isNaN(last.at) ? at : Number.isNaN(at) ? last.at : Math.max(at, last.at);
+    this.statusClock.set(taskId, { at: newest, terminal });
+    if (this.statusClock.size > STATUS_CLOCK_LIMIT) this.statusClock.delete(this.statusClock.keys().next().value!);
+    return true;
   }
 
   private applyHealthStatusChanged(event: MarathonEvent): ApplyResult {

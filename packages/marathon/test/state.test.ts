@@ -310,6 +310,43 @@ describe('ClusterState: status_update_event', () => {
     },
   );
 
+  it('a late, older TASK_RUNNING after TASK_KILLED does not bring the task back', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_KILLED', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    const version = state.version;
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:04.000Z' }))).toEqual({ refetch: [], refetchGroups: [] });
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:05.000Z' })).change).toBeUndefined();
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: undefined })).change).toBeUndefined();
+    expect(state.getTask(id)).toBeUndefined();
+    expect(state.tasksOf('/web').map((t) => t.id)).toEqual([`web.${UUID_B}`]);
+    expect(state.version).toBe(version);
+  });
+
+  it('a terminal update without a timestamp is final', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_LOST', { timestamp: undefined }));
+    state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2030-01-01T00:00:00.000Z' }));
+    expect(state.getTask(id)).toBeUndefined();
+  });
+
+  it('a strictly newer live update after a terminal one applies (an agent that came back)', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_LOST', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:09.000Z' }));
+    expect(state.getTask(id)?.state).toBe('TASK_RUNNING');
+  });
+
+  it('a live update older than the last one applied is ignored', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_KILLING', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:03.000Z' })).change).toBeUndefined();
+    expect(state.getTask(id)?.state).toBe('TASK_KILLING');
+  });
+
   it('an event for an unknown app records the task and asks to refetch the app', () => {
     const state = seeded();
     const result = state.applyEvent(status('ghost.1', 'TASK_RUNNING', { appId: '/ghost' }));
