@@ -7,13 +7,16 @@ import {
   StateFileWriter,
   createLogger,
   loadStateFile,
+  redactCredentials,
+  redactUrl,
+  splitUrlCredentials,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
   type StateFileLoad,
 } from '@baton/marathon';
 import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
-import { loadDnsConfig, marathonUrlCredentials, type DnsConfig } from './config.js';
+import { loadDnsConfig, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
 import { MarathonRecordSource } from './marathon-source.js';
 import { MesosMasterSource, type LeaderSource } from './master-source.js';
@@ -210,8 +213,9 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
       const marathonLogger = logger.child({ module: 'marathon' });
       const state = new ClusterState({ logger: marathonLogger });
       marathonState = state;
-      // `http://user:pass@marathon:8080`: the credentials become Basic auth (fetch refuses them in URLs).
-      const { urls: marathonUrls, auth: marathonAuth } = marathonUrlCredentials(config.marathon);
+      // `http://user:pass@marathon:8080`: the credentials become Basic auth and leave the URL, so that
+      // nothing showing a URL (status, logs, errors) can show them.
+      const { urls: marathonUrls, auth: marathonAuth } = splitUrlCredentials(config.marathon);
       const client = new MarathonClient({
         urls: marathonUrls,
         auth: marathonAuth,
@@ -241,9 +245,9 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         await client.close();
       });
       if (stateFile?.status === 'loaded') {
-        logger.info({ marathon: config.marathon }, 'serving the saved state until the first Marathon sync');
+        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'serving the saved state until the first Marathon sync');
       } else {
-        logger.info({ marathon: config.marathon }, 'waiting for the first Marathon sync');
+        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'waiting for the first Marathon sync');
         waits.push(feed.ready());
       }
     }
@@ -385,12 +389,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   const parsed = loadDnsConfig(options.configFile, options.overrides);
   if (!parsed.config) {
-    process.stderr.write(`baton-dns: invalid configuration: ${parsed.error}\n`);
+    process.stderr.write(`baton-dns: invalid configuration: ${redactCredentials(parsed.error ?? '')}\n`);
     process.exitCode = 2;
     return;
   }
   const logger = createLogger('baton-dns', options.logLevel);
-  for (const warning of parsed.warnings ?? []) logger.warn(warning);
+  for (const warning of parsed.warnings ?? []) logger.warn(redactCredentials(warning));
 
   let running: BatonDns | undefined;
   let stopping = false;
@@ -402,7 +406,7 @@ export async function main(argv: string[]): Promise<void> {
     done.then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`baton-dns: error while stopping: ${(err as Error).message}\n`);
+        process.stderr.write(`baton-dns: error while stopping: ${redactCredentials((err as Error).message)}\n`);
         process.exit(1);
       },
     );
@@ -413,7 +417,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile });
   } catch (err) {
-    process.stderr.write(`baton-dns: cannot start: ${(err as Error).message}\n`);
+    process.stderr.write(`baton-dns: cannot start: ${redactCredentials((err as Error).message)}\n`);
     process.exit(1);
   }
   if (stopping) {

@@ -3,7 +3,7 @@
 // nothing is found, as Mesos-DNS does.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { silentLogger, type Logger } from '@baton/marathon';
+import { redactUrl, silentLogger, type Logger } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
 
@@ -110,10 +110,6 @@ export function portRows(view: RecordStore, host: string): PortRow[] {
     }
   }
   return rows.length > 0 ? rows : EMPTY_PORT;
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1<redacted>@');
 }
 
 /** `/v1/config`: Mesos-DNS's `records.Config` field names; secrets redacted. */

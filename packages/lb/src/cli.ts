@@ -8,13 +8,16 @@ import {
   StateFileWriter,
   createLogger,
   loadStateFile,
+  redactCredentials,
+  redactUrl,
+  splitUrlCredentials,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
   type StateChange,
   type StateFileLoad,
 } from '@baton/marathon';
-import { isZkUrl, marathonUrlResolver } from '@baton/zookeeper';
+import { isZkUrl, marathonUrlResolver, parseZkUrl } from '@baton/zookeeper';
 import { renderAppMap, renderConfig, renderVhostMap } from './admin-text.js';
 import { RouteBuilder, mergeChanges } from './routes.js';
 import { startLoadBalancer, type LoadBalancer } from './server.js';
@@ -260,7 +263,14 @@ export function parseArgs(argv: string[]): CliOptions {
   if (out.groups.length === 0) throw new CliError('--group is required (e.g. --group external; * = every app)');
   if (out.marathon.length === 0) out.marathon = ['http://master.mesos:8080'];
   for (const url of out.marathon) {
-    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${url}`);
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${redactUrl(url)}`);
+    if (isZkUrl(url)) {
+      try {
+        parseZkUrl(url);
+      } catch (err) {
+        throw new CliError(`--marathon: ${(err as Error).message}`);
+      }
+    }
   }
   if (credentialFile !== undefined && out.authCredentials === undefined) {
     try {
@@ -308,10 +318,14 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
+  // `http://user:pass@marathon:8080`: Basic auth unless a flag gave credentials; taken out of the URL,
+  // so that nothing showing a URL (status, logs, errors) can show them.
+  const { urls: marathonUrls, auth: urlAuth } = splitUrlCredentials(opts.marathon);
+  auth ??= urlAuth;
   const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
   const marathonLogger = logger.child({ module: 'marathon' });
   const client = new MarathonClient({
-    urls: opts.marathon,
+    urls: marathonUrls,
     // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
     resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
     auth,
@@ -362,10 +376,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     timeouts: opts.timeouts,
     initialTable: builder.build(state),
     feedStatus,
-    onResync: async () => {
-      const apps = await client.getApps({ embedTasks: true });
-      state.replaceAll(apps);
-    },
+    onResync: () => feed.resyncNow(),
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
   });
@@ -410,7 +421,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     opts = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-lb: ${(err as Error).message}\nTry 'baton-lb --help'.\n`);
+    process.stderr.write(`baton-lb: ${redactCredentials((err as Error).message)}\nTry 'baton-lb --help'.\n`);
     process.exitCode = 2;
     return;
   }
@@ -424,8 +435,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     running = await run(opts, logger);
   } catch (err) {
-    logger.fatal({ err }, 'cannot start');
-    process.stderr.write(`baton-lb: cannot start: ${(err as Error).message}\n`);
+    const message = redactCredentials((err as Error).message);
+    logger.fatal({ err: message }, 'cannot start');
+    process.stderr.write(`baton-lb: cannot start: ${message}\n`);
     logger.flush();
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 100).unref();

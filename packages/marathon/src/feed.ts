@@ -171,6 +171,17 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     return this.stopping;
   }
 
+  /**
+   * A full resync now (marathon-lb's `/_mlb_signal/hup`). One runs at a time: a call while one runs
+   * joins it, and makes it run once more afterwards (it may have read Marathon before the change
+   * that prompted the call), so any number of concurrent calls cost at most two fetches. Rejects
+   * with the reason when the resync failed.
+   */
+  async resyncNow(): Promise<void> {
+    if (this.stopped) throw new Error('marathon feed stopped');
+    if (!(await this.resync('requested'))) throw new Error(this.lastError ?? 'resync failed');
+  }
+
   status(): FeedStatus {
     const stale = this.isStale();
     return {
