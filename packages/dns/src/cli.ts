@@ -10,6 +10,7 @@ import {
   redactCredentials,
   redactUrl,
   splitUrlCredentials,
+  stateFileMetricsText,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
@@ -179,6 +180,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     publishNameserver(store, config);
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
+    let stateFileWriter: StateFileWriter | undefined;
     const addresses: string[] = [];
 
     if (config.httpOn) {
@@ -187,7 +189,8 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         view: store,
         version: VERSION,
         health: () => statuses.map((s) => s()),
-        metricsText: () => metrics.render(),
+        stateFile: () => stateFileWriter?.status(),
+        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileWriter?.status()),
         logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
@@ -236,6 +239,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         options.stateFile === undefined
           ? undefined
           : new StateFileWriter(state, { path: options.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
+      stateFileWriter = writer;
       feed.start();
       statuses.push(() => source.status());
       closers.push(async () => {

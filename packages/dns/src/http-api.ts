@@ -3,7 +3,7 @@
 // nothing is found, as Mesos-DNS does.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { redactUrl, silentLogger, type Logger } from '@baton/marathon';
+import { redactUrl, silentLogger, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
 
@@ -16,6 +16,8 @@ export interface HttpApiOptions {
   url?: string;
   /** The sources' statuses, for `/health` and `/metrics` (default: none). */
   health?: () => SourceStatus[];
+  /** `--state-file`'s writes and failures, for `/health` (default: none). */
+  stateFile?: () => StateFileStatus | undefined;
   /** More Prometheus text appended to `/metrics` (the DNS server's query counters). */
   metricsText?: () => string;
   logger?: Logger;
@@ -32,6 +34,8 @@ export interface HealthReport {
   names: number;
   serial: number;
   sources: Record<string, SourceStatus>;
+  /** `--state-file`: writes, failures and the last error (a failing file does not make `ok` false). */
+  stateFile?: StateFileStatus;
 }
 
 export interface HostRow {
@@ -193,7 +197,7 @@ export function axfrJson(view: RecordStore, config: DnsConfig): Record<string, u
   };
 }
 
-export function healthReport(view: RecordStore, sources: SourceStatus[]): HealthReport {
+export function healthReport(view: RecordStore, sources: SourceStatus[], stateFile?: StateFileStatus): HealthReport {
   const stats = view.stats();
   const byName: Record<string, SourceStatus> = {};
   for (const s of sources) byName[s.name] = s;
@@ -205,6 +209,7 @@ export function healthReport(view: RecordStore, sources: SourceStatus[]): Health
     names: stats.names,
     serial: stats.serial,
     sources: byName,
+    ...(stateFile ? { stateFile } : {}),
   };
 }
 
@@ -283,7 +288,7 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     if (config.enumerationOn && path === '/v1/enumerate') return json(res, 200, view.enumerate());
     if (config.enumerationOn && path === '/v1/axfr') return json(res, 200, axfrJson(view, config));
     if (path === '/health') {
-      const report = healthReport(view, sources());
+      const report = healthReport(view, sources(), opts.stateFile?.());
       return json(res, report.ok ? 200 : 503, report);
     }
     if (path === '/metrics') {

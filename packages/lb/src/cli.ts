@@ -364,6 +364,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     }
   }
   const feedStatus = statusWithStateFile(feed, stateFile);
+  let writer: StateFileWriter | undefined;
   const lb = await startLoadBalancer({
     bindAddress: opts.bindAddress,
     httpPort: opts.httpPort,
@@ -376,6 +377,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     timeouts: opts.timeouts,
     initialTable: builder.build(state),
     feedStatus,
+    stateFileStatus: () => writer?.status(),
     onResync: () => feed.resyncNow(),
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
@@ -396,7 +398,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     unsubscribeState();
     pending = [];
   };
-  const writer =
+  writer =
     opts.stateFile === undefined
       ? undefined
       : new StateFileWriter(state, { path: opts.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
