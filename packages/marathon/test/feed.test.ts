@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MarathonClient } from '../src/client.js';
-import { AppListScanner, MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
+import { MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
+import { AppListScanner } from '../src/normalize.js';
 import { ClusterState } from '../src/state.js';
 import type { MarathonEvent } from '../src/types.js';
 
@@ -333,12 +334,21 @@ describe('MarathonFeed', () => {
   });
 });
 
-describe('AppListScanner', () => {
+describe('AppListScanner (normalize.ts)', () => {
   const scanAll = (text: string, slice: number) => {
     const scanner = new AppListScanner(text);
     const apps: [string, string | undefined][] = [];
-    while (scanner.scan(slice, (id, version) => apps.push([id, version])));
-    return { apps, error: scanner.error };
+    let parseError: string | undefined;
+    const onApp = (appText: string) => {
+      try {
+        const { id, version } = JSON.parse(appText) as { id: string; version?: string };
+        apps.push([id, version]);
+      } catch (err) {
+        parseError ??= `not valid JSON: ${(err as Error).message}`;
+      }
+    };
+    while (scanner.scan(slice, onApp));
+    return { apps, error: parseError ?? scanner.error };
   };
 
   it('reads every app id and version of a listing, whatever the slice size', () => {

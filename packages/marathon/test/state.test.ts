@@ -168,6 +168,52 @@ describe('ClusterState: resyncs', () => {
     },
   );
 
+  it('replaceAllFromJsonSliced: the same state as replaceAllFromJson, in many event-loop turns, each app whole', async () => {
+    const apps = Array.from({ length: 2_000 }, (_, i) =>
+      rawApp(`/g${i % 7}/app${i}`, Array.from({ length: 5 }, (_, t) => rawTask(`app${i}.t${t}`, { host: `agent${t}` }))),
+    );
+    const text = JSON.stringify({ apps: [...apps, { id: 7 }] });
+    const reference = new ClusterState();
+    reference.replaceAllFromJson(text);
+
+    const state = seeded(); // /web and /db are not listed: removed at the end
+    const changes: StateChange[] = [];
+    const partial: string[] = [];
+    state.subscribe((change) => {
+      changes.push(change);
+      for (const id of change.appIds) {
+        const tasks = state.tasksOf(id);
+        if (state.getApp(id) && tasks.length !== 5) partial.push(id); // an app seen without all its tasks
+      }
+    });
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const result = await state.replaceAllFromJsonSliced(text, { sliceMs: 1 });
+    clearInterval(ticker);
+    expect(result).toEqual({ appsChanged: 2_002 });
+    expect(partial).toEqual([]);
+    expect(changes.length).toBeGreaterThan(2);
+    expect(turns).toBeGreaterThan(0); // timers ran while the resync was under way
+    expect(changes.at(-1)).toMatchObject({ appIds: ['/web', '/db'], full: true, reason: 'resync' });
+    expect([...state.apps()]).toEqual([...reference.apps()]);
+    for (const app of reference.apps()) expect(state.tasksOf(app.id)).toEqual(reference.tasksOf(app.id));
+    expect(state.lastSyncReport).toEqual(reference.lastSyncReport);
+    const version = state.version;
+    expect(await state.replaceAllFromJsonSliced(text)).toEqual({ appsChanged: 0 });
+    expect(state.version).toBe(version);
+  });
+
+  it.each(['', 'not json', '{"apps":[{"id":"/a"},{"id":]}', '{"apps":[{"id":"/a"}', '{"message":"Unauthorized"}'])(
+    'replaceAllFromJsonSliced(%j) is an error found before anything is applied',
+    async (text) => {
+      const state = seeded();
+      const result = await state.replaceAllFromJsonSliced(text);
+      expect(result.error).toMatch(/^apps response/);
+      expect(state.appCount).toBe(2);
+      expect(state.version).toBe(1);
+    },
+  );
+
   it('refuses a payload that is not an array', () => {
     const state = seeded();
     expect(state.replaceAll({ apps: [] } as unknown as unknown[])).toBeUndefined();
