@@ -192,7 +192,8 @@ describe('MarathonFeed', () => {
     // An api_post_event only says "the app changed": the feed refetches it.
     fake.apps.set('/api', rawApp('/api', [5]));
     fake.send({ eventType: 'api_post_event', clientIp: '10.0.0.9', uri: '/v2/apps/api', appDefinition: { id: '/api' } });
-    await waitFor(() => state.getApp('/api') !== undefined);
+    // The posted definition shows the app at once; its tasks come with the refetch.
+    await waitFor(() => state.tasksOf('/api').length > 0);
     expect(taskIds(state, '/api')).toEqual([rawTask('/api', 5).id]);
     expect(fake.requests).toContain('/v2/apps/api?embed=app.tasks');
 
@@ -331,6 +332,26 @@ describe('MarathonFeed', () => {
     await Promise.all([feed.stop(), feed.stop()]);
     expect(((await ready) as Error).message).toMatch(/stopped before the first sync/);
     expect(feed.status()).toMatchObject({ connected: false, stale: true, resyncs: 0 });
+  });
+});
+
+describe('MarathonFeed.resyncNow', () => {
+  it('coalesces concurrent calls: 50 calls during a resync cost at most two fetches', async () => {
+    const m = await fakeMarathon([rawApp('/web', [1])]);
+    const { feed } = startFeed([m.url]);
+    await feed.ready();
+    await waitFor(() => feed.status().resyncs >= 1);
+    let open!: () => void;
+    m.appsGate = new Promise<void>((resolve) => (open = resolve));
+    const before = m.requests.filter((r) => r.startsWith('/v2/apps?')).length;
+    const calls = Array.from({ length: 50 }, () => feed.resyncNow());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    m.appsGate = undefined;
+    open();
+    await Promise.all(calls);
+    const fetches = m.requests.filter((r) => r.startsWith('/v2/apps?')).length - before;
+    expect(fetches).toBeGreaterThanOrEqual(1);
+    expect(fetches).toBeLessThanOrEqual(2);
   });
 });
 
