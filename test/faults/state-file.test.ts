@@ -1,7 +1,7 @@
 // `--state-file`: baton-dns and baton-lb (the bins) persist their last good state; restarted while
 // Marathon is down they serve the previous names and routes at once, reported stale, until Marathon
 // answers again. A corrupt state file is refused with a message naming it, and they start without it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MarathonSimulator } from '@baton/marathon-sim';
@@ -49,8 +49,14 @@ async function startLb(stateFile: string) {
   return { bin, http: `http://127.0.0.1:${httpPort}`, admin: `http://127.0.0.1:${adminPort}` };
 }
 
-const savedApps = (path: string): string[] =>
-  existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { apps: { id: string }[] }).apps.map((a) => a.id) : [];
+/** The app ids saved in `path`; none while the file is missing or not (yet) a good state file. */
+function savedApps(path: string): string[] {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { apps: { id: string }[] }).apps.map((a) => a.id);
+  } catch {
+    return [];
+  }
+}
 
 async function stopGracefully(bin: Bin) {
   bin.kill('SIGTERM');

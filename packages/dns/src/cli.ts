@@ -9,13 +9,17 @@ import {
   StateFileWriter,
   createLogger,
   loadStateFile,
+  redactCredentials,
+  redactUrl,
+  splitUrlCredentials,
+  stateFileMetricsText,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
   type StateFileLoad,
 } from '@baton/marathon';
 import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
-import { loadDnsConfig, marathonUrlCredentials, type DnsConfig } from './config.js';
+import { loadDnsConfig, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
 import { MarathonRecordSource } from './marathon-source.js';
 import { MesosMasterSource, type LeaderSource } from './master-source.js';
@@ -204,6 +208,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     publishNameserver(store, config);
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
+    let stateFileWriter: StateFileWriter | undefined;
     const addresses: string[] = [];
 
     if (config.httpOn) {
@@ -212,7 +217,8 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         view: store,
         version: VERSION,
         health: () => statuses.map((s) => s()),
-        metricsText: () => metrics.render(),
+        stateFile: () => stateFileWriter?.status(),
+        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileWriter?.status()),
         logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
@@ -238,8 +244,9 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
       const marathonLogger = logger.child({ module: 'marathon' });
       const state = new ClusterState({ logger: marathonLogger });
       marathonState = state;
-      // `http://user:pass@marathon:8080`: the credentials become Basic auth (fetch refuses them in URLs).
-      const { urls: marathonUrls, auth: marathonAuth } = marathonUrlCredentials(config.marathon);
+      // `http://user:pass@marathon:8080`: the credentials become Basic auth and leave the URL, so that
+      // nothing showing a URL (status, logs, errors) can show them.
+      const { urls: marathonUrls, auth: marathonAuth } = splitUrlCredentials(config.marathon);
       const client = new MarathonClient({
         urls: marathonUrls,
         auth: marathonAuth,
@@ -261,6 +268,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         options.stateFile === undefined
           ? undefined
           : new StateFileWriter(state, { path: options.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
+      stateFileWriter = writer;
       feed.start();
       statuses.push(() => source.status());
       closers.push(async () => {
@@ -270,9 +278,9 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         await client.close();
       });
       if (stateFile?.status === 'loaded') {
-        logger.info({ marathon: config.marathon }, 'serving the saved state until the first Marathon sync');
+        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'serving the saved state until the first Marathon sync');
       } else {
-        logger.info({ marathon: config.marathon }, 'waiting for the first Marathon sync');
+        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'waiting for the first Marathon sync');
         waits.push(feed.ready());
       }
     }
@@ -414,7 +422,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const parsed = loadDnsConfig(options.configFile, options.overrides);
   if (!parsed.config) {
-    process.stderr.write(`baton-dns: invalid configuration: ${parsed.error}\n`);
+    process.stderr.write(`baton-dns: invalid configuration: ${redactCredentials(parsed.error ?? '')}\n`);
     process.exitCode = 2;
     return;
   }
@@ -430,7 +438,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const logger = createLogger('baton-dns', options.logLevel);
-  for (const warning of parsed.warnings ?? []) logger.warn(warning);
+  for (const warning of parsed.warnings ?? []) logger.warn(redactCredentials(warning));
 
   let running: BatonDns | undefined;
   let stopping = false;
@@ -442,7 +450,7 @@ export async function main(argv: string[]): Promise<void> {
     done.then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`baton-dns: error while stopping: ${(err as Error).message}\n`);
+        process.stderr.write(`baton-dns: error while stopping: ${redactCredentials((err as Error).message)}\n`);
         process.exit(1);
       },
     );
@@ -453,7 +461,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosLogin });
   } catch (err) {
-    process.stderr.write(`baton-dns: cannot start: ${(err as Error).message}\n`);
+    process.stderr.write(`baton-dns: cannot start: ${redactCredentials((err as Error).message)}\n`);
     process.exit(1);
   }
   if (stopping) {

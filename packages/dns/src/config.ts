@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { redactUrl } from '@baton/marathon';
 
 export interface DnsConfig {
   domain: string;
@@ -341,12 +342,14 @@ function validate(config: DnsConfig, opts: ParseOptions): DnsConfig {
     if (seenMasters.has(master)) fail(key('masters'), `lists ${show(master)} twice`);
     seenMasters.add(master);
   }
-  if (c.zk !== '' && !/^zk:\/\/[^/]+\/.*/.test(c.zk)) fail(key('zk'), `must be a zk://host:port[,host:port]/path URL, got ${show(c.zk)}`);
+  if (c.zk !== '' && !/^zk:\/\/[^/]+\/.*/.test(c.zk)) fail(key('zk'), `must be a zk://host:port[,host:port]/path URL, got ${show(redactUrl(c.zk))}`);
+  if (zkCredentials(c.zk)) fail(key('zk'), `credentials in ZooKeeper URLs are not supported: ${show(redactUrl(c.zk))}`);
   if (c.zk === '' && c.masters.length === 0 && c.marathon.length === 0) {
     fail(key('masters'), 'or "zk" is required (or "marathon" for the Marathon source)');
   }
   for (const url of c.marathon) {
-    if (!/^(https?|zk):\/\/[^/]+/.test(url)) fail(key('marathon'), `must be http(s) or zk:// URLs, got ${show(url)}`);
+    if (!/^(https?|zk):\/\/[^/]+/.test(url)) fail(key('marathon'), `must be http(s) or zk:// URLs, got ${show(redactUrl(url))}`);
+    if (zkCredentials(url)) fail(key('marathon'), `credentials in ZooKeeper URLs are not supported: ${show(redactUrl(url))}`);
   }
 
   if (c.resolvers.length === 0) c.resolvers = (opts.resolvConfNameservers ?? resolvConfNameservers)();
@@ -447,26 +450,9 @@ export function loadDnsConfig(path: string | undefined, overrides: Partial<DnsCo
   return result;
 }
 
-/**
- * Marathon URLs with the credentials of `http://user:pass@host` taken out, and those credentials
- * (the first found; percent-decoded) for Basic auth. URLs without credentials pass unchanged.
- */
-export function marathonUrlCredentials(urls: string[]): { urls: string[]; auth?: { username: string; password: string } } {
-  let auth: { username: string; password: string } | undefined;
-  const out = urls.map((url) => {
-    const m = /^(https?:\/\/)([^@/]*)@(.*)$/i.exec(url);
-    if (!m) return url;
-    const colon = m[2].indexOf(':');
-    const user = colon === -1 ? m[2] : m[2].slice(0, colon);
-    const pass = colon === -1 ? '' : m[2].slice(colon + 1);
-    try {
-      auth ??= { username: decodeURIComponent(user), password: decodeURIComponent(pass) };
-    } catch {
-      auth ??= { username: user, password: pass };
-    }
-    return m[1] + m[3];
-  });
-  return auth ? { urls: out, auth } : { urls: out };
+/** `zk://user:pass@host/…`: ZooKeeper authentication is not supported. */
+function zkCredentials(url: string): boolean {
+  return /^zk:\/\/[^/]*@/i.test(url);
 }
 
 /** Nameservers of /etc/resolv.conf that are not this host's own addresses (as Mesos-DNS). */

@@ -4,7 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { silentLogger, type Logger } from '@baton/marathon';
+import { redactUrl, silentLogger, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
 
@@ -17,6 +17,8 @@ export interface HttpApiOptions {
   url?: string;
   /** The sources' statuses, for `/health` and `/metrics` (default: none). */
   health?: () => SourceStatus[];
+  /** `--state-file`'s writes and failures, for `/health` (default: none). */
+  stateFile?: () => StateFileStatus | undefined;
   /** More Prometheus text appended to `/metrics` (the DNS server's query counters). */
   metricsText?: () => string;
   logger?: Logger;
@@ -33,6 +35,8 @@ export interface HealthReport {
   names: number;
   serial: number;
   sources: Record<string, SourceStatus>;
+  /** `--state-file`: writes, failures and the last error (a failing file does not make `ok` false). */
+  stateFile?: StateFileStatus;
 }
 
 export interface HostRow {
@@ -111,10 +115,6 @@ export function portRows(view: RecordStore, host: string): PortRow[] {
     }
   }
   return rows.length > 0 ? rows : EMPTY_PORT;
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1<redacted>@');
 }
 
 /** `/v1/config`: Mesos-DNS's `records.Config` field names; secrets redacted. */
@@ -346,7 +346,7 @@ export class ListingCache {
   }
 }
 
-export function healthReport(view: RecordStore, sources: SourceStatus[]): HealthReport {
+export function healthReport(view: RecordStore, sources: SourceStatus[], stateFile?: StateFileStatus): HealthReport {
   const stats = view.stats();
   const byName: Record<string, SourceStatus> = {};
   for (const s of sources) byName[s.name] = s;
@@ -358,6 +358,7 @@ export function healthReport(view: RecordStore, sources: SourceStatus[]): Health
     names: stats.names,
     serial: stats.serial,
     sources: byName,
+    ...(stateFile ? { stateFile } : {}),
   };
 }
 
@@ -454,7 +455,7 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     if (config.enumerationOn && path === '/v1/enumerate') return listing(req, res, path, (out) => enumerateText(view, out));
     if (config.enumerationOn && path === '/v1/axfr') return listing(req, res, path, (out) => axfrText(view, config, out));
     if (path === '/health') {
-      const report = healthReport(view, sources());
+      const report = healthReport(view, sources(), opts.stateFile?.());
       return json(res, report.ok ? 200 : 503, report);
     }
     if (path === '/metrics') {

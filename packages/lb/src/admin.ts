@@ -3,7 +3,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { FeedStatus, Logger } from '@baton/marathon';
+import { stateFileMetricsText, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { Backend, RouteTable } from './route-table.js';
 import type { LoadBalancer } from './server.js';
 import type { Counters } from './stats.js';
@@ -13,7 +13,9 @@ export interface AdminSource {
   table(): RouteTable;
   lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer' | 'checks' | 'accessLog'>;
   feedStatus(): FeedStatus | undefined;
-  /** `/_mlb_signal/hup`: full resync from Marathon. */
+  /** `--state-file`'s writes and failures, when there is one. */
+  stateFileStatus?(): StateFileStatus | undefined;
+  /** `/_mlb_signal/hup`: full resync from Marathon (one at a time: calls while one runs join it). */
   resync(): Promise<void>;
   /** `/_mlb_signal/usr1`: re-apply the current table. */
   reload(): Promise<void>;
@@ -102,12 +104,14 @@ function syncAgeSeconds(lastSyncAt: unknown): number | null {
 }
 
 /** The JSON of `/_baton/status`. */
-export function renderStatus(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus'>): object {
+export function renderStatus(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus' | 'stateFileStatus'>): object {
   const table = source.table();
   const feed = source.feedStatus();
+  const stateFile = source.stateFileStatus?.();
   return {
     tableVersion: table.stateVersion,
     feed: feed === undefined ? null : { ...feed, ageSeconds: syncAgeSeconds(feed.lastSyncAt) },
+    ...(stateFile ? { stateFile } : {}),
     listeners: source.lb.listeners(),
     problems: source.lb.problems(),
     backends: [...table.backends.values()].map(
@@ -240,7 +244,7 @@ function label(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus'>): string {
+export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedStatus' | 'stateFileStatus'>): string {
   const table = source.table();
   const { stats } = source.lb;
   const lines: string[] = [];
@@ -322,7 +326,7 @@ export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedSt
     metric('baton_lb_feed_events_total', 'counter', 'Marathon events applied.');
     lines.push(`baton_lb_feed_events_total ${feed.eventsApplied}`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${stateFileMetricsText('baton_lb', source.stateFileStatus?.())}`;
 }
 
 // --- HTTP -----------------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ import {
   createLogger,
   loadStateFile,
   parseDcosCredentials,
+  redactCredentials,
+  redactUrl,
+  splitUrlCredentials,
   statusWithStateFile,
   type Logger,
   type MarathonFeedOptions,
   type StateChange,
   type StateFileLoad,
 } from '@baton/marathon';
-import { isZkUrl, marathonUrlResolver } from '@baton/zookeeper';
+import { isZkUrl, marathonUrlResolver, parseZkUrl } from '@baton/zookeeper';
 import { renderAppMap, renderConfig, renderVhostMap } from './admin-text.js';
 import { RouteBuilder, mergeChanges } from './routes.js';
 import { startLoadBalancer, type LoadBalancer } from './server.js';
@@ -309,7 +312,14 @@ export function parseArgs(argv: string[]): CliOptions {
   if (out.groups.length === 0) throw new CliError('--group is required (e.g. --group external; * = every app)');
   if (out.marathon.length === 0) out.marathon = ['http://master.mesos:8080'];
   for (const url of out.marathon) {
-    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${url}`);
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${redactUrl(url)}`);
+    if (isZkUrl(url)) {
+      try {
+        parseZkUrl(url);
+      } catch (err) {
+        throw new CliError(`--marathon: ${(err as Error).message}`);
+      }
+    }
   }
   if (credentialFile !== undefined && out.authCredentials === undefined) {
     try {
@@ -370,13 +380,17 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
+  // `http://user:pass@marathon:8080`: Basic auth unless a flag gave credentials; taken out of the URL,
+  // so that nothing showing a URL (status, logs, errors) can show them.
+  const { urls: marathonUrls, auth: urlAuth } = splitUrlCredentials(opts.marathon);
+  auth ??= urlAuth;
   const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
   const marathonLogger = logger.child({ module: 'marathon' });
   // marathon-lb's order: user:pass (or a token here) first, then the service account.
   const dcosCredentials = auth === undefined ? (opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) : undefined;
   const login = dcosCredentials ? new DcosLogin({ account: parseDcosCredentials(dcosCredentials), ca }) : undefined;
   const client = new MarathonClient({
-    urls: opts.marathon,
+    urls: marathonUrls,
     // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
     resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
     auth,
@@ -417,6 +431,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
   }
   const feedStatus = statusWithStateFile(feed, stateFile);
   const accessLog = createAccessLog(opts);
+  let writer: StateFileWriter | undefined;
   const lb = await startLoadBalancer({
     bindAddress: opts.bindAddress,
     httpPort: opts.httpPort,
@@ -430,10 +445,8 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     overwriteForwardedProto: opts.overwriteForwardedProto,
     initialTable: builder.build(state),
     feedStatus,
-    onResync: async () => {
-      const apps = await client.getApps({ embedTasks: true });
-      state.replaceAll(apps);
-    },
+    stateFileStatus: () => writer?.status(),
+    onResync: () => feed.resyncNow(),
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
     accessLog,
@@ -455,7 +468,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     unsubscribeState();
     pending = [];
   };
-  const writer =
+  writer =
     opts.stateFile === undefined
       ? undefined
       : new StateFileWriter(state, { path: opts.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
@@ -487,7 +500,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     opts = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-lb: ${(err as Error).message}\nTry 'baton-lb --help'.\n`);
+    process.stderr.write(`baton-lb: ${redactCredentials((err as Error).message)}\nTry 'baton-lb --help'.\n`);
     process.exitCode = 2;
     return;
   }
@@ -504,8 +517,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     running = await run(opts, logger);
   } catch (err) {
-    logger.fatal({ err }, 'cannot start');
-    process.stderr.write(`baton-lb: cannot start: ${(err as Error).message}\n`);
+    const message = redactCredentials((err as Error).message);
+    logger.fatal({ err: message }, 'cannot start');
+    process.stderr.write(`baton-lb: cannot start: ${message}\n`);
     logger.flush();
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 100).unref();

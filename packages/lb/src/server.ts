@@ -4,7 +4,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { silentLogger, type FeedStatus, type Logger } from '@baton/marathon';
+import { silentLogger, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
 import { createAdminServer, type AdminSource } from './admin.js';
 import { checkBasicAuth } from './auth.js';
 import { Balancer, PassiveHealth, type PassiveHealthOptions } from './balancer.js';
@@ -51,6 +51,8 @@ export interface LoadBalancerOptions {
   initialTable?: RouteTable;
   /** Status of the Marathon feed, for the admin status, metrics and staleness. */
   feedStatus?: () => FeedStatus | undefined;
+  /** `--state-file`'s writes and failures, for the admin status and metrics. */
+  stateFileStatus?: () => StateFileStatus | undefined;
   /** `/_mlb_signal/hup`: a full resync from Marathon. */
   onResync?: () => Promise<void> | void;
   /** Text renderers for `/_haproxy_getconfig`, `getvhostmap`, `getappmap`. */
@@ -240,6 +242,7 @@ class LoadBalancerImpl implements LoadBalancer {
         table: () => this.current,
         lb: this,
         feedStatus: () => o.feedStatus?.(),
+        stateFileStatus: () => o.stateFileStatus?.(),
         resync: async () => {
           if (o.onResync === undefined) throw new Error('no Marathon feed to resync');
           await o.onResync();

@@ -22,6 +22,11 @@ export interface EventStreamOptions {
   timeoutMs?: number;
   /** A stream silent for this long (no event, no heartbeat) is dead, in ms (default 30 000). */
   heartbeatTimeoutMs?: number;
+  /**
+   * Characters one SSE line or message may take (default 16 MiB, see DEFAULT_MAX_MESSAGE_LENGTH). A
+   * longer one closes the stream with an error naming the limit; the feed reconnects and resyncs.
+   */
+  maxMessageLength?: number;
   /** Redirects followed (standby → leader) before giving up (default 3). */
   maxRedirects?: number;
   /** Aborts the connection attempt or the open stream. */
@@ -157,7 +162,7 @@ export class MarathonEventStream extends EventEmitter<EventStreamEvents> {
   }
 
   private stream(body: Dispatcher.ResponseData['body']): void {
-    const parser = new SseParser();
+    const parser = new SseParser({ maxMessageLength: this.options.maxMessageLength });
     const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 30_000;
     const armWatchdog = () => {
       if (this.watchdog) this.watchdog.refresh();
@@ -166,12 +171,20 @@ export class MarathonEventStream extends EventEmitter<EventStreamEvents> {
     armWatchdog();
     body.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      armWatchdog();
-      for (const message of parser.push(chunk)) {
+      // Only complete lines (events, heartbeats) prove the stream alive: bytes of a line that never
+      // ends do not hold the watchdog off.
+      const lines = parser.lines;
+      const messages = parser.push(chunk);
+      if (parser.lines !== lines) armWatchdog();
+      for (const message of messages) {
         if (this.closed) return;
         const parsed = parseMarathonEvent(message);
         if (isEventError(parsed)) this.emit('invalid', parsed.error, message.data);
         else this.emit('event', parsed);
+      }
+      if (parser.error !== undefined) {
+        this.logger.warn({ url: this.connectedUrl, error: parser.error }, 'event stream refused; reconnecting');
+        this.finish(`error: ${parser.error}`);
       }
     });
     body.on('end', () => this.finish('closed'));

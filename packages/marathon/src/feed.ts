@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { createBackoff, type Backoff } from './backoff.js';
 import { MarathonResponseError, type MarathonClient } from './client.js';
+import { AppListScanner } from './normalize.js';
 import { MarathonEventStream, leaderHostPort } from './event-stream.js';
 import { silentLogger, type Logger } from './log.js';
 import type { ClusterState } from './state.js';
@@ -16,6 +17,8 @@ export interface MarathonFeedOptions {
   resyncIntervalMs?: number;
   /** A stream silent this long is dead and gets reconnected, in ms (default 30 000). */
   heartbeatTimeoutMs?: number;
+  /** Characters one SSE line or event may take (default 16 MiB); a longer one reconnects and resyncs. */
+  maxEventLength?: number;
   /** Delay between reconnect rounds and between failed-resync retries (defaults 500 ms, capped at 30 000 ms). */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
@@ -68,6 +71,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private readonly eventTypes?: string[];
   private readonly resyncIntervalMs: number;
   private readonly heartbeatTimeoutMs: number;
+  private readonly maxEventLength?: number;
   private readonly groupCheckDelayMs: number;
   private readonly reconnectBackoff: Backoff;
   private readonly retryBackoff: Backoff;
@@ -117,6 +121,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     this.eventTypes = options.eventTypes;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 300_000;
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+    this.maxEventLength = options.maxEventLength;
     this.groupCheckDelayMs = options.groupCheckDelayMs ?? 1000;
     this.reconnectBackoff = createBackoff(options.backoff);
     this.retryBackoff = createBackoff(options.backoff);
@@ -165,6 +170,17 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
       this.emit('status', this.status());
     })();
     return this.stopping;
+  }
+
+  /**
+   * A full resync now (marathon-lb's `/_mlb_signal/hup`). One runs at a time: a call while one runs
+   * joins it, and makes it run once more afterwards (it may have read Marathon before the change
+   * that prompted the call), so any number of concurrent calls cost at most two fetches. Rejects
+   * with the reason when the resync failed.
+   */
+  async resyncNow(): Promise<void> {
+    if (this.stopped) throw new Error('marathon feed stopped');
+    if (!(await this.resync('requested'))) throw new Error(this.lastError ?? 'resync failed');
   }
 
   status(): FeedStatus {
@@ -227,6 +243,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
         eventTypes: this.eventTypes,
         timeoutMs: this.client.timeoutMs,
         heartbeatTimeoutMs: this.heartbeatTimeoutMs,
+        maxMessageLength: this.maxEventLength,
         signal: this.lifetime.signal,
         logger: this.logger,
       });
@@ -369,10 +386,20 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     const listed = new Map<string, string | undefined>();
     const scanner = new AppListScanner(text);
     for (;;) {
-      const more = scanner.scan(GROUP_SCAN_SLICE, (id, version) => {
-        if (inGroup(id)) listed.set(id, version); // Marathon's id filter is a substring match
+      let malformed: string | undefined;
+      const more = scanner.scan(GROUP_SCAN_SLICE, (appText) => {
+        let app: { id?: unknown; version?: unknown };
+        try {
+          app = JSON.parse(appText) as { id?: unknown; version?: unknown };
+        } catch (err) {
+          malformed ??= `apps response is not valid JSON (${(err as Error).message})`;
+          return;
+        }
+        // Marathon's id filter is a substring match
+        if (typeof app.id === 'string' && inGroup(app.id)) listed.set(app.id, typeof app.version === 'string' ? app.version : undefined);
       });
-      if (scanner.error !== undefined) throw new MarathonResponseError(`${url}: ${scanner.error}`, url);
+      const error = malformed ?? scanner.error;
+      if (error !== undefined) throw new MarathonResponseError(`${url}: ${error}`, url);
       if (!more) break;
       await new Promise((resolve) => setImmediate(resolve));
       if (this.stopped) return;
@@ -466,7 +493,9 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
     try {
       const { url, text } = await this.client.getAppsText({ embedTasks: true, signal: this.lifetime.signal });
       if (this.stopped) return false;
-      const { change, error } = this.state.replaceAllFromJson(text);
+      // Applied a few milliseconds at a time: a resync of 100k tasks must not stall DNS answers or routes.
+      const { appsChanged, error } = await this.state.replaceAllFromJsonSliced(text, { signal: this.lifetime.signal });
+      if (this.stopped) return false;
       if (error !== undefined) throw new MarathonResponseError(`${url}: ${error}`, url);
       ok = true;
       this.resyncs++;
@@ -478,7 +507,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
       this.resyncRetryTimer = undefined;
       this.retryBackoff.reset();
       if (this.connected) this.reconnectBackoff.reset();
-      this.logger.info({ reason, apps: this.state.appCount, changed: change?.appIds.length ?? 0 }, 'marathon resync done');
+      this.logger.info({ reason, apps: this.state.appCount, changed: appsChanged }, 'marathon resync done');
       this.resolveReady();
     } catch (err) {
       if (this.stopped) return false;
@@ -517,102 +546,5 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
 
   private reportError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
-  }
-}
-
-// ------------------------------------------------------------------------------- group listings
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-
-/**
- * Reads `{"apps":[{…},…]}` a slice at a time and hands over each app's `id` and `version`, parsing
- * one app object at a time (never the whole listing). Malformed text sets `error`.
- */
-export class AppListScanner {
-  error?: string;
-  private pos = 0;
-  private depth = 0;
-  /** Depth of the `apps` array's elements (2), once its `[` was read. */
-  private appsDepth = -1;
-  private appStart = -1;
-  private lastKeyStart = -1;
-  private lastKeyEnd = -1;
-  private lastStringEnd = -1;
-  private done = false;
-
-  constructor(private readonly text: string) {}
-
-  /** Scans about `chars` more characters; returns whether there is more to scan. */
-  scan(chars: number, onApp: (id: string, version: string | undefined) => void): boolean {
-    const text = this.text;
-    const end = Math.min(text.length, this.pos + chars);
-    let i = this.pos;
-    while (i < end && this.error === undefined) {
-      const c = text.charCodeAt(i);
-      if (c === QUOTE) {
-        const start = i;
-        i++;
-        for (;;) {
-          const q = text.indexOf('"', i);
-          if (q < 0) {
-            this.error = 'apps response is not valid JSON (unterminated string)';
-            break;
-          }
-          let slashes = 0;
-          while (text.charCodeAt(q - 1 - slashes) === BACKSLASH) slashes++;
-          i = q + 1;
-          if (slashes % 2 === 0) break;
-        }
-        if (this.depth === 1) {
-          this.lastKeyStart = start;
-          this.lastStringEnd = i;
-        }
-        continue;
-      }
-      if (c === COLON && this.depth === 1 && this.lastStringEnd >= 0) {
-        this.lastKeyEnd = this.lastStringEnd;
-      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (c === OPEN_BRACKET && this.depth === 1 && this.appsDepth < 0 && this.lastKeyEnd > 0 &&
-          text.slice(this.lastKeyStart, this.lastKeyEnd) === '"apps"') {
-          this.appsDepth = 2;
-        } else if (c === OPEN_BRACE && this.depth === this.appsDepth) {
-          this.appStart = i;
-        }
-        this.depth++;
-      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        this.depth--;
-        if (this.depth < 0) this.error = 'apps response is not valid JSON (unbalanced brackets)';
-        else if (c === CLOSE_BRACE && this.depth === this.appsDepth && this.appStart >= 0) {
-          this.emitApp(text.slice(this.appStart, i + 1), onApp);
-          this.appStart = -1;
-        } else if (c === CLOSE_BRACKET && this.depth === 1 && this.appsDepth > 0) {
-          this.done = true;
-        }
-      }
-      i++;
-    }
-    this.pos = i;
-    if (this.error !== undefined) return false;
-    if (i < text.length) return true;
-    if (!this.done) this.error = this.appsDepth > 0 ? 'apps response is truncated' : 'apps response has no "apps" array';
-    return false;
-  }
-
-  private emitApp(slice: string, onApp: (id: string, version: string | undefined) => void): void {
-    let app: unknown;
-    try {
-      app = JSON.parse(slice);
-    } catch (err) {
-      this.error = `apps response is not valid JSON (${(err as Error).message})`;
-      return;
-    }
-    const { id, version } = app as { id?: unknown; version?: unknown };
-    if (typeof id === 'string' && id !== '') onApp(id, typeof version === 'string' ? version : undefined);
   }
 }

@@ -6,6 +6,7 @@ export * from './state.js';
 export * from './sse.js';
 export * from './backoff.js';
 export * from './client.js';
+export * from './credentials.js';
 export * from './event-stream.js';
 export * from './feed.js';
 export * from './state-file.js';

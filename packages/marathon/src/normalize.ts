@@ -441,3 +441,81 @@ export function splitAppsJson(text: string): { slices?: string[]; error?: string
   }
   return { error: 'apps response is not valid JSON' };
 }
+
+// ------------------------------------------------------------------------------ incremental scan
+
+/**
+ * Reads `{"apps":[{…},…]}` a slice at a time and hands over the JSON text of each app (not parsed:
+ * JSON.parse of it validates it), so a listing of many megabytes is read a few milliseconds at a
+ * time. Malformed text sets `error`.
+ */
+export class AppListScanner {
+  error?: string;
+  private pos = 0;
+  private depth = 0;
+  /** Depth of the `apps` array's elements (2), once its `[` was read. */
+  private appsDepth = -1;
+  private appStart = -1;
+  private lastKeyStart = -1;
+  private lastKeyEnd = -1;
+  private lastStringEnd = -1;
+  private done = false;
+
+  constructor(private readonly text: string) {}
+
+  /** Scans about `chars` more characters; returns whether there is more to scan. */
+  scan(chars: number, onApp: (appText: string) => void): boolean {
+    const text = this.text;
+    const end = Math.min(text.length, this.pos + chars);
+    let i = this.pos;
+    while (i < end && this.error === undefined) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        const start = i;
+        i++;
+        for (;;) {
+          const q = text.indexOf('"', i);
+          if (q < 0) {
+            this.error = 'apps response is not valid JSON (unterminated string)';
+            break;
+          }
+          let slashes = 0;
+          while (text.charCodeAt(q - 1 - slashes) === BACKSLASH) slashes++;
+          i = q + 1;
+          if (slashes % 2 === 0) break;
+        }
+        if (this.depth === 1) {
+          this.lastKeyStart = start;
+          this.lastStringEnd = i;
+        }
+        continue;
+      }
+      if (c === COLON && this.depth === 1 && this.lastStringEnd >= 0) {
+        this.lastKeyEnd = this.lastStringEnd;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        if (c === OPEN_BRACKET && this.depth === 1 && this.appsDepth < 0 && this.lastKeyEnd > 0 &&
+          text.slice(this.lastKeyStart, this.lastKeyEnd) === '"apps"') {
+          this.appsDepth = 2;
+        } else if (c === OPEN_BRACE && this.depth === this.appsDepth) {
+          this.appStart = i;
+        }
+        this.depth++;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        this.depth--;
+        if (this.depth < 0) this.error = 'apps response is not valid JSON (unbalanced brackets)';
+        else if (c === CLOSE_BRACE && this.depth === this.appsDepth && this.appStart >= 0) {
+          onApp(text.slice(this.appStart, i + 1));
+          this.appStart = -1;
+        } else if (c === CLOSE_BRACKET && this.depth === 1 && this.appsDepth > 0) {
+          this.done = true;
+        }
+      }
+      i++;
+    }
+    this.pos = i;
+    if (this.error !== undefined) return false;
+    if (i < text.length) return true;
+    if (!this.done) this.error = this.appsDepth > 0 ? 'apps response is truncated' : 'apps response has no "apps" array';
+    return false;
+  }
+}

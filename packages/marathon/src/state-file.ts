@@ -3,10 +3,13 @@
 //
 // The file is Marathon's own shape — `{"format":"baton-state","version":1,…,"apps":[…]}` where each app
 // is a 1.5+ app with its tasks embedded — so loading it is `state.replaceAll(apps)`, the same path as a
-// resync. It is written atomically: a temporary file in the same directory, fsync, rename, fsync of the
-// directory. A file that cannot be used is refused with a message naming it, and baton starts empty.
+// resync. It is written atomically: a temporary file in the same directory (a random name, created
+// exclusively: never an existing file or a symlink), fsync, rename, fsync of the directory. The JSON is
+// built app by app, yielding to the event loop, so a large state does not hold up DNS answers or
+// routes. A file that cannot be used is refused with a message naming it, and baton starts empty.
 
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { silentLogger, type Logger } from './log.js';
 import type { ClusterState } from './state.js';
@@ -134,12 +137,53 @@ export function parseStateSnapshot(text: string): { snapshot?: StateSnapshot; er
 
 // -------------------------------------------------------------------------------------------- I/O
 
-/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const handle = await open(temp, 'w', 0o644);
+/** Time spent serialising before yielding to the event loop, in ms. */
+const SERIALIZE_SLICE_MS = 4;
+/** Serialised text is written in pieces of about this many characters. */
+const WRITE_PIECE_CHARS = 1024 * 1024;
+
+/**
+ * The snapshot's JSON text (as `JSON.stringify(snapshotOf(…))`, keys in another order), in pieces.
+ * The apps and their task lists are taken at once (they are immutable snapshots), then turned into
+ * JSON app by app, yielding to the event loop every few milliseconds.
+ */
+export async function snapshotText(state: ClusterState, now = Date.now(), syncedAt = now): Promise<{ pieces: string[]; apps: number }> {
+  const contents: [App, readonly Task[]][] = [];
+  for (const app of state.apps()) contents.push([app, state.tasksOf(app.id)]);
+  const head: Record<string, unknown> = {
+    format: STATE_FILE_FORMAT,
+    version: STATE_FILE_VERSION,
+    savedAt: new Date(now).toISOString(),
+    syncedAt: new Date(Math.min(syncedAt, now)).toISOString(),
+  };
+  if (state.leader !== undefined) head.leader = state.leader;
+  const pieces: string[] = [];
+  let piece = `${JSON.stringify(head).slice(0, -1)},"apps":[`;
+  let sliceStart = performance.now();
+  for (let i = 0; i < contents.length; i++) {
+    piece += (i > 0 ? ',' : '') + JSON.stringify(appToMarathon(contents[i][0], contents[i][1]));
+    if (piece.length >= WRITE_PIECE_CHARS) {
+      pieces.push(piece);
+      piece = '';
+    }
+    if (performance.now() - sliceStart >= SERIALIZE_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  pieces.push(`${piece}]}`);
+  return { pieces, apps: contents.length };
+}
+
+/**
+ * Writes `text` to `path` atomically: a temporary file with a random name in the same directory,
+ * created exclusively (`wx`: an existing file or symlink there is never opened), fsync, rename over
+ * `path`, fsync the directory.
+ */
+export async function writeFileAtomic(path: string, text: string | readonly string[]): Promise<void> {
+  const { temp, handle } = await createTemp(path);
   try {
-    await handle.writeFile(text, 'utf8');
+    for (const piece of typeof text === 'string' ? [text] : text) await handle.writeFile(piece, 'utf8'); // appends at the position
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);
@@ -165,12 +209,23 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-/** Saves the state to `path` atomically. */
-export async function saveStateFile(path: string, state: ClusterState, syncedAt?: number): Promise<StateSnapshot> {
+async function createTemp(path: string): Promise<{ temp: string; handle: FileHandle }> {
+  for (let attempt = 0; ; attempt++) {
+    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      return { temp, handle: await open(temp, 'wx', 0o644) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 4) throw err;
+    }
+  }
+}
+
+/** Saves the state to `path` atomically; resolves with the number of apps saved. */
+export async function saveStateFile(path: string, state: ClusterState, syncedAt?: number): Promise<{ apps: number }> {
   const now = Date.now();
-  const snapshot = snapshotOf(state, now, syncedAt ?? now);
-  await writeFileAtomic(path, JSON.stringify(snapshot));
-  return snapshot;
+  const { pieces, apps } = await snapshotText(state, now, syncedAt ?? now);
+  await writeFileAtomic(path, pieces);
+  return { apps };
 }
 
 export type StateFileLoad =
@@ -215,9 +270,25 @@ export interface StateFileWriterOptions {
   logger?: Logger;
 }
 
+/** What `/health`, `/_baton/status` and `/metrics` report about the state file. */
+export interface StateFileStatus {
+  path: string;
+  /** Successful writes. */
+  writes: number;
+  /** Failed writes. */
+  errors: number;
+  /** Epoch ms of the last successful write. */
+  lastWriteAt?: number;
+  /** The last failure, until a write succeeds again. */
+  lastError?: string;
+  /** Epoch ms of the last failure. */
+  lastErrorAt?: number;
+}
+
 /**
- * Saves the state after every change (at most once per `intervalMs`) and on `stop()`. A failed write
- * is logged and retried at the next change; it never affects serving.
+ * Saves the state after every change (at most once per `intervalMs`) and on `stop()`: always at a
+ * graceful stop once there is a state, so a file removed or truncated meanwhile is restored. A failed
+ * write is logged, reported in `status()` and retried at the next change; it never affects serving.
  */
 export class StateFileWriter {
   private readonly intervalMs: number;
@@ -231,6 +302,8 @@ export class StateFileWriter {
   writes = 0;
   failures = 0;
   lastError?: string;
+  private lastWrittenAt?: number;
+  private lastFailedAt?: number;
 
   constructor(
     private readonly state: ClusterState,
@@ -245,13 +318,21 @@ export class StateFileWriter {
     return this;
   }
 
-  /** Stops following changes and writes what is pending. */
+  /** Stops following changes and writes the state (unless it never held anything). */
   async stop(): Promise<void> {
     this.unsubscribe?.();
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.writing;
-    if (this.dirty) await this.write();
+    if (this.dirty || this.state.version > 0) await this.write();
+  }
+
+  status(): StateFileStatus {
+    const status: StateFileStatus = { path: this.options.path, writes: this.writes, errors: this.failures };
+    if (this.lastWrittenAt !== undefined) status.lastWriteAt = this.lastWrittenAt;
+    if (this.lastError !== undefined) status.lastError = this.lastError;
+    if (this.lastFailedAt !== undefined) status.lastErrorAt = this.lastFailedAt;
+    return status;
   }
 
   /** Writes now (after any write in progress). */
@@ -278,13 +359,15 @@ export class StateFileWriter {
     const syncedAt = status?.stale ? Date.now() - status.staleSeconds * 1000 : Date.now();
     this.writing = saveStateFile(this.options.path, this.state, syncedAt)
       .then(
-        (snapshot) => {
+        ({ apps }) => {
           this.writes++;
           this.lastError = undefined;
-          this.logger.debug({ path: this.options.path, apps: snapshot.apps.length }, 'state file written');
+          this.lastWrittenAt = Date.now();
+          this.logger.debug({ path: this.options.path, apps }, 'state file written');
         },
         (err: unknown) => {
           this.failures++;
+          this.lastFailedAt = Date.now();
           this.lastError = `cannot write state file ${this.options.path}: ${(err as Error).message}`;
           this.logger.warn({ path: this.options.path, err: (err as Error).message }, 'cannot write the state file; will retry at the next change');
         },
@@ -317,4 +400,24 @@ export function statusWithStateFile(feed: { status(): FeedStatus }, load: StateF
       lastError: status.lastError ?? `serving the state saved in ${load.path} until Marathon answers`,
     };
   };
+}
+
+/** Prometheus text for a state file's status, e.g. `baton_dns_state_file_errors_total` for prefix `baton_dns`. */
+export function stateFileMetricsText(prefix: string, status: StateFileStatus | undefined): string {
+  if (status === undefined) return '';
+  const lines = [
+    `# HELP ${prefix}_state_file_writes_total Successful writes of --state-file.`,
+    `# TYPE ${prefix}_state_file_writes_total counter`,
+    `${prefix}_state_file_writes_total ${status.writes}`,
+    `# HELP ${prefix}_state_file_errors_total Failed writes of --state-file (the reason is in the status and the log).`,
+    `# TYPE ${prefix}_state_file_errors_total counter`,
+    `${prefix}_state_file_errors_total ${status.errors}`,
+    `# HELP ${prefix}_state_file_failing 1 while the last write of --state-file failed.`,
+    `# TYPE ${prefix}_state_file_failing gauge`,
+    `${prefix}_state_file_failing ${status.lastError !== undefined ? 1 : 0}`,
+    `# HELP ${prefix}_state_file_last_error_timestamp_seconds When a write of --state-file last failed (Unix time; 0 = never).`,
+    `# TYPE ${prefix}_state_file_last_error_timestamp_seconds gauge`,
+    `${prefix}_state_file_last_error_timestamp_seconds ${status.lastErrorAt === undefined ? 0 : status.lastErrorAt / 1000}`,
+  ];
+  return `${lines.join('\n')}\n`;
 }

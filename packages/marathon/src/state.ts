@@ -7,7 +7,7 @@
 
 import { appIdFromTaskId, isPodTaskId, taskMatchesInstance } from './ids.js';
 import { silentLogger, type Logger } from './log.js';
-import { createInterner, normalizeIpAddresses, splitAppsJson, tryNormalizeApp, type NormalizedApp } from './normalize.js';
+import { AppListScanner, createInterner, normalizeIpAddresses, splitAppsJson, tryNormalizeApp, type NormalizedApp } from './normalize.js';
 import type { App, MarathonEvent, StateChange, Task, TaskHealth } from './types.js';
 
 export type StateListener = (change: StateChange, state: ClusterState) => void;
@@ -73,6 +73,15 @@ const DEPLOYMENT_EVENTS = new Set([
 
 const NO_TASKS: readonly Task[] = Object.freeze([]);
 
+/** Characters of a resync payload scanned between two clock checks. */
+const SCAN_CHARS = 64 * 1024;
+/** Apps applied per slice of a sliced resync at first; adapted to the time each slice takes. */
+const FIRST_APPLY_BATCH = 32;
+const MAX_APPLY_BATCH = 8192;
+
+/** Tasks whose last status update is remembered (for ordering late updates); the oldest are forgotten. */
+const STATUS_CLOCK_LIMIT = 50_000;
+
 interface Entry {
   /** Undefined while only tasks are known (a status update for an app not fetched yet). */
   app?: App;
@@ -96,6 +105,12 @@ export class ClusterState {
   private knownApps = 0;
   private lastSync: SyncReport | undefined;
   private readonly intern = createInterner();
+  /**
+   * Per task id: when its last applied status update happened (its `timestamp`, NaN when it had none)
+   * and whether it was terminal. Mesos may deliver a task's updates late and out of order; one older
+   * than what was applied is stale, and a terminal one is final unless a strictly newer update follows.
+   */
+  private readonly statusClock = new Map<string, { at: number; terminal: boolean }>();
 
   constructor(opts: { logger?: Logger } = {}) {
     this.logger = opts.logger ?? silentLogger();
@@ -228,6 +243,94 @@ export class ClusterState {
     return change ? { change } : {};
   }
 
+  /**
+   * `replaceAllFromJson` for large clusters, without stalling the event loop: the text is scanned,
+   * parsed and normalised a few milliseconds (`sliceMs`, default 4) at a time, then applied in
+   * batches sized to take about as long, yielding to the event loop between slices, so DNS answers
+   * and routes keep being served during a resync of 100k tasks. Subscribers see one change per
+   * batch; each app is applied whole (definition and tasks together), so they only ever see an app
+   * as it was or as Marathon listed it. Apps missing from the listing are removed last. Malformed
+   * text is an error found before anything is applied (the state is untouched). `signal` stops the
+   * work between slices (what was applied stays: each app is consistent, the resync is incomplete).
+   */
+  async replaceAllFromJsonSliced(
+    text: string,
+    options: { sliceMs?: number; signal?: AbortSignal } = {},
+  ): Promise<{ appsChanged: number; error?: string }> {
+    const sliceMs = options.sliceMs ?? 4;
+    const aborted = () => options.signal?.aborted === true;
+    const scanner = new AppListScanner(text);
+    const normalized: (NormalizedApp | undefined)[] = [];
+    let malformed: string | undefined;
+    const onApp = (appText: string): void => {
+      if (malformed !== undefined) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(appText);
+      } catch (err) {
+        malformed = `apps response is not valid JSON (app #${normalized.length}: ${(err as Error).message})`;
+        return;
+      }
+      normalized.push(tryNormalizeApp(raw, this.intern));
+    };
+    for (let more = true; more; ) {
+      const deadline = performance.now() + sliceMs;
+      do more = scanner.scan(SCAN_CHARS, onApp);
+      while (more && malformed === undefined && performance.now() < deadline);
+      const error = malformed ?? scanner.error;
+      if (error !== undefined) {
+        this.logger.error({ error }, 'resync payload is malformed; state kept');
+        return { appsChanged: 0, error };
+      }
+      if (more) await nextTurn();
+      if (aborted()) return { appsChanged: 0, error: 'resync stopped' };
+    }
+
+    const report: SyncReport = { apps: 0, tasks: 0, skipped: [] };
+    const seen = new Set<string>();
+    const changed = new Set<string>();
+    const inScope = () => true;
+    let next = 0;
+    await this.inBatches(normalized.length, sliceMs, aborted, (touched, count) => {
+      for (const end = next + count; next < end; next++) {
+        this.applyListed(normalized[next]!, inScope, seen, report, touched);
+        normalized[next] = undefined; // applied: let it go
+      }
+      for (const id of touched) changed.add(id);
+      this.emitIfTouched(touched, false, 'resync');
+    });
+    if (aborted()) return { appsChanged: changed.size, error: 'resync stopped' };
+    const gone = [...this.entries.keys()].filter((id) => !seen.has(id));
+    let removed = 0;
+    await this.inBatches(gone.length, sliceMs, aborted, (touched, count) => {
+      for (const end = removed + count; removed < end; removed++) this.removeEntry(gone[removed], touched);
+      for (const id of touched) changed.add(id);
+      this.emitIfTouched(touched, true, 'resync');
+    });
+    this.finishReport(report, 'resync');
+    return { appsChanged: changed.size };
+  }
+
+  /** Runs `step` over `total` items in batches sized to take about `sliceMs`, yielding between them. */
+  private async inBatches(
+    total: number,
+    sliceMs: number,
+    aborted: () => boolean,
+    step: (touched: Set<string>, count: number) => void,
+  ): Promise<void> {
+    let batch = FIRST_APPLY_BATCH;
+    for (let done = 0; done < total && !aborted(); ) {
+      const count = Math.min(batch, total - done);
+      const started = performance.now();
+      step(new Set<string>(), count);
+      done += count;
+      const took = performance.now() - started;
+      if (took < sliceMs / 2) batch = Math.min(MAX_APPLY_BATCH, batch * 2);
+      else if (took > sliceMs) batch = Math.max(1, Math.floor(batch / 2));
+      if (done < total) await nextTurn();
+    }
+  }
+
   private replaceWhere(
     rawApps: unknown[],
     inScope: (appId: string) => boolean,
@@ -249,34 +352,47 @@ export class ClusterState {
   ): StateChange | undefined {
     const touched = new Set<string>();
     const seen = new Set<string>();
-    for (const { app, tasks, error, taskErrors } of normalized) {
-      if (!app) {
-        report.skipped.push(error ?? 'malformed app');
-        continue;
-      }
-      const id = app.id;
-      if (!inScope(id)) {
-        report.skipped.push(`app ${id} is outside the refetched group`);
-        continue;
-      }
-      if (seen.has(id)) {
-        report.skipped.push(`app ${id} is listed twice`);
-        continue;
-      }
-      seen.add(id);
-      report.apps++;
-      report.tasks += tasks?.length ?? 0;
-      if (taskErrors) report.skipped.push(...taskErrors);
-      this.upsert(app, tasks, touched);
-    }
+    for (const item of normalized) this.applyListed(item, inScope, seen, report, touched);
     for (const id of [...this.entries.keys()]) {
       if (inScope(id) && !seen.has(id)) this.removeEntry(id, touched);
     }
+    this.finishReport(report, reason);
+    return this.emitIfTouched(touched, full, reason);
+  }
+
+  /** One app of a listing: skipped (and reported) when malformed, out of scope or listed twice, else put in place. */
+  private applyListed(
+    { app, tasks, error, taskErrors }: NormalizedApp,
+    inScope: (appId: string) => boolean,
+    seen: Set<string>,
+    report: SyncReport,
+    touched: Set<string>,
+  ): void {
+    if (!app) {
+      report.skipped.push(error ?? 'malformed app');
+      return;
+    }
+    const id = app.id;
+    if (!inScope(id)) {
+      report.skipped.push(`app ${id} is outside the refetched group`);
+      return;
+    }
+    if (seen.has(id)) {
+      report.skipped.push(`app ${id} is listed twice`);
+      return;
+    }
+    seen.add(id);
+    report.apps++;
+    report.tasks += tasks?.length ?? 0;
+    if (taskErrors) report.skipped.push(...taskErrors);
+    this.upsert(app, tasks, touched);
+  }
+
+  private finishReport(report: SyncReport, reason: string): void {
     this.lastSync = report;
     if (report.skipped.length > 0) {
       this.logger.warn({ skipped: report.skipped.length, first: report.skipped.slice(0, 5) }, `${reason}: skipped malformed input`);
     }
-    return this.emitIfTouched(touched, full, reason);
   }
 
   /**
@@ -455,14 +571,16 @@ export class ClusterState {
     if (appId === undefined) return fail(`status_update_event for ${taskId} has no appId`);
     if (isPodTaskId(taskId)) return nothing();
 
+    const terminal = TERMINAL_TASK_STATES.has(status);
+    if (!terminal && !LIVE_TASK_STATES.has(status)) return fail(`status_update_event for ${taskId} has unknown taskStatus ${status}`);
+    if (!this.orderedStatus(taskId, event.timestamp, terminal)) return nothing();
+
     const previous = this.taskIndex.get(taskId);
-    if (TERMINAL_TASK_STATES.has(status)) {
+    if (terminal) {
       if (!previous) return nothing();
       this.dropTask(previous);
       return { change: this.emit([previous.appId], false, 'status_update_event'), refetch: [], refetchGroups: [] };
     }
-    if (!LIVE_TASK_STATES.has(status)) return fail(`status_update_event for ${taskId} has unknown taskStatus ${status}`);
-
     const timestamp = typeof event.timestamp === 'string' ? event.timestamp : undefined;
     const app = this.entries.get(appId)?.app;
     const host = typeof event.host === 'string' && event.host !== '' && event.host !== 'unknown' ? event.host : undefined;
@@ -489,6 +607,22 @@ export class ClusterState {
     const touched = previous && previous.appId !== appId ? [previous.appId, appId] : [appId];
     this.putTask(previous, task);
     return { change: this.emit(touched, false, 'status_update_event'), refetch: refetchIds, refetchGroups: [] };
+  }
+
+  /**
+   * Records a status update in the task's clock; false when it is stale: a live update after a
+   * terminal one that is not strictly newer (a late TASK_RUNNING must not bring a killed task back),
+   * or any update older than the last one applied. Terminal updates always apply.
+   */
+  private orderedStatus(taskId: string, timestamp: unknown, terminal: boolean): boolean {
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
+    const last = this.statusClock.get(taskId);
+    if (last && !terminal && (last.terminal ? !(at > last.at) : at < last.at)) return false;
+    this.statusClock.delete(taskId);
+    const newest = last === undefined || Number.isNaN(last.at) ? at : Number.isNaN(at) ? last.at : Math.max(at, last.at);
+    this.statusClock.set(taskId, { at: newest, terminal });
+    if (this.statusClock.size > STATUS_CLOCK_LIMIT) this.statusClock.delete(this.statusClock.keys().next().value!);
+    return true;
   }
 
   private applyHealthStatusChanged(event: MarathonEvent): ApplyResult {
@@ -571,6 +705,11 @@ export class ClusterState {
 }
 
 // ------------------------------------------------------------------------------------------ helpers
+
+/** Resolves after the I/O waiting now (DNS queries, HTTP requests) has been handled. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function fail(error: string): ApplyResult {
   return { refetch: [], refetchGroups: [], error };

@@ -198,6 +198,32 @@ describe('MarathonEventStream', () => {
     expect(stream.closed).toBe(true);
   });
 
+  it('closes with an error naming the limit when a line never ends, and events before it still arrive', async () => {
+    const m = await serve((req, res) => {
+      if (!sse(req, res)) return;
+      res.write(frame({ eventType: 'event_stream_attached' }));
+      res.write('data: {"eventType":"x","pad":"');
+      timers.push(setInterval(() => res.write('y'.repeat(4096)), 5));
+    });
+    const stream = new MarathonEventStream({ url: m.url, maxMessageLength: 64 * 1024 });
+    const { events, closed } = track(stream);
+    await stream.open();
+    expect(await closed).toBe('error: an event stream line or message is longer than 65536 characters (the limit)');
+    expect(events.map((e) => e.eventType)).toEqual(['event_stream_attached']);
+  });
+
+  it('bytes of a line that never ends do not hold off the watchdog', async () => {
+    const m = await serve((req, res) => {
+      if (!sse(req, res)) return;
+      res.write(': no newline follows ');
+      timers.push(setInterval(() => res.write('z'), 20)); // a trickle well under the limit
+    });
+    const stream = new MarathonEventStream({ url: m.url, heartbeatTimeoutMs: 400 });
+    const { closed } = track(stream);
+    await stream.open();
+    expect(await closed).toBe('stalled');
+  });
+
   it('detects a stream that goes silent right after the headers', async () => {
     const m = await serve((req, res) => sse(req, res));
     const stream = new MarathonEventStream({ url: m.url, heartbeatTimeoutMs: 300 });

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MarathonClient } from '../src/client.js';
-import { AppListScanner, MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
+import { MarathonFeed, type MarathonFeedOptions } from '../src/feed.js';
+import { AppListScanner } from '../src/normalize.js';
 import { ClusterState } from '../src/state.js';
 import type { MarathonEvent } from '../src/types.js';
 
@@ -191,7 +192,8 @@ describe('MarathonFeed', () => {
     // An api_post_event only says "the app changed": the feed refetches it.
     fake.apps.set('/api', rawApp('/api', [5]));
     fake.send({ eventType: 'api_post_event', clientIp: '10.0.0.9', uri: '/v2/apps/api', appDefinition: { id: '/api' } });
-    await waitFor(() => state.getApp('/api') !== undefined);
+    // The posted definition shows the app at once; its tasks come with the refetch.
+    await waitFor(() => state.tasksOf('/api').length > 0);
     expect(taskIds(state, '/api')).toEqual([rawTask('/api', 5).id]);
     expect(fake.requests).toContain('/v2/apps/api?embed=app.tasks');
 
@@ -333,12 +335,41 @@ describe('MarathonFeed', () => {
   });
 });
 
-describe('AppListScanner', () => {
+describe('MarathonFeed.resyncNow', () => {
+  it('coalesces concurrent calls: 50 calls during a resync cost at most two fetches', async () => {
+    const m = await fakeMarathon([rawApp('/web', [1])]);
+    const { feed } = startFeed([m.url]);
+    await feed.ready();
+    await waitFor(() => feed.status().resyncs >= 1);
+    let open!: () => void;
+    m.appsGate = new Promise<void>((resolve) => (open = resolve));
+    const before = m.requests.filter((r) => r.startsWith('/v2/apps?')).length;
+    const calls = Array.from({ length: 50 }, () => feed.resyncNow());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    m.appsGate = undefined;
+    open();
+    await Promise.all(calls);
+    const fetches = m.requests.filter((r) => r.startsWith('/v2/apps?')).length - before;
+    expect(fetches).toBeGreaterThanOrEqual(1);
+    expect(fetches).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('AppListScanner (normalize.ts)', () => {
   const scanAll = (text: string, slice: number) => {
     const scanner = new AppListScanner(text);
     const apps: [string, string | undefined][] = [];
-    while (scanner.scan(slice, (id, version) => apps.push([id, version])));
-    return { apps, error: scanner.error };
+    let parseError: string | undefined;
+    const onApp = (appText: string) => {
+      try {
+        const { id, version } = JSON.parse(appText) as { id: string; version?: string };
+        apps.push([id, version]);
+      } catch (err) {
+        parseError ??= `not valid JSON: ${(err as Error).message}`;
+      }
+    };
+    while (scanner.scan(slice, onApp));
+    return { apps, error: parseError ?? scanner.error };
   };
 
   it('reads every app id and version of a listing, whatever the slice size', () => {

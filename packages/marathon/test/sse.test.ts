@@ -121,3 +121,57 @@ describe('parseMarathonEvent', () => {
     expect((e as { error: string }).error).toMatch(pattern);
   });
 });
+
+describe('SseParser limits', () => {
+  it('stops with an error naming the limit when a line never ends, holding no more than the limit', () => {
+    const parser = new SseParser({ maxMessageLength: 1000 });
+    expect(parser.push('data: {"eventType":"a"}\n\n')).toEqual([{ data: '{"eventType":"a"}' }]);
+    let held = 0;
+    for (let i = 0; i < 100 && parser.error === undefined; i++) {
+      parser.push('x'.repeat(64));
+      held = Math.max(held, parser.pendingLength);
+    }
+    expect(parser.error).toMatch(/longer than 1000 characters \(the limit\)/);
+    expect(held).toBeLessThanOrEqual(1000);
+    expect(parser.pendingLength).toBe(0);
+    expect(parser.push('\n\ndata: late\n\n')).toEqual([]); // stopped: the stream is to be reopened
+  });
+
+  it('counts all data lines of one message against the limit', () => {
+    const parser = new SseParser({ maxMessageLength: 1000 });
+    for (let i = 0; i < 50 && parser.error === undefined; i++) parser.push(`data: ${'y'.repeat(60)}\n`);
+    expect(parser.error).toMatch(/the limit/);
+  });
+
+  it('delivers messages up to the limit, and those completed in the chunk that went past it', () => {
+    const parser = new SseParser({ maxMessageLength: 100 });
+    const ok = `data: ${'z'.repeat(90)}\n\n`;
+    expect(parser.push(ok + ok + 'data: ' + 'w'.repeat(200))).toEqual([{ data: 'z'.repeat(90) }, { data: 'z'.repeat(90) }]);
+    expect(parser.error).toMatch(/100 characters/);
+  });
+
+  it('parses a line of several MiB sent in thousands of small chunks (each chunk scanned once)', () => {
+    // Rescanning the whole pending line on every chunk made this ~10^10 character reads (minutes).
+    const parser = new SseParser();
+    const payload = JSON.stringify({ eventType: 'api_post_event', pad: 'p'.repeat(8 * 1024 * 1024) });
+    const bytes = Buffer.from(`data: ${payload}\r\n\r\n`);
+    const out: SseMessage[] = [];
+    for (let i = 0; i < bytes.length; i += 4096) out.push(...parser.push(bytes.subarray(i, i + 4096)));
+    expect(parser.error).toBeUndefined();
+    expect(out).toHaveLength(1);
+    expect(out[0].data.length).toBe(payload.length);
+    expect(out[0].data === payload).toBe(true);
+  });
+
+  it('joins one-character pieces of a long line correctly', () => {
+    const parser = new SseParser();
+    const line = 'data: ' + 'abcdefghij'.repeat(100);
+    const out: SseMessage[] = [];
+    for (const ch of line) out.push(...parser.push(ch));
+    out.push(...parser.push('\r'));
+    out.push(...parser.push('\n'));
+    out.push(...parser.push('\n'));
+    expect(out).toEqual([{ data: 'abcdefghij'.repeat(100) }]);
+    expect(parser.lines).toBe(2);
+  });
+});

@@ -1,6 +1,6 @@
 // The state file: a ClusterState saved to disk and loaded back gives the same apps and tasks, is written
 // atomically, and a file that cannot be used is refused naming it.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import {
   parseStateSnapshot,
   saveStateFile,
   snapshotOf,
+  snapshotText,
+  stateFileMetricsText,
   statusWithStateFile,
   tryNormalizeApp,
   type FeedStatus,
@@ -138,6 +140,66 @@ describe('StateFileWriter', () => {
     await waitFor(() => writer.failures >= 1, 5_000);
     expect(writer.lastError).toContain(join(dir, 'no-such-dir', 'state.json'));
     await writer.stop();
+  });
+});
+
+describe('state file safety', () => {
+  it('the text built app by app is the snapshot', async () => {
+    const state = stateOf([...fixtureApps(APP_FIXTURES[0]), ...synthetic]);
+    state.setLeader('m1:8080');
+    const { pieces, apps } = await snapshotText(state, 1_000_000, 900_000);
+    expect(apps).toBe(state.appCount);
+    expect(JSON.parse(pieces.join(''))).toEqual(JSON.parse(JSON.stringify(snapshotOf(state, 1_000_000, 900_000))));
+  });
+
+  it('never writes through a symlink planted where a temporary file could be created', async () => {
+    const sub = join(dir, 'planted');
+    mkdirSync(sub);
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious');
+    // The temporary name used to be `.<name>.<pid>.<Date.now()>.tmp`: plant every one of the next seconds.
+    const start = Date.now();
+    for (let t = start; t < start + 3_000; t++) symlinkSync(victim, join(sub, `.state.json.${process.pid}.${t}.tmp`));
+    await saveStateFile(join(sub, 'state.json'), stateOf(synthetic));
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    expect(parseStateSnapshot(readFileSync(join(sub, 'state.json'), 'utf8')).snapshot?.apps.length).toBe(synthetic.length);
+  });
+});
+
+describe('StateFileWriter at a graceful stop', () => {
+  it('rewrites a state file removed or truncated while running', async () => {
+    const path = join(dir, 'restored.json');
+    const state = new ClusterState();
+    const writer = new StateFileWriter(state, { path, intervalMs: 10 }).start();
+    state.replaceAll(synthetic);
+    await waitFor(() => writer.writes >= 1, 5_000);
+    unlinkSync(path);
+    await writer.stop();
+    expect(existsSync(path)).toBe(true);
+    expect(parseStateSnapshot(readFileSync(path, 'utf8')).snapshot?.apps.length).toBe(synthetic.length);
+  });
+
+  it('does not write an empty state that never held anything', async () => {
+    const path = join(dir, 'never.json');
+    await new StateFileWriter(new ClusterState(), { path }).start().stop();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('reports failed writes in status() and as metrics', async () => {
+    const path = join(dir, 'missing-dir', 'state.json');
+    const state = new ClusterState();
+    const writer = new StateFileWriter(state, { path, intervalMs: 10 }).start();
+    state.replaceAll(synthetic);
+    await waitFor(() => writer.failures >= 1, 5_000);
+    await writer.stop();
+    const status = writer.status();
+    expect(status).toMatchObject({ path, writes: 0 });
+    expect(status.errors).toBeGreaterThanOrEqual(1);
+    expect(status.lastError).toMatch(/cannot write state file .*missing-dir.*ENOENT/);
+    const text = stateFileMetricsText('baton_x', status);
+    expect(text).toMatch(new RegExp(`^baton_x_state_file_errors_total ${status.errors}$`, 'm'));
+    expect(text).toMatch(/^baton_x_state_file_failing 1$/m);
+    expect(text).toMatch(/^baton_x_state_file_last_error_timestamp_seconds [1-9]/m);
   });
 });
 

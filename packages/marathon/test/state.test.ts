@@ -168,6 +168,52 @@ describe('ClusterState: resyncs', () => {
     },
   );
 
+  it('replaceAllFromJsonSliced: the same state as replaceAllFromJson, in many event-loop turns, each app whole', async () => {
+    const apps = Array.from({ length: 2_000 }, (_, i) =>
+      rawApp(`/g${i % 7}/app${i}`, Array.from({ length: 5 }, (_, t) => rawTask(`app${i}.t${t}`, { host: `agent${t}` }))),
+    );
+    const text = JSON.stringify({ apps: [...apps, { id: 7 }] });
+    const reference = new ClusterState();
+    reference.replaceAllFromJson(text);
+
+    const state = seeded(); // /web and /db are not listed: removed at the end
+    const changes: StateChange[] = [];
+    const partial: string[] = [];
+    state.subscribe((change) => {
+      changes.push(change);
+      for (const id of change.appIds) {
+        const tasks = state.tasksOf(id);
+        if (state.getApp(id) && tasks.length !== 5) partial.push(id); // an app seen without all its tasks
+      }
+    });
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const result = await state.replaceAllFromJsonSliced(text, { sliceMs: 1 });
+    clearInterval(ticker);
+    expect(result).toEqual({ appsChanged: 2_002 });
+    expect(partial).toEqual([]);
+    expect(changes.length).toBeGreaterThan(2);
+    expect(turns).toBeGreaterThan(0); // timers ran while the resync was under way
+    expect(changes.at(-1)).toMatchObject({ appIds: ['/web', '/db'], full: true, reason: 'resync' });
+    expect([...state.apps()]).toEqual([...reference.apps()]);
+    for (const app of reference.apps()) expect(state.tasksOf(app.id)).toEqual(reference.tasksOf(app.id));
+    expect(state.lastSyncReport).toEqual(reference.lastSyncReport);
+    const version = state.version;
+    expect(await state.replaceAllFromJsonSliced(text)).toEqual({ appsChanged: 0 });
+    expect(state.version).toBe(version);
+  });
+
+  it.each(['', 'not json', '{"apps":[{"id":"/a"},{"id":]}', '{"apps":[{"id":"/a"}', '{"message":"Unauthorized"}'])(
+    'replaceAllFromJsonSliced(%j) is an error found before anything is applied',
+    async (text) => {
+      const state = seeded();
+      const result = await state.replaceAllFromJsonSliced(text);
+      expect(result.error).toMatch(/^apps response/);
+      expect(state.appCount).toBe(2);
+      expect(state.version).toBe(1);
+    },
+  );
+
   it('refuses a payload that is not an array', () => {
     const state = seeded();
     expect(state.replaceAll({ apps: [] } as unknown as unknown[])).toBeUndefined();
@@ -309,6 +355,43 @@ describe('ClusterState: status_update_event', () => {
       expect(state.applyEvent(status(`web.${UUID_A}`, taskStatus)).change).toBeUndefined();
     },
   );
+
+  it('a late, older TASK_RUNNING after TASK_KILLED does not bring the task back', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_KILLED', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    const version = state.version;
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:04.000Z' }))).toEqual({ refetch: [], refetchGroups: [] });
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:05.000Z' })).change).toBeUndefined();
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: undefined })).change).toBeUndefined();
+    expect(state.getTask(id)).toBeUndefined();
+    expect(state.tasksOf('/web').map((t) => t.id)).toEqual([`web.${UUID_B}`]);
+    expect(state.version).toBe(version);
+  });
+
+  it('a terminal update without a timestamp is final', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_LOST', { timestamp: undefined }));
+    state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2030-01-01T00:00:00.000Z' }));
+    expect(state.getTask(id)).toBeUndefined();
+  });
+
+  it('a strictly newer live update after a terminal one applies (an agent that came back)', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_LOST', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:09.000Z' }));
+    expect(state.getTask(id)?.state).toBe('TASK_RUNNING');
+  });
+
+  it('a live update older than the last one applied is ignored', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    state.applyEvent(status(id, 'TASK_KILLING', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    expect(state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:03.000Z' })).change).toBeUndefined();
+    expect(state.getTask(id)?.state).toBe('TASK_KILLING');
+  });
 
   it('an event for an unknown app records the task and asks to refetch the app', () => {
     const state = seeded();

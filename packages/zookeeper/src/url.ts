@@ -1,4 +1,5 @@
 // `zk://host1:2181,host2:2181/chroot` URLs, as Mesos, Marathon and Kafka write them.
+import { redactUrl } from '@baton/marathon';
 
 export interface ZkUrl {
   /** `host1:2181,host2:2181`, for the ZooKeeper client. */
@@ -17,11 +18,12 @@ const DEFAULT_PORT = 2181;
 
 /**
  * Parses `zk://host1:2181,host2:2181/chroot` (port defaults to 2181; IPv6 hosts in brackets;
- * `user:pass@` is not supported). Throws a ZkUrlError naming what is wrong.
+ * `user:pass@` is not supported). Throws a ZkUrlError naming what is wrong, with credentials redacted.
  */
-export function parseZkUrl(url: string): ZkUrl {
-  if (typeof url !== 'string' || url.trim() === '') throw new ZkUrlError('empty ZooKeeper URL');
-  const text = url.trim();
+export function parseZkUrl(given: string): ZkUrl {
+  if (typeof given !== 'string' || given.trim() === '') throw new ZkUrlError('empty ZooKeeper URL');
+  const url = redactUrl(given); // for messages
+  const text = given.trim();
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
   if (!scheme) throw new ZkUrlError(`not a ZooKeeper URL (expected zk://host:port[,host:port…][/path]): ${JSON.stringify(url)}`);
   if (scheme[1].toLowerCase() !== 'zk') {
