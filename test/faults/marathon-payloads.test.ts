@@ -98,6 +98,9 @@ function task(appId: string, host: string, ports: unknown, extra: Json = {}): Js
   };
 }
 
+// The apps' service ports are fixed numbers, so the LB listens on a loopback address of its own
+// (all of 127/8 is local): nothing else on the machine holds those ports there.
+const LB_ADDRESS = `127.${1 + (process.pid % 250)}.${1 + Math.floor(Math.random() * 250)}.1`;
 let servicePort = 10000;
 function app(id: string, extra: Json = {}): Json {
   servicePort++;
@@ -124,11 +127,11 @@ const manyLabels: Record<string, string> = { HAPROXY_GROUP: 'external', HAPROXY_
 for (let i = 0; i < 10_000; i++) manyLabels[i % 10 === 0 ? `HAPROXY_0_MISSPELT_${i}` : `label-${i}`] = `value-${i}-${'x'.repeat(20)}`;
 
 async function status(): Promise<{ problems: { appId: string; kind: string; label?: string; message: string }[]; backends: { appId: string; name: string; servers: unknown[] }[] }> {
-  return (await fetch(`http://127.0.0.1:${lb.lb.addresses.admin}/_baton/status`)).json() as never;
+  return (await fetch(`http://${LB_ADDRESS}:${lb.lb.addresses.admin}/_baton/status`)).json() as never;
 }
 
 async function vhost(host: string, path = '/'): Promise<number> {
-  return statusOf(await rawExchange(lb.lb.addresses.http!, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+  return statusOf(await rawExchange(lb.lb.addresses.http!, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, { host: LB_ADDRESS }));
 }
 
 beforeAll(async () => {
@@ -183,7 +186,7 @@ beforeAll(async () => {
   resolver = new Resolver({ timeout: 2_000, tries: 3 });
   resolver.setServers([`127.0.0.1:${dns.dns!.udpPort}`]);
 
-  lb = await run(parseArgs(['--marathon', fake.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0']), silentLogger());
+  lb = await run(parseArgs(['--marathon', fake.url, '--group', 'external', '--bind-address', LB_ADDRESS, '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0']), silentLogger());
   cleanups.push(() => lb.stop(1_000));
   await waitFor(() => lb.lb.table().hostIndex.has('good.test'), 15_000);
   await waitFor(() => fake.connected >= 2, 15_000);
