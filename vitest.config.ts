@@ -15,6 +15,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // baton-lb reaches into Node's internal HTTP parser (lb/src/native-http-parser.ts): tests run with
+    // --pending-deprecation so that a deprecation Node plans for it shows up here first.
+    poolOptions: { forks: { execArgv: ['--pending-deprecation'] } },
     reporters: ['default'],
     // In-process baton-lb runs would print an access-log line per request; tests that want them ask.
     env: { BATON_LB_ACCESS_LOG: 'off' },

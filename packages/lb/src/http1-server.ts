@@ -17,20 +17,12 @@
 // the socket is paused), one socket read (64 KiB), and the unread replies (WRITE_HIGH_WATER plus one
 // response chunk).
 
-import { createRequire } from 'node:module';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { Server as TlsServer, type TlsOptions } from 'node:tls';
+import { AfterHead, createNativeParser, type HttpParser, type MessageHead } from './native-http-parser.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type NativeParser = any;
-const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NativeParser; methods: string[] };
-const kOnMessageBegin: number = HTTPParser.kOnMessageBegin;
-const kOnHeaders: number = HTTPParser.kOnHeaders;
-const kOnHeadersComplete: number = HTTPParser.kOnHeadersComplete;
-const kOnBody: number = HTTPParser.kOnBody;
-const kOnMessageComplete: number = HTTPParser.kOnMessageComplete;
 
 export interface Http1ServerOptions {
   /** Largest request head in bytes (431 beyond). */
@@ -331,11 +323,9 @@ function flushPending(req: FrontRequest): void {
   req.flush();
 }
 
-const freeParsers: NativeParser[] = [];
-
 /** One client connection: its parser, the request being answered and those pipelined behind it. */
 class Http1Connection {
-  private readonly parser: NativeParser;
+  private readonly parser: HttpParser;
   /** The request whose response is being produced. */
   private current: FrontRequest | undefined;
   /** Requests parsed while `current` was being answered, in order. */
@@ -377,13 +367,13 @@ class Http1Connection {
     private readonly owner: Http1ServerState,
   ) {
     this.idleSince = this.lastActivity = Date.now();
-    const parser = (this.parser = freeParsers.pop() ?? new HTTPParser());
-    parser.initialize(HTTPParser.REQUEST, {}, owner.options.maxHeaderSize, HTTPParser.kLenientNone);
-    parser[kOnMessageBegin] = this.onMessageBegin;
-    parser[kOnHeaders] = this.onHeaders;
-    parser[kOnHeadersComplete] = this.onHeadersComplete;
-    parser[kOnBody] = this.onBody;
-    parser[kOnMessageComplete] = this.onMessageComplete;
+    this.parser = createNativeParser('request', owner.options.maxHeaderSize, {
+      onMessageBegin: this.onMessageBegin,
+      onHeaders: this.onHeaders,
+      onHeadersComplete: this.onHeadersComplete,
+      onBody: this.onBody,
+      onMessageComplete: this.onMessageComplete,
+    });
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', noop);
@@ -459,11 +449,7 @@ class Http1Connection {
   };
 
   private freeParser(): void {
-    const parser = this.parser;
-    parser[kOnMessageBegin] = parser[kOnHeaders] = parser[kOnHeadersComplete] = parser[kOnBody] = parser[kOnMessageComplete] = null;
-    parser.remove?.();
-    if (freeParsers.length < 256) freeParsers.push(parser);
-    else parser.close();
+    this.parser.close();
   }
 
   private parseError(err: Error & { code?: string }): void {
@@ -530,29 +516,27 @@ class Http1Connection {
     this.partialUrl += url;
   };
 
-  private readonly onHeadersComplete = (
-    major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined,
-    _statusCode: unknown, _statusText: unknown, upgrade: boolean, shouldKeepAlive: boolean,
-  ): number => {
+  private readonly onHeadersComplete = (parsed: MessageHead): AfterHead => {
+    const { versionMajor: major, versionMinor: minor, method: methodName, upgrade, shouldKeepAlive } = parsed;
+    let { headers, url } = parsed;
     const startedAt = this.headStartedAt;
     this.headStartedAt = 0;
-    if (this.detached) return 2; // the rest of this read is not looked at
+    if (this.detached) return AfterHead.Stop; // the rest of this read is not looked at
     if (headers === undefined) headers = this.partialHeaders ?? [];
     else if (this.partialHeaders !== undefined) headers = this.partialHeaders.concat(headers);
-    if (url === undefined || url === '') url = this.partialUrl;
+    if (url === '') url = this.partialUrl;
     else if (this.partialUrl !== '') url = this.partialUrl + url;
     this.partialHeaders = undefined;
     this.partialUrl = '';
-    const methodName = methods[method];
     const http10 = major === 1 && minor === 0;
     const refusal = headError(major, http10, headers, upgrade);
     if (refusal !== 0) {
       this.headRefusal = refusal;
-      return 2; // stop parsing: nothing after a refused head is looked at
+      return AfterHead.Stop; // stop parsing: nothing after a refused head is looked at
     }
     if (upgrade && methodName === 'CONNECT') {
       this.upgrade = { req: { method: methodName, http10, url, rawHeaders: headers, socket: this.socket }, head: undefined };
-      return 2; // stop parsing: the rest belongs to the CONNECT listener
+      return AfterHead.Stop; // stop parsing: the rest belongs to the CONNECT listener
     }
     const req = new FrontRequest(this, methodName, url, headers, http10, shouldKeepAlive, upgrade);
     if (startedAt !== 0) req.startedAt = startedAt;
@@ -563,7 +547,7 @@ class Http1Connection {
       this.holding = true;
       if (this.current === undefined) this.current = this.toStart = req;
       else this.waiting.push(req);
-      return 2;
+      return AfterHead.Stop;
     }
     this.reading = req;
     if (this.current === undefined) this.current = this.toStart = req;
@@ -574,7 +558,7 @@ class Http1Connection {
         this.socket.pause();
       }
     }
-    return 0;
+    return AfterHead.ReadBody;
   };
 
   private readonly onBody = (chunk: Buffer): void => {

@@ -11,7 +11,7 @@ import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
 import type { Socket } from 'node:net';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
-import type { FrontRequest } from './http1-server.js';
+import type { FrontRequest } from './front-request.js';
 import { NO_SERVER, type AccessLog } from './access-log.js';
 import { admit, clientAddress, MESSAGES, originForm, type Answer, type FrontendKind } from './admission.js';
 

@@ -16,6 +16,8 @@ import { Counters, LbStats } from './stats.js';
 import { CertificateStore, loadCertificate } from './tls.js';
 import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
 import { createHttp1Server, limitTlsHandshake, type Http1Listener, type Http1ServerOptions } from './http1-server.js';
+import { httpParserStatus } from './native-http-parser.js';
+import { createNodeHttpServer } from './node-http-front.js';
 import { refuseConnect } from './request-guard.js';
 import { Upstreams, type UpstreamClient } from './upstream.js';
 
@@ -185,6 +187,8 @@ class LoadBalancerImpl implements LoadBalancer {
   private closed = false;
   private readonly timeouts: Timeouts;
   private readonly bindAddress: string;
+  /** HTTP/1.1 on Node's internal parser (http1-server.ts), or on the fallback (node-http-front.ts). */
+  private readonly nativeParser: boolean;
 
   constructor(private readonly options: LoadBalancerOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -192,6 +196,11 @@ class LoadBalancerImpl implements LoadBalancer {
     this.addresses = { bindAddress: this.bindAddress };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.balancer = new Balancer(new PassiveHealth(options.passiveHealth));
+    const parser = httpParserStatus();
+    this.nativeParser = parser.mode === 'native';
+    if (!this.nativeParser) {
+      this.logger.warn({ reason: parser.reason }, "HTTP/1.1 runs on the fallback (Node's http server, undici upstreams): Node's internal parser is not in use");
+    }
     this.upstreams = new Upstreams({ connectTimeoutMs: this.timeouts.connectMs, serverTimeoutMs: this.timeouts.serverMs, queueTimeoutMs: this.timeouts.queueMs, client: options.upstreamClient });
     this.current = options.initialTable ?? emptyRouteTable();
     this.synced = this.current;
@@ -563,7 +572,7 @@ class LoadBalancerImpl implements LoadBalancer {
       },
       onListenerError: (err) => this.logger.error({ err, listener: frontend.name }, 'request handler failed; connection closed'),
     };
-    return createHttp1Server(options, {
+    return (this.nativeParser ? createHttp1Server : createNodeHttpServer)(options, {
       onRequest: createRequestHandler(this.ctx, frontend),
       onUpgrade: createUpgradeHandler(this.ctx, frontend),
       onConnect: refuseConnect,

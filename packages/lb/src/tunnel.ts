@@ -6,7 +6,7 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { FrontRequest } from './http1-server.js';
+import type { FrontRequest } from './front-request.js';
 import { admit, clientAddress, networkAllowed } from './admission.js';
 import { forwardUpgrade, sendAnswer, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';

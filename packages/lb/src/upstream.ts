@@ -1,10 +1,13 @@
 // Pooled keep-alive connections to each server (one pool per `Server.id`). A server that leaves the
 // route table gets no new requests; its pool is closed gracefully, so in-flight requests finish.
 // The pools are http1-upstream.ts's (net.Socket + Node's native parser) unless `client: 'undici'`
-// asks for undici `Pool`s (kept to compare the two in bench/lb).
+// asks for undici `Pool`s (kept to compare the two in bench/lb), or Node's internal parser is not
+// usable (native-http-parser.ts): then undici, and Node's `http` client for Upgrade requests.
 
 import { Pool } from 'undici';
 import { Http1Pool, type UpstreamHandler, type UpstreamRequest } from './http1-upstream.js';
+import { httpParserStatus } from './native-http-parser.js';
+import { NodeHttpUpgradePool } from './node-http-upgrade.js';
 import type { Server } from './route-table.js';
 
 /** What the request path needs of a pool (undici's `Pool` and `Http1Pool` both have it). */
@@ -16,10 +19,17 @@ export interface UpstreamPool {
 
 export type UpstreamClient = 'http1' | 'undici';
 
-/** The client used when none is given: baton's own; `BATON_LB_UPSTREAM_CLIENT=undici` picks undici (benchmarks compare both). */
+/**
+ * The client used when none is given: baton's own; `BATON_LB_UPSTREAM_CLIENT=undici` picks undici
+ * (benchmarks compare both). Without a usable internal parser it is always undici.
+ */
 export function defaultUpstreamClient(): UpstreamClient {
+  if (httpParserStatus().mode === 'fallback') return 'undici';
   return process.env.BATON_LB_UPSTREAM_CLIENT === 'undici' ? 'undici' : 'http1';
 }
+
+/** The pools' kinds: the two clients, and Node's `http` client for Upgrade requests in the fallback. */
+type PoolKind = UpstreamClient | 'node-http';
 
 export interface UpstreamOptions {
   connectTimeoutMs: number;
@@ -41,14 +51,18 @@ interface Entry {
 
 export class Upstreams {
   private readonly pools = new Map<string, Entry>();
-  /** With undici pools: baton's own pools for Upgrade requests (undici's cannot relay a non-101 answer). */
+  /** With undici pools: baton's own (or Node's `http`) pools for Upgrade requests (undici's cannot relay a non-101 answer). */
   private readonly upgradePools = new Map<string, Entry>();
   private readonly closing = new Set<Promise<void>>();
 
   readonly client: UpstreamClient;
+  /** The client of Upgrade requests when `client` is undici. */
+  private readonly upgradeClient: PoolKind;
 
   constructor(private readonly options: UpstreamOptions) {
-    this.client = options.client ?? defaultUpstreamClient();
+    const native = httpParserStatus().mode === 'native';
+    this.client = native ? (options.client ?? defaultUpstreamClient()) : 'undici';
+    this.upgradeClient = native ? 'http1' : 'node-http';
   }
 
   /** The pool for a server, created on first use. */
@@ -58,14 +72,14 @@ export class Upstreams {
 
   /** The pool for Upgrade requests to a server: always baton's own client. */
   forUpgrade(server: Server): UpstreamPool {
-    return this.client === 'http1' ? this.get(server) : this.poolIn(this.upgradePools, server, 'http1');
+    return this.client === 'http1' ? this.get(server) : this.poolIn(this.upgradePools, server, this.upgradeClient);
   }
 
-  private poolIn(pools: Map<string, Entry>, server: Server, client: UpstreamClient): UpstreamPool {
+  private poolIn(pools: Map<string, Entry>, server: Server, client: PoolKind): UpstreamPool {
     const entry = pools.get(server.id);
     if (entry !== undefined && entry.port === server.port && entry.host === server.host) return entry.pool;
     if (entry !== undefined) this.retire(pools, server.id, entry);
-    const pool = client === 'http1' ? this.http1Pool(server) : this.undiciPool(server);
+    const pool = client === 'http1' ? this.http1Pool(server) : client === 'undici' ? this.undiciPool(server) : this.nodeHttpPool(server);
     pools.set(server.id, { pool, host: server.host, port: server.port });
     return pool;
   }
@@ -80,6 +94,15 @@ export class Upstreams {
       queueTimeoutMs: this.options.queueTimeoutMs,
       keepAliveMs: 4_000,
       maxHeaderSize: 64 * 1024,
+    });
+  }
+
+  private nodeHttpPool(server: Server): UpstreamPool {
+    return new NodeHttpUpgradePool({
+      host: server.host,
+      port: server.port,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      serverTimeoutMs: this.options.serverTimeoutMs,
     });
   }
 
