@@ -1,6 +1,7 @@
 // bench/soak: baton-dns and baton-lb (the real bins) following the simulator through minutes of task
-// churn while DNS and HTTP load runs against them.
-//   node bench/soak/run.mjs [--minutes 10] [--skip-build] [--dns-qps 500] [--http-concurrency 8]
+// churn while DNS and HTTP load runs against them, and attackers beside it.
+//   node bench/soak/run.mjs [--minutes 10] [--attackers on|off] [--skip-build] [--dns-qps 500]
+//                           [--http-concurrency 8] [--report-seconds 60]      (--help: the options)
 //
 // The simulator runs in this process with two apps:
 //   /web    host networking, HAPROXY_0_VHOST=web.soak: its virtual tasks (127.0.1.x:31xxx) are served
@@ -10,16 +11,23 @@
 //           (--healthy-only) for names.marathon.mesos.
 // Churn every ~1.5 s: scale either app up or down, kill a task (its backend closes abruptly), flap a
 // task's health (unhealthy for 3 s).
+// Attackers (on by default; bench/soak/attackers.mjs): 4 pipelining non-readers and 16 slow-body
+// senders against baton-lb, 4 DNS-over-TCP non-readers against baton-dns, each connection at most
+// 40 s; and a hostile feed phase (from 30% to 50% of the run) in which a second baton-dns/baton-lb
+// pair, following the simulator through a proxy, gets an SSE line that never ends on /v2/events. The
+// second pair is probed (1 DNS query and 1 HTTP request a second) and its RSS reported; its answers
+// are not judged (its routes may lag while its feed is cut and resynced).
 // Every minute: RSS and heap of both servers (used/total, and live = left after the full GC the
 // probe forces every 30 s), queries, wrong answers, HTTP requests and failures.
 //   wrong answer    = an A record for a /names task that was not running (and healthy) per the
 //                     simulator at any time in the last GRACE_MS;
 //   failed request  = non-2xx or connection error, not within KILL_EXCUSE_MS after a /web task was killed.
-// Target: zero wrong answers, zero failed requests outside killed backends, RSS flat (±10% from
-// minute 1 to the end). Never fails the build: it always exits 0.
+// Target: zero wrong answers, zero failed requests outside killed backends, RSS flat (every sample
+// from minute 1 to the end within ±10% of minute 1's). Never fails the build: it always exits 0.
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import http from 'node:http';
+import { dnsTcpNonReaders, hostileMarathon, pipeliningNonReaders, slowBodySenders } from './attackers.mjs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +39,41 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
   return i === -1 ? dflt : argv[i + 1];
 };
+const HELP = `node bench/soak/run.mjs [options]
+  --minutes <n>           how long the soak runs (default 10; fractions allowed, e.g. 0.5)
+  --attackers <on|off|list>  run the attackers beside the load (default on; --no-attackers = off);
+                          a list picks some of pipelining,slow-body,dns-tcp,feed
+  --dns-qps <n>           UDP queries a second for names.marathon.mesos (default 500)
+  --http-concurrency <n>  keep-alive HTTP clients in a closed loop through baton-lb (default 8)
+  --report-seconds <n>    seconds between report lines (default 60)
+  --skip-build            do not run tsc -b first
+  --help                  this text
+Always exits 0; the summary says whether the target was met.`;
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+const known = new Set(['--minutes', '--attackers', '--dns-qps', '--http-concurrency', '--report-seconds', '--skip-build', '--no-attackers']);
+const withValue = new Set(['--minutes', '--attackers', '--dns-qps', '--http-concurrency', '--report-seconds']);
+for (let i = 0; i < argv.length; i++) {
+  if (!known.has(argv[i])) {
+    process.stderr.write(`bench/soak: unknown option ${argv[i]}\n${HELP}\n`);
+    process.exit(2);
+  }
+  if (withValue.has(argv[i])) i++;
+}
 const MINUTES = Number(opt('minutes', 10));
+const ATTACKER_KINDS = ['pipelining', 'slow-body', 'dns-tcp', 'feed'];
+const attackersOpt = argv.includes('--no-attackers') ? 'off' : opt('attackers', 'on');
+const enabled = new Set(attackersOpt === 'on' ? ATTACKER_KINDS : attackersOpt === 'off' ? [] : attackersOpt.split(','));
+for (const kind of enabled) {
+  if (!ATTACKER_KINDS.includes(kind)) {
+    process.stderr.write(`bench/soak: --attackers takes on, off or a list of ${ATTACKER_KINDS.join(',')}; not ${kind}\n`);
+    process.exit(2);
+  }
+}
+const ATTACKERS = enabled.size > 0;
+const REPORT_MS = Number(opt('report-seconds', 60)) * 1_000;
 const DNS_QPS = Number(opt('dns-qps', 500));
 const HTTP_CONCURRENCY = Number(opt('http-concurrency', 8));
 const GRACE_MS = 1_000;
@@ -221,7 +263,24 @@ async function main() {
   const lb = startBin('baton-lb', 'packages/lb/bin/baton-lb.js', ['--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'warn'], join(tmp, 'lb-mem.json'));
   const dnsPort = Number((await dns.line(/udp\+tcp 127\.0\.0\.1:(\d+)/))[1]);
   const httpPort = Number((await lb.line(/http=(\d+)/))[1]);
-  log(`soak: ${MINUTES} min; baton-dns udp ${dnsPort}, baton-lb http ${httpPort}; DNS ${DNS_QPS} q/s, HTTP ${HTTP_CONCURRENCY} concurrent`);
+  log(`soak: ${MINUTES} min; baton-dns udp ${dnsPort}, baton-lb http ${httpPort}; DNS ${DNS_QPS} q/s, HTTP ${HTTP_CONCURRENCY} concurrent; attackers ${ATTACKERS ? [...enabled].join(',') : 'off'}`);
+
+  // The hostile feed's pair: a second baton-dns/baton-lb following the simulator through a proxy that
+  // sends an endless SSE line during the phase.
+  const runMs = MINUTES * 60_000;
+  let startedAt = Date.now();
+  const hostilePhase = { from: 0.3 * runMs, to: 0.5 * runMs };
+  const inHostilePhase = () => Date.now() - startedAt >= hostilePhase.from && Date.now() - startedAt < hostilePhase.to;
+  const feedStats = { endlessStreams: 0, endlessBytes: 0, endlessClosedByClient: 0 };
+  let proxy;
+  let hostile;
+  if (enabled.has('feed')) {
+    proxy = await hostileMarathon({ upstreamUrl: sim.url, hostile: inHostilePhase, bytesPerSecond: 4 * 1024 * 1024, stats: feedStats });
+    const hdns = startBin('baton-dns (hostile feed)', 'packages/dns/bin/baton-dns.js', ['--config', join(tmp, 'dns.json'), '--marathon', proxy.url, '--port', '0', '--listener', '127.0.0.1', '--http-port', '0', '--healthy-only', '--log-level', 'error'], join(tmp, 'hdns-mem.json'));
+    const hlb = startBin('baton-lb (hostile feed)', 'packages/lb/bin/baton-lb.js', ['--marathon', proxy.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'error'], join(tmp, 'hlb-mem.json'));
+    hostile = { dns: hdns, lb: hlb, dnsPort: Number((await hdns.line(/udp\+tcp 127\.0\.0\.1:(\d+)/))[1]), httpPort: Number((await hlb.line(/http=(\d+)/))[1]) };
+    log(`  hostile feed pair: baton-dns udp ${hostile.dnsPort}, baton-lb http ${hostile.httpPort}; endless SSE line from ${(hostilePhase.from / 1000).toFixed(0)} s to ${(hostilePhase.to / 1000).toFixed(0)} s`);
+  }
   // baton-lb listens before its first sync from Marathon is done (it answers 503 until then): the soak
   // measures the steady state, so its load starts once the route is there.
   const routeDeadline = Date.now() + 30_000;
@@ -231,6 +290,44 @@ async function main() {
   }
 
   const stats = { queries: 0, wrong: 0, dnsTimeouts: 0, wrongSamples: [], requests: 0, failed: 0, failedDuringKills: 0, failedSamples: [], churn: 0 };
+  startedAt = Date.now();
+
+  // Attackers, each bounded in connections and each connection in time (40 s).
+  const attackerStats = {
+    pipelining: { connections: 0, closedByServer: 0, requestsWritten: 0 },
+    slowBody: { connections: 0, closedByServer: 0, answered: {} },
+    dnsTcp: { connections: 0, closedByServer: 0, queriesWritten: 0 },
+  };
+  const hostileProbe = { dnsAsked: 0, dnsAnswered: 0, httpAsked: 0, http200: 0, httpOther: {} };
+  const attackers = [];
+  const closers = [];
+  if (ATTACKERS) {
+    const isStopping = () => stopping;
+    if (enabled.has('pipelining')) attackers.push(pipeliningNonReaders({ port: httpPort, count: 4, lifetimeMs: 40_000, isStopping, stats: attackerStats.pipelining }));
+    if (enabled.has('slow-body')) attackers.push(slowBodySenders({ port: httpPort, count: 16, lifetimeMs: 40_000, isStopping, stats: attackerStats.slowBody }));
+    if (enabled.has('dns-tcp')) attackers.push(dnsTcpNonReaders({ port: dnsPort, count: 4, lifetimeMs: 40_000, isStopping, stats: attackerStats.dnsTcp }));
+  }
+  if (hostile) {
+    let wasHostile = false;
+    const hudp = dgram.createSocket('udp4');
+    await new Promise((resolve) => hudp.bind(0, '127.0.0.1', resolve));
+    hudp.on('message', () => hostileProbe.dnsAnswered++);
+    timers.push(
+      setInterval(() => {
+        const now = inHostilePhase();
+        if (now && !wasHostile) proxy.turnHostile();
+        wasHostile = now;
+        hostileProbe.dnsAsked++;
+        hudp.send(encodeQuery(hostileProbe.dnsAsked & 0xffff, 'names.marathon.mesos'), hostile.dnsPort, '127.0.0.1');
+        hostileProbe.httpAsked++;
+        void firstStatus(hostile.httpPort).then((status) => {
+          if (status === 200) hostileProbe.http200++;
+          else hostileProbe.httpOther[status] = (hostileProbe.httpOther[status] ?? 0) + 1;
+        });
+      }, 1_000),
+    );
+    closers.push(() => hudp.close());
+  }
 
   // DNS load: DNS_QPS queries a second, each checked against the simulator.
   const udp = dgram.createSocket('udp4');
@@ -348,24 +445,38 @@ async function main() {
     }, CHURN_MS),
   );
 
-  // Report every minute.
-  const first = {};
-  const report = (minute) => {
-    const d = memOf(dns);
-    const l = memOf(lb);
-    if (minute === 1) Object.assign(first, { dns: d?.rss, lb: l?.rss, dnsLive: d?.heapLive, lbLive: l?.heapLive });
-    const mem = (m) => (m ? `rss ${mb(m.rss)} MB heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB live ${m.heapLive === undefined ? '-' : mb(m.heapLive)} MB` : 'n/a');
+  // Report every REPORT_MS: memory of each server, the load's counters, what the attackers met.
+  const servers = [
+    ['baton-dns', dns],
+    ['baton-lb', lb],
+    ...(hostile ? [['baton-dns (hostile feed)', hostile.dns], ['baton-lb (hostile feed)', hostile.lb]] : []),
+  ];
+  const series = new Map(servers.map(([name]) => [name, []])); // name -> [{ t, rss, heapLive }]
+  const mem = (m) => (m ? `rss ${mb(m.rss)} MB heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB live ${m.heapLive === undefined ? '-' : mb(m.heapLive)} MB` : 'n/a');
+  const report = () => {
+    const t = Date.now() - startedAt;
+    const now = servers.map(([name, proc]) => [name, memOf(proc)]);
+    for (const [name, m] of now) if (m) series.get(name).push({ t, rss: m.rss, heapLive: m.heapLive });
+    const [d, l] = [now[0][1], now[1][1]];
     log(
-      `min ${String(minute).padStart(2)}: dns ${mem(d)} | lb ${mem(l)} | dns queries ${stats.queries} wrong ${stats.wrong} timeouts ${stats.dnsTimeouts}` +
+      `min ${(t / 60_000).toFixed(1).padStart(4)}: dns ${mem(d)} | lb ${mem(l)} | dns queries ${stats.queries} wrong ${stats.wrong} timeouts ${stats.dnsTimeouts}` +
         ` | http ${stats.requests} failed ${stats.failed} (during kills ${stats.failedDuringKills}) | churn ${stats.churn}`,
     );
-    return { d, l };
+    if (ATTACKERS) {
+      const a = attackerStats;
+      log(
+        `          attackers: pipelining ${a.pipelining.connections} conns (${a.pipelining.closedByServer} closed by baton-lb, ${a.pipelining.requestsWritten} requests written)` +
+          ` | slow body ${a.slowBody.connections} conns (${a.slowBody.closedByServer} closed by baton-lb, answers ${JSON.stringify(a.slowBody.answered)})` +
+          ` | dns tcp ${a.dnsTcp.connections} conns (${a.dnsTcp.closedByServer} closed by baton-dns, ${a.dnsTcp.queriesWritten} queries written)` +
+          ` | feed ${!hostile ? 'off' : inHostilePhase() ? 'HOSTILE' : 'normal'}: ${feedStats.endlessStreams} endless streams, ${mb(feedStats.endlessBytes)} MB sent, ${feedStats.endlessClosedByClient} cut by the bins`,
+      );
+      if (hostile) log(`          hostile-feed pair: hdns ${mem(now[2][1])} | hlb ${mem(now[3][1])} | dns answered ${hostileProbe.dnsAnswered}/${hostileProbe.dnsAsked} http 200 ${hostileProbe.http200}/${hostileProbe.httpAsked} ${JSON.stringify(hostileProbe.httpOther)}`);
+    }
   };
-  let last;
-  for (let minute = 1; minute <= MINUTES; minute++) {
-    await sleep(60_000);
-    last = report(minute);
-    if (dns.child.exitCode !== null || lb.child.exitCode !== null) {
+  while (Date.now() - startedAt < runMs) {
+    await sleep(Math.min(REPORT_MS, runMs - (Date.now() - startedAt)));
+    report();
+    if (servers.some(([, proc]) => proc.child.exitCode !== null)) {
       log('a server exited: stopping early');
       break;
     }
@@ -374,14 +485,43 @@ async function main() {
   stopping = true;
   for (const t of timers) clearInterval(t);
   await Promise.all(loops);
-  const drift = (a, b) => (a && b ? `${(((b - a) / a) * 100).toFixed(1)}%` : 'n/a');
-  log(`summary: ${MINUTES} min, churn actions ${stats.churn}, /web backend bind failures ${backendBindFailures}`);
+  await Promise.all(attackers);
+  log(`summary: ${MINUTES} min, attackers ${ATTACKERS ? [...enabled].join(',') : 'off'}, churn actions ${stats.churn}, /web backend bind failures ${backendBindFailures}`);
   log(`  DNS: ${stats.queries} answers, ${stats.wrong} wrong, ${stats.dnsTimeouts} unanswered${stats.wrongSamples.length ? `; e.g. ${stats.wrongSamples.join('; ')}` : ''}`);
   log(`  HTTP: ${stats.requests} requests, ${stats.failed} failed outside killed backends, ${stats.failedDuringKills} within ${KILL_EXCUSE_MS} ms of a kill${stats.failedSamples.length ? `; e.g. ${stats.failedSamples.join('; ')}` : ''}`);
-  log(`  RSS from minute 1 to the end: baton-dns ${drift(first.dns, last?.d?.rss)}, baton-lb ${drift(first.lb, last?.l?.rss)}`);
-  log(`  live heap (after a full GC) from minute 1 to the end: baton-dns ${drift(first.dnsLive, last?.d?.heapLive)}, baton-lb ${drift(first.lbLive, last?.l?.heapLive)}`);
-  const ok = stats.wrong === 0 && stats.failed === 0;
-  log(`  target (0 wrong answers, 0 failed requests outside killed backends): ${ok ? 'met' : 'NOT met'}`);
+  // Warm-up: the first minute (or the first sample of a shorter run); flat = every later sample
+  // within ±10% of the first one after warm-up. The hostile-feed pair holds up to the feed's line cap
+  // (16 MiB) while the phase lasts: its samples from the phase's start to a minute after its end are
+  // shown but not judged.
+  let flatAll = true;
+  const judged = (name, p) => !name.includes('hostile') || p.t < hostilePhase.from || p.t >= hostilePhase.to + 60_000;
+  for (const [name, points] of series) {
+    const after = points.filter((p) => p.t >= Math.min(60_000, points[0]?.t ?? 0) && judged(name, p));
+    if (after.length === 0) {
+      log(`  RSS ${name}: no samples`);
+      flatAll = false;
+      continue;
+    }
+    const base = after[0].rss;
+    const devs = after.map((p) => ((p.rss - base) / base) * 100);
+    const flat = devs.every((x) => Math.abs(x) <= 10);
+    if (!flat) flatAll = false;
+    const live = after.filter((p) => p.heapLive !== undefined);
+    const liveDrift = live.length > 1 ? `${(((live.at(-1).heapLive - live[0].heapLive) / live[0].heapLive) * 100).toFixed(1)}%` : 'n/a';
+    log(
+      `  RSS ${name} (MB, every ${REPORT_MS / 1000} s): ${points.map((p) => mb(p.rss)).join(' ')}; after warm-up${name.includes('hostile') ? ' (outside the phase)' : ''} ${Math.min(...devs).toFixed(1)}% .. +${Math.max(...devs).toFixed(1)}%` +
+        ` of ${mb(base)} MB, end ${devs.at(-1).toFixed(1)}%: ${flat ? 'flat (±10%)' : 'NOT flat'}; live heap drift ${liveDrift}`,
+    );
+  }
+  if (ATTACKERS) {
+    const a = attackerStats;
+    log(`  attackers: pipelining non-readers ${a.pipelining.connections} conns (${a.pipelining.closedByServer} closed by baton-lb), slow bodies ${a.slowBody.connections} (${a.slowBody.closedByServer} closed, answers ${JSON.stringify(a.slowBody.answered)}), DNS TCP non-readers ${a.dnsTcp.connections} (${a.dnsTcp.closedByServer} closed by baton-dns)`);
+    if (hostile) log(`  hostile feed: ${feedStats.endlessStreams} endless SSE streams (${mb(feedStats.endlessBytes)} MB), ${feedStats.endlessClosedByClient} closed by the bins; probes of that pair: DNS ${hostileProbe.dnsAnswered}/${hostileProbe.dnsAsked} answered, HTTP ${hostileProbe.http200}/${hostileProbe.httpAsked} 200 (others ${JSON.stringify(hostileProbe.httpOther)})`);
+  }
+  const ok = stats.wrong === 0 && stats.dnsTimeouts === 0 && stats.failed === 0;
+  log(`  target (0 wrong or unanswered DNS queries, 0 failed requests outside killed backends, RSS flat ±10% after warm-up): ${ok && flatAll ? 'met' : 'NOT met'}`);
+  for (const close of closers) close();
+  await proxy?.close();
   udp.close();
   agent.destroy();
   for (const id of [...backends.keys()]) closeBackend(id, true);

@@ -16,6 +16,11 @@ export interface TcpLimits {
   maxInFlight: number;
   /** Longest message accepted; a longer (or shorter than a header) length prefix closes the connection. */
   maxMessage: number;
+  /**
+   * Pipelined messages answered per event-loop turn; the rest wait for the next turn (not read on
+   * meanwhile), so one connection's flood cannot starve UDP (libuv reads 32 datagrams a turn) or others.
+   */
+  maxPerTurn: number;
 }
 
 /**
@@ -30,6 +35,7 @@ export const DEFAULT_TCP_LIMITS: TcpLimits = {
   maxWriteBuffer: 64 * 1024,
   maxInFlight: 16,
   maxMessage: 16 * 1024,
+  maxPerTurn: 64,
 };
 
 /** The reply to one message: now, later (forwarded), or none (dropped). */
@@ -42,6 +48,9 @@ export function serveTcpMessages(socket: net.Socket, handle: TcpHandler, limits:
   let pending: Buffer = Buffer.alloc(0);
   let inFlight = 0;
   let paused = false;
+  let budget = limits.maxPerTurn; // messages this connection may still answer in this event-loop turn
+  let refill: NodeJS.Immediate | undefined;
+  let waitingForTurn = false;
   let deadline: Deadline | undefined;
   let timer: NodeJS.Timeout | undefined;
 
@@ -69,6 +78,19 @@ export function serveTcpMessages(socket: net.Socket, handle: TcpHandler, limits:
   const update = (): void => {
     if (socket.destroyed) return;
     while (pending.length >= 2 && !blocked()) {
+      if (budget === 0) {
+        waitingForTurn = true;
+        break;
+      }
+      budget--;
+      refill ??= setImmediate(() => {
+        refill = undefined;
+        budget = limits.maxPerTurn;
+        if (waitingForTurn) {
+          waitingForTurn = false;
+          update();
+        }
+      });
       const len = (pending[0] << 8) | pending[1];
       if (len < HEADER_SIZE || len > limits.maxMessage) {
         onBadLength(len);
@@ -90,14 +112,14 @@ export function serveTcpMessages(socket: net.Socket, handle: TcpHandler, limits:
       } else if (reply) send(reply);
     }
     if (socket.destroyed) return;
-    const stop = blocked();
+    const stop = blocked() || waitingForTurn;
     if (stop !== paused) {
       paused = stop;
       if (stop) socket.pause();
       else socket.resume();
     }
     if (writeBlocked()) setDeadline('stalled');
-    else if (stop) setDeadline('none'); // waiting for upstreams, whose timeouts bound the wait
+    else if (stop) setDeadline('none'); // waiting for upstreams (whose timeouts bound the wait) or the next turn
     else if (pending.length > 0) setDeadline('message');
     else setDeadline(inFlight > 0 ? 'none' : 'idle');
   };
@@ -109,6 +131,7 @@ export function serveTcpMessages(socket: net.Socket, handle: TcpHandler, limits:
   socket.on('drain', update);
   socket.on('close', () => {
     clearTimeout(timer);
+    if (refill !== undefined) clearImmediate(refill);
     pending = Buffer.alloc(0);
   });
   update();
