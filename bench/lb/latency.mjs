@@ -182,7 +182,9 @@ try {
 } finally {
   agent.destroy();
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  // A profiled baton-lb writes its profile on exit, after its shutdown (seconds at 10,000 apps).
+  const exitWaitMs = process.argv.includes('--profile') ? 15_000 : 300;
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => { c.once('exit', r); setTimeout(r, exitWaitMs); }) : undefined)));
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 }
