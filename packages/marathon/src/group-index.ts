@@ -6,7 +6,7 @@ import type { ClusterState } from './state.js';
 const NONE: ReadonlySet<string> = new Set();
 
 export class AppGroupIndex {
-  /** Group id (every ancestor of an app, `/` included, and the app's own id) → ids of the apps under it. */
+  /** Group id (each ancestor of an app but `/`) → ids of the apps under it. */
   private byGroup: Map<string, Set<string>> | undefined;
   private readonly indexed = new Set<string>();
   private readonly unsubscribe: () => void;
@@ -18,21 +18,20 @@ export class AppGroupIndex {
   }
 
   /**
-   * Ids of the known apps whose id is `groupId` or starts with `groupId/`, as a live view (copy it
-   * before changing the state while reading it). Built on the first call (a walk of the state), then
-   * kept up to date at O(depth) per changed app.
+   * Ids of the known apps whose id is `groupId` or starts with `groupId/` (`/`: every app). Built on
+   * the first call (a walk of the state), then kept up to date at O(depth) per changed app.
    */
-  appsUnder(groupId: string): Iterable<string> {
+  appsUnder(groupId: string): string[] {
+    if (groupId === '/') return Array.from(this.state.apps(), (app) => app.id);
     if (this.byGroup === undefined) {
       this.byGroup = new Map();
       for (const app of this.state.apps()) this.add(app.id);
     }
-    if (groupId.length > 1 && groupId.endsWith('/')) {
-      // `/a/` names what is under /a, not an app called /a.
-      const key = groupId.slice(0, -1);
-      return [...(this.byGroup.get(key) ?? NONE)].filter((id) => id !== key);
-    }
-    return this.byGroup.get(groupId) ?? NONE;
+    // `/a/` names what is under /a, not an app called /a.
+    const key = groupId.endsWith('/') ? groupId.slice(0, -1) : groupId;
+    const ids = [...(this.byGroup.get(key) ?? NONE)];
+    if (key === groupId && this.state.getApp(groupId) !== undefined) ids.push(groupId);
+    return ids;
   }
 
   close(): void {
@@ -50,28 +49,22 @@ export class AppGroupIndex {
 
   private add(id: string): void {
     this.indexed.add(id);
-    for (const key of groupKeys(id)) {
+    for (let i = id.indexOf('/', 1); i !== -1; i = id.indexOf('/', i + 1)) {
+      const key = id.slice(0, i);
       const ids = this.byGroup!.get(key);
-      if (ids === undefined) this.byGroup!.set(key, new Set([id]));
+      if (ids === undefined) this.byGroup!.set(key, new Set<string>().add(id));
       else ids.add(id);
     }
   }
 
   private remove(id: string): void {
     this.indexed.delete(id);
-    for (const key of groupKeys(id)) {
+    for (let i = id.indexOf('/', 1); i !== -1; i = id.indexOf('/', i + 1)) {
+      const key = id.slice(0, i);
       const ids = this.byGroup!.get(key);
       if (ids === undefined) continue;
       ids.delete(id);
       if (ids.size === 0) this.byGroup!.delete(key);
     }
   }
-}
-
-/** `/a/b/c` → `/`, `/a`, `/a/b`, `/a/b/c`. */
-function groupKeys(id: string): string[] {
-  const keys = id.startsWith('/') ? ['/'] : [];
-  for (let i = id.indexOf('/', 1); i !== -1; i = id.indexOf('/', i + 1)) keys.push(id.slice(0, i));
-  keys.push(id);
-  return keys;
 }
