@@ -6,11 +6,12 @@
 // takes ~0.1–0.3 ms), first stops answering 503 (no route); with the new route it answers 301 to https.
 //   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--profile] [--lb-bin path/to/baton-lb.js]
 // Apps are spread over --groups Marathon groups (/bench/g<k>/app<i>), as clusters usually are.
-// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99, lbMax } (ms); event* =
+// Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99, lbMax, lbCpuMsPerSample } (ms); event* =
 // PUT sent → the api_post_event reaching another event-stream client (the simulator's part); lb* = that
-// event → the first request the new route answers (baton-lb's part, per sample).
+// event → the first request the new route answers (baton-lb's part, per sample); lbCpuMsPerSample = CPU time
+// (user + system) baton-lb used during the samples, per sample (includes answering the polling requests).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -106,7 +107,7 @@ try {
   const simUrl = /listening on (\S+)/.exec(sim.out())[1];
   const [http80, https443, appId, admin] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const prof = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
-  await start([...prof, LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
+  const lb = await start([...prof, LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(http80), '--https-port', String(https443), '--app-id-port', String(appId), '--admin-port', String(admin),
     '--ssl-certs', '', '--log-level', 'warn'], (o) => o.includes('baton-lb listening'));
   const deadline = Date.now() + 60_000;
@@ -140,6 +141,17 @@ try {
     });
   const streams = [];
   await listen();
+  // CPU time baton-lb used during the samples (user + system, from /proc): less sensitive to what else
+  // the machine runs than latency, and what a per-event cost that grows with the cluster shows in.
+  const cpuMs = () => {
+    try {
+      const fields = readFileSync(`/proc/${lb.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      return NaN;
+    }
+  };
+  const cpuAtStart = cpuMs();
   const samples = [];
   const eventLag = [];
   const lbLag = [];
@@ -166,12 +178,13 @@ try {
     // Let the deployment (new tasks, old tasks killed) settle before the next sample.
     await new Promise((r) => setTimeout(r, 150));
   }
+  const lbCpuMsPerSample = (cpuMs() - cpuAtStart) / samples.length;
   samples.sort((a, b) => a - b);
   puts.sort((a, b) => a - b);
   eventLag.sort((a, b) => a - b);
   lbLag.sort((a, b) => a - b);
   const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99), lbMax: lbLag[lbLag.length - 1] }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
+  process.stdout.write(`${JSON.stringify({ apps: APPS, groups: GROUPS, samples: samples.length, p50: pct(samples, 50), p99: pct(samples, 99), max: samples[samples.length - 1], putP50: pct(puts, 50), eventP50: pct(eventLag, 50), eventP99: pct(eventLag, 99), lbP50: pct(lbLag, 50), lbP99: pct(lbLag, 99), lbMax: lbLag[lbLag.length - 1], lbCpuMsPerSample }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}\n`);
   stopped = true;
   for (const req of streams) req.destroy();
 } catch (err) {
@@ -182,7 +195,9 @@ try {
 } finally {
   agent.destroy();
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  // A profiled baton-lb writes its profile on exit, after its shutdown (seconds at 10,000 apps).
+  const exitWaitMs = process.argv.includes('--profile') ? 15_000 : 300;
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => { c.once('exit', r); setTimeout(r, exitWaitMs); }) : undefined)));
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -71,7 +71,6 @@ export class HealthChecker {
   private readonly probe: Prober;
   /** Backends seen by the last sync, to skip unchanged ones. */
   private seen = new Map<string, Backend>();
-  private lastBackends: RouteTable['backends'] | undefined;
   private closed = false;
 
   constructor(private readonly options: HealthCheckerOptions) {
@@ -100,10 +99,12 @@ export class HealthChecker {
     return { kind: e.spec.kind, up: e.counter.up, status: e.counter.label(), last: e.last, failures: e.failures, downs: e.downs, changedAt: e.changedAt };
   }
 
-  /** Follows a new table: checks servers that arrived or changed, stops those that left. */
+  /**
+   * Follows a table built from scratch: checks servers that arrived or changed, stops those that left.
+   * Walks every backend (unchanged ones cheaply); a route patch goes to `syncChanged`.
+   */
   sync(table: RouteTable): void {
-    if (this.closed || table.backends === this.lastBackends) return;
-    this.lastBackends = table.backends;
+    if (this.closed) return;
     const wanted = new Set<string>();
     const seen = new Map<string, Backend>();
     for (const [name, backend] of table.backends) {
@@ -118,6 +119,43 @@ export class HealthChecker {
     }
     this.seen = seen;
     for (const [id, entry] of this.entries) if (!wanted.has(id)) this.remove(entry);
+  }
+
+  /**
+   * Follows route patches (which update the table's backends map in place): only the backends they
+   * replaced are looked at, O(their servers) whatever the size of the cluster. `changed` lists the
+   * versions that left and entered since the last sync, in any number per backend name; what counts
+   * is the version `table` holds now.
+   */
+  syncChanged(table: RouteTable, changed: { left: readonly Backend[]; entered: readonly Backend[] }): void {
+    if (this.closed) return;
+    const versions = new Map<string, Backend[]>();
+    for (const list of [changed.left, changed.entered]) {
+      for (const backend of list) {
+        const known = versions.get(backend.name);
+        if (known === undefined) versions.set(backend.name, [backend]);
+        else known.push(backend);
+      }
+    }
+    for (const [name, earlier] of versions) {
+      const backend = table.backends.get(name);
+      const wanted = new Set<string>();
+      if (backend?.healthCheck !== undefined) for (const server of backend.servers) wanted.add(server.id);
+      for (const version of earlier) {
+        for (const server of version.servers) {
+          if (wanted.has(server.id)) continue;
+          const entry = this.entries.get(server.id);
+          if (entry !== undefined && entry.backend === name) this.remove(entry);
+        }
+      }
+      if (backend === undefined) {
+        this.seen.delete(name);
+        continue;
+      }
+      if (this.seen.get(name) === backend) continue;
+      this.seen.set(name, backend);
+      if (backend.healthCheck !== undefined) for (const server of backend.servers) this.track(backend, server);
+    }
   }
 
   private track(backend: Backend, server: Server): void {

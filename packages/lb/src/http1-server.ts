@@ -807,8 +807,25 @@ export function createHttp1Server(
   tlsOptions?: TlsOptions,
 ): Http1Listener {
   const state: Http1ServerState = { options, connections: new Set(), closing: false, ...handlers };
+  // The timeouts' sweep runs only while the listener has connections: a cluster's thousands of idle
+  // service-port listeners cost no timer (one interval each fired thousands of callbacks a second).
+  const sweepMs = Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headTimeoutMs, options.keepAliveMs) / 4)));
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = (): void => {
+    if (state.connections.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const conn of state.connections) conn.check(now);
+  };
   const onSocket = (socket: Socket): void => {
     state.connections.add(new Http1Connection(socket, state));
+    if (sweeper === undefined) {
+      sweeper = setInterval(sweep, sweepMs);
+      sweeper.unref();
+    }
   };
   const server = (tlsOptions !== undefined
     ? new TlsServer({ handshakeTimeout: options.clientTimeoutMs, ...tlsOptions, allowHalfOpen: true }, onSocket)
@@ -817,16 +834,10 @@ export function createHttp1Server(
     server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     limitTlsHandshake(server as unknown as TlsServer, options.clientTimeoutMs);
   }
-  const sweepMs = Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headTimeoutMs, options.keepAliveMs) / 4)));
-  let sweeper: NodeJS.Timeout | undefined;
-  server.on('listening', () => {
-    sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const conn of state.connections) conn.check(now);
-    }, sweepMs);
-    sweeper.unref();
+  server.on('close', () => {
+    clearInterval(sweeper);
+    sweeper = undefined;
   });
-  server.on('close', () => clearInterval(sweeper));
   server.closeIdleConnections = () => {
     state.closing = true;
     for (const conn of state.connections) if (conn.idle) conn.destroy();

@@ -322,7 +322,8 @@ class LoadBalancerImpl implements LoadBalancer {
       const delta = this.delta;
       this.delta = undefined;
       if (delta !== undefined || Date.now() - this.lastPrune >= FULL_PRUNE_MS) this.retainServers(table, delta);
-      this.checks?.sync(table);
+      if (delta === 'full') this.checks?.sync(table);
+      else if (delta !== undefined) this.checks?.syncChanged(table, delta);
       if (table.certificateFiles !== previous.certificateFiles) this.loadCertificates(table);
       // A route patch keeps the listeners array (and the certificate list, unless a certificate
       // changed): then no listener is to open or close, unless an earlier bind failed (retried here,

@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '@baton/marathon';
+import { ClusterState, silentLogger } from '@baton/marathon';
 import { CheckCounter, checkSpecOf, spreadDelay, type CheckSpec, type ProbeResult } from '../src/health-check.js';
 import { HealthChecker } from '../src/health-checker.js';
 import { probe } from '../src/health-probe.js';
-import type { Backend } from '../src/route-table.js';
-import { makeBackend, makeServer, makeTable } from './helpers.js';
+import type { Backend, RouteTable } from '../src/route-table.js';
+import { RouteBuilder } from '../src/routes.js';
+import { makeBackend, makeServer, makeTable, startLocalLb } from './helpers.js';
 
 const HTTP_CHECK = { protocol: 'HTTP', path: '/health', intervalSeconds: 2, timeoutSeconds: 1, maxConsecutiveFailures: 3 };
 
@@ -134,5 +135,93 @@ describe('HealthChecker', () => {
     expect(calls.get(30003) ?? 0).toBeLessThanOrEqual(before + 1); // at most the one that was running
     expect(calls.get(30000)!).toBeGreaterThan(2);
     checker.close();
+  });
+
+  it('follows a route patch by looking only at the backends it replaced, whatever the table holds', async () => {
+    const checked = new Set<string>();
+    const checker = new HealthChecker({
+      connectTimeoutMs: 1000,
+      logger: silentLogger(),
+      probe: async (host, spec) => {
+        checked.add(`${host}:${spec.port}`);
+        return { passed: true, status: 'L7OK', code: 200, durationMs: 0 };
+      },
+    });
+    const slow = { ...HTTP_CHECK, intervalSeconds: 0.05 };
+    const others = Array.from({ length: 500 }, (_, i) => makeBackend(`other${i}`, [makeServer(`other${i}-0`, 20000 + i)], { healthCheck: HTTP_CHECK }));
+    const web = makeBackend('web', [makeServer('web-0', 30000), makeServer('web-1', 30001)], { healthCheck: slow });
+    const table = makeTable([...others, web]);
+    checker.sync(table);
+    expect(checker.size).toBe(502);
+
+    // A patch as RouteBuilder makes one: the map updated in place, the replaced versions listed.
+    const scaled = makeBackend('web', [makeServer('web-1', 30001), makeServer('web-2', 30002)], { healthCheck: slow });
+    const lookups = { get: 0, walks: 0 };
+    const map = table.backends;
+    const counted = new Proxy(map, {
+      get(target, prop) {
+        if (prop === 'get') lookups.get++;
+        if (prop === Symbol.iterator || prop === 'entries' || prop === 'values' || prop === 'keys' || prop === 'forEach') lookups.walks++;
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    map.set('web', scaled);
+    const patched: RouteTable = { ...table, backends: counted };
+    checker.syncChanged(patched, { left: [web], entered: [scaled] });
+    expect(lookups).toEqual({ get: 1, walks: 0 });
+    expect(checker.size).toBe(502);
+    expect(checker.view('web-0')).toBeUndefined();
+    expect(checker.view('web-2')).toBeDefined();
+    expect(checker.view('other7')).toBeUndefined(); // ids are the servers', not the backends'
+    expect(checker.view('other7-0')).toBeDefined();
+
+    // Two patches of one backend before a sync: what counts is the version the table holds.
+    const again = makeBackend('web', [makeServer('web-3', 30003)], { healthCheck: slow });
+    map.set('web', again);
+    const gone = makeBackend('web', [makeServer('web-1', 30001)], { healthCheck: slow });
+    checker.syncChanged(table, { left: [scaled, gone], entered: [gone, again] });
+    expect(['web-1', 'web-2', 'web-3'].map((id) => checker.view(id) !== undefined)).toEqual([false, false, true]);
+    checked.clear();
+    await new Promise((r) => setTimeout(r, 150));
+    expect([...checked].filter((address) => /:3000[0-3]$/.test(address))).toEqual(['127.0.0.1:30003']);
+    checker.close();
+  });
+
+  it('checks the tasks a scale-up adds and stops checking killed ones, when the table is patched (real LB)', async () => {
+    let seq = 0;
+    const taskOf = (appId: string) => ({ id: `${appId.slice(1)}.t${++seq}`, appId, host: '127.0.0.1', ports: [31000 + seq], state: 'TASK_RUNNING', startedAt: '2024-01-01T00:00:00.000Z' });
+    const appOf = (i: number, tasks: object[]) => ({
+      id: `/app${i}`,
+      instances: tasks.length,
+      labels: { HAPROXY_GROUP: 'external' },
+      networks: [{ mode: 'host' }],
+      portDefinitions: [{ port: 10000 + i, protocol: 'tcp' }],
+      healthChecks: [{ protocol: 'TCP', portIndex: 0, intervalSeconds: 60, timeoutSeconds: 5, maxConsecutiveFailures: 3 }],
+      tasks,
+    });
+    const state = new ClusterState();
+    state.replaceAll(Array.from({ length: 20 }, (_, i) => appOf(i, [taskOf(`/app${i}`)])));
+    const builder = new RouteBuilder({ groups: ['external'] });
+    const lb = await startLocalLb({ initialTable: builder.build(state) });
+    try {
+      expect(lb.checks!.size).toBe(20);
+      const first = state.tasksOf('/app3')[0];
+      const added = [taskOf('/app3'), taskOf('/app3')];
+      const change = state.replaceApp('/app3', appOf(3, [first, ...added]))!;
+      const scaled = builder.update(state, change);
+      expect(scaled.patch).toBeDefined(); // the case where the backends map is shared with the last table
+      await lb.apply(scaled);
+      expect(lb.checks!.size).toBe(22);
+      for (const task of added) expect(lb.checks!.view(`${task.id}:0`)).toMatchObject({ kind: 'tcp' });
+
+      await lb.apply(builder.update(state, state.replaceApp('/app3', appOf(3, [added[1]]))!));
+      expect(lb.checks!.size).toBe(20);
+      expect(lb.checks!.view(`${first.id}:0`)).toBeUndefined();
+      expect(lb.checks!.view(`${added[0].id}:0`)).toBeUndefined();
+      expect(lb.checks!.view(`${added[1].id}:0`)).toBeDefined();
+    } finally {
+      await lb.close(0);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { createBackoff, type Backoff } from './backoff.js';
 import { MarathonResponseError, type MarathonClient } from './client.js';
 import { AppListScanner } from './normalize.js';
 import { MarathonEventStream, leaderHostPort } from './event-stream.js';
+import { AppGroupIndex } from './group-index.js';
 import { silentLogger, type Logger } from './log.js';
 import type { ClusterState } from './state.js';
 import type { MarathonEvent } from './types.js';
@@ -106,6 +107,8 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   private readonly failedRefetches = new Map<string, () => Promise<void>>();
   /** Group checks waiting for their delay, by group id. */
   private readonly groupCheckTimers = new Map<string, NodeJS.Timeout>();
+  /** The state's apps by group, for group checks (a walk of every app per check was O(cluster)). */
+  private readonly groups: AppGroupIndex;
 
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
@@ -117,6 +120,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
   ) {
     super();
     this.client = options.client;
+    this.groups = new AppGroupIndex(state);
     this.logger = options.logger ?? silentLogger();
     this.eventTypes = options.eventTypes;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 300_000;
@@ -165,6 +169,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
       await this.loop;
       await this.resyncInFlight?.catch(() => undefined);
       await Promise.allSettled([...this.refetches.values()].map((r) => r.done));
+      this.groups.close();
       this.connected = false;
       this.updateStaleness();
       this.emit('status', this.status());
@@ -409,7 +414,7 @@ export class MarathonFeed extends EventEmitter<FeedEvents> {
       const known = this.state.getApp(id);
       if (!known || known.version !== version) stale.push(id);
     }
-    for (const app of this.state.apps()) if (inGroup(app.id) && !listed.has(app.id)) stale.push(app.id);
+    for (const id of this.groups.appsUnder(groupId)) if (!listed.has(id)) stale.push(id);
     if (stale.length > 0) this.logger.debug({ groupId, apps: stale.length }, 'group check: refetching apps that differ');
     for (const appId of stale) this.refetch(`app ${appId}`, () => this.refetchApp(appId));
   }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MarathonClient } from '../src/client.js';
@@ -219,6 +219,7 @@ describe('MarathonFeed', () => {
     const { state, feed } = startFeed([fake.url], { groupCheckDelayMs: 300 });
     await feed.ready();
     fake.requests.length = 0;
+    const walks = vi.spyOn(state, 'apps');
 
     fake.apps.set('/g/b', { ...rawApp('/g/b', [2, 9]), version: v2 }); // scaled: a new version
     fake.apps.set('/g/new', { ...rawApp('/g/new', [5]), version: v1 });
@@ -236,6 +237,12 @@ describe('MarathonFeed', () => {
     expect(listings).toEqual(['/v2/apps?id=%2Fg']); // one check, without tasks
     const appFetches = fake.requests.filter((r) => r.startsWith('/v2/apps/')).sort();
     expect(appFetches).toEqual(['/v2/apps/g/b?embed=app.tasks', '/v2/apps/g/c?embed=app.tasks', '/v2/apps/g/new?embed=app.tasks']);
+
+    // A second check reads the apps of the group from an index: no walk of every app per check.
+    fake.apps.delete('/g/a');
+    fake.send({ eventType: 'group_change_success', groupId: '/g', version: v2, timestamp: 'now' });
+    await waitFor(() => state.getApp('/g/a') === undefined);
+    expect(walks.mock.calls.length).toBeLessThanOrEqual(1);
   });
 
   it('buffers events that arrive during the resync and applies them after it', async () => {
