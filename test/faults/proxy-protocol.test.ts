@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,9 +22,11 @@ http.createServer((req, res) => res.end('xff=' + (req.headers['x-forwarded-for']
 `;
 
 let dir: string;
+let certFile: string;
 let sim: MarathonSimulator;
 let bin: Bin;
 let httpPort = 0;
+let httpsPort = 0;
 let admin = '';
 let servicePort = 0;
 let tlsPort = 0;
@@ -53,6 +57,13 @@ function v2Ipv6(src: string, sport: number): Buffer {
   b.writeUInt16BE(80, 50);
   return b;
 }
+/** The JSON access-log records the bin printed so far. */
+const accessRecords = (): Record<string, unknown>[] =>
+  bin
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const get = (host: string): string => `GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`;
 const bodyOf = (raw: string): string => raw.slice(raw.indexOf('\r\n\r\n') + 4);
 
@@ -60,7 +71,7 @@ beforeAll(async () => {
   ensureBuilt('lb');
   dir = mkdtempSync(join(tmpdir(), 'baton-faults-proxy-protocol-'));
   writeFileSync(join(dir, 'echo.cjs'), ECHO);
-  const certFile = join(dir, 'cert.pem');
+  certFile = join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=tls.test', '-keyout', `${certFile}.key`, '-out', `${certFile}.crt`], { stdio: 'ignore' });
   writeFileSync(certFile, readFileSync(`${certFile}.crt`, 'utf8') + readFileSync(`${certFile}.key`, 'utf8'));
   sim = new MarathonSimulator({ heartbeatMs: 200, exec: true, logger: silentLogger() });
@@ -80,9 +91,11 @@ beforeAll(async () => {
   bin = startBin('lb', 'baton-lb', [
     '--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0',
     '--app-id-port', '0', '--admin-port', '0', '--proxy-protocol', '--timeout-http-request', '1s',
+    '--ssl-certs', certFile, '--access-log', 'json',
   ]);
-  const [, http, adminPort] = await bin.line(/listening on 127\.0\.0\.1: http=(\d+) https=\d+ app-id=\d+ admin=(\d+)/);
+  const [, http, https, adminPort] = await bin.line(/listening on 127\.0\.0\.1: http=(\d+) https=(\d+) app-id=\d+ admin=(\d+)/);
   httpPort = Number(http);
+  httpsPort = Number(https);
   admin = `http://127.0.0.1:${adminPort}`;
   await waitFor(async () => {
     const status = await getJson<{ listeners: { backend?: string }[] }>(`${admin}/_baton/status`);
@@ -111,6 +124,21 @@ describe('PROXY protocol (the real bin)', () => {
     expect(bodyOf(v2v6)).toBe('xff=2001:db8::5');
     const unknown = await rawExchange(httpPort, 'PROXY UNKNOWN\r\n' + get('web.test'));
     expect(bodyOf(unknown)).toBe('xff=127.0.0.1'); // the connection's own address
+    // The access log names the header's client too.
+    await waitFor(() => accessRecords().some((r) => r.client_ip === '198.51.100.20' && r.client_port === 6000 && r.frontend_name === 'marathon_http_in'), 5_000, 20);
+  }, 20_000);
+
+  it('--proxy-protocol on :443: the header, then the TLS handshake on the same connection', async () => {
+    const raw = connect(httpsPort, '127.0.0.1');
+    await once(raw, 'connect');
+    raw.write(v2Ipv4([198, 51, 100, 77], 7000));
+    const socket = tlsConnect({ socket: raw, servername: 'web.test', rejectUnauthorized: false });
+    let data = '';
+    socket.on('data', (c: Buffer) => (data += c.toString('latin1')));
+    await once(socket, 'secureConnect');
+    socket.write(get('web.test'));
+    await once(socket, 'close');
+    expect(bodyOf(data)).toBe('xff=198.51.100.77');
   }, 20_000);
 
   it('HAPROXY_{n}_BACKEND_NETWORK_ALLOWED_ACL judges the header\'s address', async () => {
@@ -132,6 +160,7 @@ describe('PROXY protocol (the real bin)', () => {
     expect(statusOf(await rawExchange(tcpPort, Buffer.concat([v2Ipv4([203, 0, 113, 9], 1), Buffer.from(get('x'))])))).toBe(200);
     expect(await rawExchange(tcpPort, 'PROXY TCP4 198.51.100.8 127.0.0.1 5000 80\r\n' + get('x'))).toBe('');
     expect(await rawExchange(tcpPort, get('x'))).toBe('');
+    await waitFor(() => accessRecords().some((r) => r.msg === 'tcp' && r.client_ip === '203.0.113.8'), 5_000, 20);
   }, 20_000);
 
   it('missing, malformed and trickled headers are closed within the deadline and counted; other clients are served meanwhile', async () => {
