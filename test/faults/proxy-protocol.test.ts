@@ -31,6 +31,7 @@ let admin = '';
 let servicePort = 0;
 let tlsPort = 0;
 let tcpPort = 0;
+let tls12Port = 0;
 
 const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 function v2Ipv4(src: number[], sport: number): Buffer {
@@ -79,6 +80,7 @@ beforeAll(async () => {
   servicePort = await freePort();
   tlsPort = await freePort();
   tcpPort = await freePort();
+  tls12Port = await freePort();
   const app = (id: string, port: number, labels: Record<string, string>) =>
     sim.createApp({ id, cmd: `${process.execPath} ${join(dir, 'echo.cjs')}`, instances: 1, portDefinitions: [{ port }], labels: { HAPROXY_GROUP: 'external', ...labels } });
   await app('/web', 0, { HAPROXY_0_VHOST: 'web.test' });
@@ -86,7 +88,8 @@ beforeAll(async () => {
   await app('/svc', servicePort, { HAPROXY_0_MODE: 'http', HAPROXY_0_BIND_OPTIONS: 'accept-proxy' });
   await app('/tcp', tcpPort, { HAPROXY_0_MODE: 'tcp', HAPROXY_0_BIND_OPTIONS: 'accept-proxy', HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL: '203.0.113.0/24' });
   await app('/tls', tlsPort, { HAPROXY_0_MODE: 'http', HAPROXY_0_BIND_OPTIONS: `ssl crt ${certFile} ssl-min-ver TLSv1.3 frobnicate 3` });
-  for (const id of ['/web', '/acl', '/svc', '/tcp', '/tls']) await sim.waitForRunning(id, 1);
+  await app('/tls12', tls12Port, { HAPROXY_0_MODE: 'http', HAPROXY_0_BIND_OPTIONS: `ssl crt ${certFile} ciphers ECDHE-RSA-AES256-GCM-SHA384` });
+  for (const id of ['/web', '/acl', '/svc', '/tcp', '/tls', '/tls12']) await sim.waitForRunning(id, 1);
 
   bin = startBin('lb', 'baton-lb', [
     '--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0',
@@ -100,7 +103,7 @@ beforeAll(async () => {
   await waitFor(async () => {
     const status = await getJson<{ listeners: { backend?: string }[] }>(`${admin}/_baton/status`);
     const served = statusOf(await rawExchange(httpPort, ['PROXY TCP4 203.0.113.7 127.0.0.1 5000 80\r\n', get('web.test')])) === 200;
-    return served && status.body.listeners.filter((l) => l.backend?.startsWith('svc_') || l.backend?.startsWith('tls_') || l.backend?.startsWith('tcp_')).length === 3;
+    return served && status.body.listeners.filter((l) => l.backend?.startsWith('svc_') || l.backend?.startsWith('tls_') || l.backend?.startsWith('tcp_') || l.backend?.startsWith('tls12_')).length === 4;
   }, 30_000, 100);
 }, 60_000);
 
@@ -187,10 +190,10 @@ describe('PROXY protocol (the real bin)', () => {
     await waitFor(async () => (metric(await getText(`${admin}/metrics`), 'baton_lb_proxy_header_refused_total') ?? 0) >= before + 6, 5_000, 50);
   }, 30_000);
 
-  it('ssl crt + ssl-min-ver TLSv1.3 on a service port: TLS 1.3 served, a TLS 1.2 client refused; unknown options are route problems', async () => {
-    const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+  it('ssl crt + ssl-min-ver TLSv1.3 on a service port: TLS 1.3 served, a TLS 1.2 client refused; ciphers applied; unknown options are route problems', async () => {
+    const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3', port = tlsPort, ciphers?: string) =>
       new Promise<{ protocol?: string | null; body?: string; error?: string }>((resolve) => {
-        const socket = tlsConnect({ port: tlsPort, host: '127.0.0.1', servername: 'tls.test', rejectUnauthorized: false, maxVersion });
+        const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'tls.test', rejectUnauthorized: false, maxVersion, ...(ciphers ? { ciphers } : {}) });
         let data = '';
         let protocol: string | null = null;
         socket.on('secureConnect', () => {
@@ -204,6 +207,9 @@ describe('PROXY protocol (the real bin)', () => {
     expect(await handshake('TLSv1.3')).toEqual({ protocol: 'TLSv1.3', body: 'xff=127.0.0.1' });
     const old = await handshake('TLSv1.2');
     expect(old.error).toMatch(/alert|version|socket hang up|ECONNRESET/i);
+    // `ciphers`: a TLS 1.2 client offering only a cipher outside the list is refused.
+    expect(await handshake('TLSv1.2', tls12Port, 'ECDHE-RSA-AES256-GCM-SHA384')).toEqual({ protocol: 'TLSv1.2', body: 'xff=127.0.0.1' });
+    expect((await handshake('TLSv1.2', tls12Port, 'ECDHE-RSA-AES128-GCM-SHA256')).error).toMatch(/alert|handshake|socket hang up|ECONNRESET/i);
     const status = await getJson<{ problems: { appId: string; kind: string; message: string }[] }>(`${admin}/_baton/status`);
     expect(status.body.problems).toContainEqual(expect.objectContaining({ appId: '/tls', kind: 'bind-option', message: expect.stringContaining('frobnicate 3') }));
     expect(metric(await getText(`${admin}/metrics`), 'baton_lb_route_problems', '{kind="bind-option"}')).toBe(1);
