@@ -306,6 +306,8 @@ export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedSt
     metric('baton_lb_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log sink could not keep up.');
     lines.push(`baton_lb_access_log_dropped_total ${source.lb.accessLog.dropped}`);
   }
+  metric('baton_lb_proxy_header_refused_total', 'counter', 'Connections closed on accept-proxy listeners: PROXY protocol header missing, malformed or late.');
+  lines.push(`baton_lb_proxy_header_refused_total ${source.lb.stats.proxyHeaderRefused}`);
   metric('baton_lb_route_problems', 'gauge', 'Problems in the current route table, by kind (each affects only its app port).');
   const kinds = new Map<string, number>();
   for (const p of source.lb.problems()) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);

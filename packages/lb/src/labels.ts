@@ -6,6 +6,7 @@
 
 import { isIP } from 'node:net';
 import type { Balance, BasicAuth, ProxyMode, RouteProblem } from './route-table.js';
+import { parseBindOptions } from './bind-options.js';
 
 /** The settings of one app service port n, from the `HAPROXY_{n}_*` labels (defaults applied). */
 export interface PortLabels {
@@ -353,7 +354,10 @@ function parsePortLabels(
   }
 
   const bindOptions = text('BIND_OPTIONS');
-  if (bindOptions !== undefined) port.bindOptions = bindOptions;
+  if (bindOptions !== undefined) {
+    port.bindOptions = bindOptions;
+    for (const problem of parseBindOptions(bindOptions).problems) warn('BIND_OPTIONS', 'bind-option', problem);
+  }
 
   const balance = raw.get('BALANCE');
   if (balance !== undefined) {

@@ -14,6 +14,7 @@ import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
 import type { FrontRequest } from './front-request.js';
 import { NO_SERVER, type AccessLog } from './access-log.js';
 import { admit, clientAddress, MESSAGES, originForm, type Answer, type FrontendKind } from './admission.js';
+import { clientEndpoint } from './proxy-accept.js';
 
 export interface Timeouts {
   /** Connecting to a server (HAProxy `timeout connect`). */
@@ -322,8 +323,8 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
 /** The access-log line of a request answered by the proxy itself (HAProxy: backend = frontend, `<NOSRV>`). */
 function logAnswered(log: AccessLog, req: FrontRequest, frontend: Frontend, acceptedAt: number, status: number): void {
   log.http({
-    clientIp: clientAddress(req.socket.remoteAddress),
-    clientPort: req.socket.remotePort ?? 0,
+    clientIp: clientAddress(clientEndpoint(req.socket).address),
+    clientPort: clientEndpoint(req.socket).port ?? 0,
     acceptedAt,
     frontend: frontend.name,
     backend: frontend.name,
@@ -348,7 +349,7 @@ function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontReque
     const raw = req.rawHeaders;
     const head = readHead(raw, ctx.overwriteForwardedProto === true);
     const url = req.url;
-    const clientIp = clientAddress(req.socket.remoteAddress);
+    const clientIp = clientAddress(clientEndpoint(req.socket).address);
     const admission = admit(
       {
         frontend,
@@ -428,7 +429,7 @@ class ProxyExchange implements UpstreamHandler {
     this.backendCounters = ctx.stats.backend(backend.name);
     if (ctx.accessLog !== undefined) {
       this.acceptedAt = Date.now();
-      this.clientPort = res.socket.remotePort ?? 0;
+      this.clientPort = clientEndpoint(res.socket).port ?? 0;
     }
     const forward = head.forward;
     let path = originForm(url);

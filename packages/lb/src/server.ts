@@ -3,13 +3,15 @@
 
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, Server as NetServer, type AddressInfo, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { silentLogger, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
 import { createAdminServer, type AdminSource } from './admin.js';
 import { checkBasicAuth } from './auth.js';
 import { Balancer, PassiveHealth, type PassiveHealthOptions } from './balancer.js';
 import { HealthChecker } from './health-checker.js';
 import type { AccessLog } from './access-log.js';
+import { parseBindOptions, type BindOptions } from './bind-options.js';
+import { acceptProxyProtocol } from './proxy-accept.js';
 import { createRequestHandler, DEFAULT_TIMEOUTS, type Frontend, type FrontendKind, type ProxyContext, type Timeouts } from './proxy.js';
 import type { Backend, BasicAuth, RouteProblem, RouteTable } from './route-table.js';
 import { Counters, LbStats } from './stats.js';
@@ -68,6 +70,8 @@ export interface LoadBalancerOptions {
   activeChecks?: boolean | { maxConcurrent?: number };
   /** One line per HTTP request and TCP connection (access-log.ts); none when undefined. */
   accessLog?: AccessLog;
+  /** `--proxy-protocol`: :80, :443 and the app-id port take a PROXY protocol header (v1 or v2) on each connection. */
+  proxyProtocol?: boolean;
 }
 
 export interface ListenerInfo {
@@ -80,6 +84,8 @@ export interface ListenerInfo {
   boundPort?: number;
   mode: 'http' | 'tcp';
   tls: boolean;
+  /** Connections start with a PROXY protocol header (`accept-proxy`, `--proxy-protocol`). */
+  acceptProxy?: boolean;
   backend?: string;
   connections: number;
 }
@@ -137,6 +143,7 @@ interface ServiceSpec {
   address: string;
   backend: Backend;
   spec: string;
+  bind: BindOptions;
 }
 
 function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
@@ -433,7 +440,9 @@ class LoadBalancerImpl implements LoadBalancer {
       const address = this.resolveBindAddr(entry.bindAddr);
       const key = `${address}|${entry.port}`;
       if (wanted.has(key)) continue;
-      wanted.set(key, { key, port: entry.port, address, backend, spec: `${backend.mode}|${backend.sslCert ?? ''}` });
+      const bind = parseBindOptions(backend.bindOptions);
+      const spec = `${backend.mode}|${backend.sslCert ?? ''}|${bind.acceptProxy}|${bind.ssl}|${bind.crt ?? ''}|${bind.ciphers ?? ''}|${bind.minVersion ?? ''}`;
+      wanted.set(key, { key, port: entry.port, address, backend, spec, bind });
     }
     return wanted;
   }
@@ -506,7 +515,9 @@ class LoadBalancerImpl implements LoadBalancer {
   private async openFixed(kind: FrontendKind, name: string, port: number, tls: boolean): Promise<Listener> {
     const frontend = this.frontend(name, kind, tls);
     const server = this.createHttpListener(frontend, tls ? { SNICallback: this.certs.sniCallback } : undefined);
-    const listener = this.track(server, frontend, { name, kind, address: this.bindAddress, port, mode: 'http', tls, connections: 0 });
+    const acceptProxy = this.options.proxyProtocol === true;
+    if (acceptProxy) this.acceptProxy(server, frontend, this.timeouts.httpRequestMs);
+    const listener = this.track(server, frontend, { name, kind, address: this.bindAddress, port, mode: 'http', tls, acceptProxy, connections: 0 });
     if (tls) {
       this.httpsListener = listener;
       this.setDefaultCertificate();
@@ -519,15 +530,25 @@ class LoadBalancerImpl implements LoadBalancer {
   }
 
   private async openService(want: ServiceSpec): Promise<Listener> {
-    const { backend } = want;
+    const { backend, bind } = want;
     const name = `${backend.name}`;
-    const tls = backend.sslCert !== undefined && backend.sslCert !== '';
+    const certFile = backend.sslCert || (bind.ssl ? bind.crt : undefined);
+    if (bind.ssl && certFile === undefined) throw new Error(`ssl in HAPROXY_${backend.portIndex}_BIND_OPTIONS needs a certificate (crt FILE, or HAPROXY_${backend.portIndex}_SSL_CERT)`);
+    const tls = certFile !== undefined;
     const frontend = this.frontend(`${name}`, 'service', tls);
     frontend.backendName = backend.name;
-    let tlsOptions: { cert: string; key: string } | undefined;
+    let tlsOptions: TlsOptions | undefined;
     if (tls) {
-      const cert = loadCertificate(backend.sslCert!);
+      const cert = loadCertificate(certFile);
       tlsOptions = { cert: cert.pem, key: cert.pem };
+      if (bind.minVersion !== undefined) tlsOptions.minVersion = bind.minVersion;
+      if (bind.ciphers !== undefined) tlsOptions.ciphers = bind.ciphers;
+      // A bad cipher list or version: the port's problem, named, before anything listens.
+      try {
+        createSecureContext(tlsOptions);
+      } catch (err) {
+        throw new Error(`HAPROXY_${backend.portIndex}_BIND_OPTIONS: ${(err as Error).message}`);
+      }
     }
     let server: NetServer;
     if (backend.mode === 'tcp') {
@@ -540,6 +561,7 @@ class LoadBalancerImpl implements LoadBalancer {
     } else {
       server = this.createHttpListener(frontend, tlsOptions);
     }
+    if (bind.acceptProxy) this.acceptProxy(server, frontend, backend.mode === 'tcp' ? this.timeouts.clientMs : this.timeouts.httpRequestMs);
     const listener = this.track(server, frontend, {
       name,
       kind: 'service',
@@ -547,6 +569,7 @@ class LoadBalancerImpl implements LoadBalancer {
       port: want.port,
       mode: backend.mode,
       tls,
+      acceptProxy: bind.acceptProxy,
       backend: backend.name,
       connections: 0,
     });
@@ -578,6 +601,18 @@ class LoadBalancerImpl implements LoadBalancer {
       onUpgrade: createUpgradeHandler(this.ctx, frontend),
       onConnect: refuseConnect,
     }, tlsOptions);
+  }
+
+  /** PROXY header first on each connection of `server` (before its TLS/HTTP/TCP handling). */
+  private acceptProxy(server: NetServer, frontend: Frontend, deadlineMs: number): void {
+    acceptProxyProtocol(server, {
+      deadlineMs,
+      onRefused: (reason) => {
+        frontend.counters.ereq++;
+        this.stats.proxyHeaderRefused++;
+        this.logger.debug({ listener: frontend.name, reason }, 'connection refused: PROXY header');
+      },
+    });
   }
 
   private track(server: NetServer, frontend: Frontend, info: ListenerInfo): Listener {

@@ -29,6 +29,8 @@ export class LbStats {
   readonly frontends = new Map<string, Counters>();
   readonly backends = new Map<string, Counters>();
   readonly servers = new Map<string, Counters>();
+  /** Connections closed for want of a valid PROXY protocol header within its deadline. */
+  proxyHeaderRefused = 0;
 
   frontend(name: string): Counters {
     let c = this.frontends.get(name);

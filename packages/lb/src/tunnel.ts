@@ -12,6 +12,7 @@ import { forwardUpgrade, sendAnswer, type Frontend, type ProxyContext } from './
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
 import { NO_SERVER } from './access-log.js';
+import { clientEndpoint } from './proxy-accept.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -157,8 +158,8 @@ function tunnelClosed(ctx: ProxyContext, serverId: string, sc: Counters, bc: Cou
 /** The tcplog line of a TCP connection (when there is an access log): `Tc` = connect time, -1 when none. */
 function logTcp(ctx: ProxyContext, frontend: Frontend, client: Socket, acceptedAt: number, backend: string, server: string, Tc: number, bytes: number, termination: string): void {
   ctx.accessLog?.tcp({
-    clientIp: clientAddress(client.remoteAddress),
-    clientPort: client.remotePort ?? 0,
+    clientIp: clientAddress(clientEndpoint(client).address),
+    clientPort: clientEndpoint(client).port ?? 0,
     acceptedAt,
     frontend: frontend.name,
     backend,
@@ -179,7 +180,7 @@ export function createTcpHandler(ctx: ProxyContext, frontend: Frontend): (client
     client.pause();
     client.on('error', () => client.destroy());
     const backend = frontend.backendName === undefined ? undefined : ctx.table().backends.get(frontend.backendName);
-    const clientIp = clientAddress(client.remoteAddress);
+    const clientIp = clientAddress(clientEndpoint(client).address);
     if (backend === undefined || !networkAllowed(backend, clientIp)) {
       counters.ereq++;
       if (acceptedAt !== 0) logTcp(ctx, frontend, client, acceptedAt, frontend.name, NO_SERVER, -1, 0, 'PR');
@@ -252,7 +253,7 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
       forward.push(raw[i], raw[i + 1]);
     }
     const url = req.url ?? '/';
-    const clientIp = clientAddress(req.socket.remoteAddress);
+    const clientIp = clientAddress(clientEndpoint(req.socket).address);
     const admission = admit(
       {
         frontend,

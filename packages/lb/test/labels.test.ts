@@ -4,6 +4,18 @@ import { NOT_APPLICABLE_MESSAGE, cidrError, isValidVhost, parseAppLabels, parseB
 const parse = (labels: Record<string, string>, ports = 2, strictMode = false) =>
   parseAppLabels('/web', labels, ports, { strictMode });
 
+describe('HAPROXY_{n}_BIND_OPTIONS', () => {
+  it('options baton-lb does not apply are warnings of that port, the port still served', () => {
+    const result = parse({ HAPROXY_1_BIND_OPTIONS: 'accept-proxy maxconn 100 v4v6' });
+    expect(result.ports[1]).toMatchObject({ bindOptions: 'accept-proxy maxconn 100 v4v6', badLabels: [] });
+    expect(result.problems).toEqual([
+      // An option's arguments cannot be told from the next unknown option: named together, up to a known one.
+      { appId: '/web', portIndex: 1, label: 'HAPROXY_1_BIND_OPTIONS', kind: 'bind-option', message: 'HAPROXY_1_BIND_OPTIONS: maxconn 100 v4v6: not applied by baton-lb; ignored', severity: 'warning' },
+    ]);
+    expect(parse({ HAPROXY_0_BIND_OPTIONS: 'accept-proxy ssl crt /a.pem ssl-min-ver TLSv1.2' }).problems).toEqual([]);
+  });
+});
+
 describe('parseBool (marathon-lb: true|t|yes|y, any case)', () => {
   it.each([
     ['true', true],
