@@ -61,6 +61,9 @@ Listeners:
       --admin-port N               Admin/stats port (default 9090)
       --admin-auth USER:PASS       Basic auth on the admin port (not on /_haproxy_health_check)
       --dont-bind-http-https       Do not bind the HTTP and HTTPS ports
+      --http2                      Offer HTTP/2 (ALPN h2) on the HTTPS port, as HAProxy's
+                                   "alpn h2,http/1.1"; TLS service ports follow their
+                                   HAPROXY_{n}_BIND_OPTIONS (default off, as marathon-lb)
       --overwrite-forwarded-proto  Set X-Forwarded-Proto (http/https) instead of passing the client's
                                    through (marathon-lb passes it through and adds https on TLS); use
                                    when clients outside trusted networks reach the plain HTTP port
@@ -133,6 +136,8 @@ export interface CliOptions {
   maxConcurrentChecks: number;
   /** --overwrite-forwarded-proto: set X-Forwarded-Proto instead of passing the client's through. */
   overwriteForwardedProto: boolean;
+  /** --http2: offer h2 through ALPN on the HTTPS port. */
+  http2: boolean;
   help: boolean;
   /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
   ignored: string[];
@@ -182,6 +187,7 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--no-active-checks': { key: 'noActiveChecks', kind: 'bool' },
   '--max-concurrent-checks': { key: 'maxConcurrentChecks', kind: 'int' },
   '--overwrite-forwarded-proto': { key: 'overwriteForwardedProto', kind: 'bool' },
+  '--http2': { key: 'http2', kind: 'bool' },
   '--help': { key: 'help', kind: 'bool' },
   '-h': { key: 'help', kind: 'bool' },
 };
@@ -239,6 +245,7 @@ export function parseArgs(argv: string[]): CliOptions {
     activeChecks: true,
     maxConcurrentChecks: 500,
     overwriteForwardedProto: false,
+    http2: false,
     help: false,
     ignored: [],
   };
@@ -443,6 +450,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     adminAuth: opts.adminAuth,
     timeouts: opts.timeouts,
     overwriteForwardedProto: opts.overwriteForwardedProto,
+    http2: opts.http2,
     initialTable: builder.build(state),
     feedStatus,
     stateFileStatus: () => writer?.status(),

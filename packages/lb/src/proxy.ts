@@ -11,7 +11,13 @@ import type { Counters, LbStats } from './stats.js';
 import type { Upstreams } from './upstream.js';
 import type { Socket } from 'node:net';
 import type { UpstreamHandler, UpstreamRequest } from './http1-upstream.js';
-import type { FrontRequest } from './http1-server.js';
+import type { FrontRequest as Http1Request } from './http1-server.js';
+
+/** A client request and its response as the proxy uses them: an HTTP/1.1 request, or an HTTP/2 stream (http2-server.ts). */
+export type FrontRequest = Pick<
+  Http1Request,
+  'method' | 'url' | 'rawHeaders' | 'socket' | 'http10' | 'headersSent' | 'onAbort' | 'body' | 'whenBodyReady' | 'writeContinue' | 'writeHead' | 'write' | 'onceDrain' | 'end' | 'respond' | 'switchProtocols' | 'destroy'
+>;
 import { NO_SERVER, type AccessLog } from './access-log.js';
 import { admit, clientAddress, MESSAGES, originForm, type Answer, type FrontendKind } from './admission.js';
 
