@@ -166,6 +166,10 @@ describe('HTTP/2 through ALPN (the real bin)', () => {
         stream.on('error', reject);
       });
       expect(split.cookie).toBe('a=1; b=2');
+      // A Host field beside :authority is ignored (as HAProxy does, against HTTP/2 desync).
+      const smuggled = await h2request(session, { ':path': '/h', ':authority': 'web.test', host: 'private.test' });
+      expect(smuggled.status).toBe(200);
+      expect((JSON.parse(smuggled.body.toString()) as { headers: Record<string, string> }).headers.host).toBe('web.test');
     } finally {
       session.close();
     }
@@ -241,6 +245,32 @@ describe('HTTP/2 through ALPN (the real bin)', () => {
       expect((await h2request(session, { ':path': '/after', ':authority': 'web.test' })).status).toBe(200);
     } finally {
       session.close();
+    }
+  }, 30_000);
+
+  it('a client that opens and resets 2,000 streams at once (rapid reset) leaks nothing; new connections are served', async () => {
+    const frontendConnections = async (): Promise<number> =>
+      metric(await getText(`${admin}/metrics`), 'baton_lb_frontend_active_connections', '{frontend="marathon_https_in"}') ?? -1;
+    const session = h2session(httpsPort);
+    await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    for (let i = 0; i < 2_000 && !session.closed && !session.destroyed; i++) {
+      try {
+        const stream = session.request({ ':path': `/flood/${i}`, ':authority': 'web.test' });
+        stream.on('error', () => {});
+        stream.close(constants.NGHTTP2_CANCEL);
+      } catch {
+        break; // the server sent GOAWAY
+      }
+    }
+    session.close();
+    await closed;
+    await waitFor(async () => (await backendSessions()) === 0 && (await frontendConnections()) === 0, 10_000, 50);
+    const fresh = h2session(httpsPort);
+    try {
+      expect((await h2request(fresh, { ':path': '/after-flood', ':authority': 'web.test' })).status).toBe(200);
+    } finally {
+      fresh.close();
     }
   }, 30_000);
 

@@ -239,8 +239,8 @@ export class H2Request {
 }
 
 /**
- * An HTTP/2 request's fields as HTTP/1.1 carries them: `:authority` becomes `host` (a `host` field
- * naming another authority is kept, and refused as a second Host), cookies are joined into one
+ * An HTTP/2 request's fields as HTTP/1.1 carries them: `:authority` becomes `host`, and a `host`
+ * field is then ignored (as HAProxy does, against HTTP/2 desync attacks); cookies are joined into one
  * header (RFC 9113 §8.2.3), and a body without a length is marked chunked for the server.
  */
 export function toHttp1Headers(raw: string[], hasBody: boolean): string[] {
@@ -260,13 +260,10 @@ export function toHttp1Headers(raw: string[], hasBody: boolean): string[] {
       continue;
     }
     if (name === 'content-length') hasLength = true;
-    if (name === 'host' && authority !== undefined && value.toLowerCase() === authority.toLowerCase()) continue;
     out.push(name, value);
   }
   if (authority !== undefined) {
-    // A `host` seen before `:authority` (pseudo-headers come first, so only in a malformed order).
-    const at = out.indexOf('host');
-    if (at !== -1 && at % 2 === 0 && out[at + 1].toLowerCase() === authority.toLowerCase()) out.splice(at, 2);
+    for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'host') out.splice(i, 2);
     out.unshift('host', authority);
   }
   if (cookie !== undefined) out.push('cookie', cookie);
