@@ -23,6 +23,13 @@ const CLIENTS = opt('clients', 10);
 const STREAMS = opt('streams', 10);
 const children = [];
 const tmp = mkdtempSync(join(tmpdir(), 'bench-http2-'));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
 
 function freePort() {
   return new Promise((resolve) => {
