@@ -1,7 +1,8 @@
 // HTTP/2 through ALPN on the real baton-lb bin: :443 with --http2, and a TLS service port whose
 // HAPROXY_0_BIND_OPTIONS has `alpn h2,http/1.1`. Streams are proxied to HTTP/1.1 backends with the
 // routing, auth, redirects and X-Forwarded-* headers of HTTP/1.1; many streams share one connection
-// under the concurrent-stream limit; streams reset mid-response leave nothing behind.
+// under the concurrent-stream limit; an oversized header list is refused; streams reset mid-response
+// or in a flood leave nothing behind.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -273,6 +274,22 @@ describe('HTTP/2 through ALPN (the real bin)', () => {
       fresh.close();
     }
   }, 30_000);
+
+  it('a header list over the limit is refused; the connection goes on', async () => {
+    const session = h2session(httpsPort);
+    try {
+      await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+      const outcome = await h2request(session, { ':path': '/big-head', ':authority': 'web.test', 'x-big': 'x'.repeat(40_000) }).then(
+        (r) => `status ${r.status}`,
+        (err: NodeJS.ErrnoException) => `error ${err.code}`,
+      );
+      // nghttp2 resets the stream (beyond SETTINGS_MAX_HEADER_LIST_SIZE = the HTTP/1.1 head limit).
+      expect(['error ERR_HTTP2_STREAM_ERROR', 'status 431']).toContain(outcome);
+      expect((await h2request(session.closed || session.destroyed ? h2session(httpsPort) : session, { ':path': '/small', ':authority': 'web.test' })).status).toBe(200);
+    } finally {
+      session.close();
+    }
+  }, 20_000);
 
   it('a TLS service port with `alpn h2,http/1.1` speaks HTTP/2, and HTTP/1.1 clients on the same ports still work', async () => {
     const session = h2session(svcPort);
