@@ -14,12 +14,14 @@ export interface BindOptions {
   ciphers?: string;
   /** `ssl-min-ver`. */
   minVersion?: TlsVersion;
+  /** `alpn LIST`: the protocols offered on a TLS bind (HTTP/2 when it lists `h2`). */
+  alpn?: string[];
   /** One message per word not applied (unknown, unsupported, or with a bad value). */
   problems: string[];
 }
 
 const MIN_VERSIONS: Record<string, TlsVersion> = { 'TLSv1.0': 'TLSv1', 'TLSv1.1': 'TLSv1.1', 'TLSv1.2': 'TLSv1.2', 'TLSv1.3': 'TLSv1.3' };
-const KNOWN = new Set(['accept-proxy', 'ssl', 'crt', 'ciphers', 'ciphersuites', 'ssl-min-ver']);
+const KNOWN = new Set(['accept-proxy', 'ssl', 'crt', 'ciphers', 'ciphersuites', 'ssl-min-ver', 'alpn']);
 
 export function parseBindOptions(text: string | undefined): BindOptions {
   const out: BindOptions = { acceptProxy: false, ssl: false, problems: [] };
@@ -52,6 +54,11 @@ export function parseBindOptions(text: string | undefined): BindOptions {
       case 'ciphersuites': {
         const list = value();
         if (list !== undefined) ciphers.push(list);
+        break;
+      }
+      case 'alpn': {
+        const list = value()?.split(',').filter((p) => p !== '');
+        if (list !== undefined && list.length > 0) out.alpn = list;
         break;
       }
       case 'ssl-min-ver': {

@@ -64,6 +64,9 @@ Listeners:
       --proxy-protocol             HTTP, HTTPS and app-id ports take a PROXY protocol header (v1 or v2)
                                    on each connection, as HAProxy's accept-proxy (behind a cloud LB);
                                    the client address then comes from it
+      --http2                      Offer HTTP/2 (ALPN h2) on the HTTPS port, as HAProxy's
+                                   "alpn h2,http/1.1"; TLS service ports follow their
+                                   HAPROXY_{n}_BIND_OPTIONS (default off, as marathon-lb)
       --overwrite-forwarded-proto  Set X-Forwarded-Proto (http/https) instead of passing the client's
                                    through (marathon-lb passes it through and adds https on TLS); use
                                    when clients outside trusted networks reach the plain HTTP port
@@ -138,6 +141,8 @@ export interface CliOptions {
   overwriteForwardedProto: boolean;
   /** --proxy-protocol: :80, :443 and the app-id port take a PROXY protocol header. */
   proxyProtocol: boolean;
+  /** --http2: offer h2 through ALPN on the HTTPS port. */
+  http2: boolean;
   help: boolean;
   /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
   ignored: string[];
@@ -188,6 +193,7 @@ const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | '
   '--max-concurrent-checks': { key: 'maxConcurrentChecks', kind: 'int' },
   '--overwrite-forwarded-proto': { key: 'overwriteForwardedProto', kind: 'bool' },
   '--proxy-protocol': { key: 'proxyProtocol', kind: 'bool' },
+  '--http2': { key: 'http2', kind: 'bool' },
   '--help': { key: 'help', kind: 'bool' },
   '-h': { key: 'help', kind: 'bool' },
 };
@@ -246,6 +252,7 @@ export function parseArgs(argv: string[]): CliOptions {
     maxConcurrentChecks: 500,
     overwriteForwardedProto: false,
     proxyProtocol: false,
+    http2: false,
     help: false,
     ignored: [],
   };
@@ -451,6 +458,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     timeouts: opts.timeouts,
     overwriteForwardedProto: opts.overwriteForwardedProto,
     proxyProtocol: opts.proxyProtocol,
+    http2: opts.http2,
     initialTable: builder.build(state),
     feedStatus,
     stateFileStatus: () => writer?.status(),

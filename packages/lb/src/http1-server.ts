@@ -20,7 +20,7 @@
 import { Server as NetServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { Server as TlsServer, type TlsOptions } from 'node:tls';
+import { Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { AfterHead, createNativeParser, type HttpParser, type MessageHead } from './native-http-parser.js';
 
 
@@ -797,13 +797,14 @@ export function limitTlsHandshake(server: TlsServer, ms: number): void {
 }
 
 /**
- * An HTTP/1.1 listener (HTTPS when `tlsOptions` is given). `onUpgrade` gets Upgrade requests (see
+ * An HTTP/1.1 listener (HTTPS when `tlsOptions` is given; with `onHttp2`, connections that negotiated
+ * `h2` through ALPN are handed to it). `onUpgrade` gets Upgrade requests (see
  * `FrontRequest.switchProtocols`); `onConnect` gets CONNECT requests, and must answer them (baton-lb
  * refuses them).
  */
 export function createHttp1Server(
   options: Http1ServerOptions,
-  handlers: { onRequest: RequestListener; onUpgrade: RequestListener; onConnect: ConnectListener },
+  handlers: { onRequest: RequestListener; onUpgrade: RequestListener; onConnect: ConnectListener; onHttp2?: (socket: TLSSocket) => void },
   tlsOptions?: TlsOptions,
 ): Http1Listener {
   const state: Http1ServerState = { options, connections: new Set(), closing: false, ...handlers };
@@ -820,7 +821,10 @@ export function createHttp1Server(
     const now = Date.now();
     for (const conn of state.connections) conn.check(now);
   };
+  const onHttp2 = handlers.onHttp2;
   const onSocket = (socket: Socket): void => {
+    // A TLS connection whose ALPN picked HTTP/2 goes to the HTTP/2 front end (http2-server.ts).
+    if (onHttp2 !== undefined && (socket as TLSSocket).alpnProtocol === 'h2') return onHttp2(socket as TLSSocket);
     state.connections.add(new Http1Connection(socket, state));
     if (sweeper === undefined) {
       sweeper = setInterval(sweep, sweepMs);

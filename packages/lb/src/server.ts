@@ -20,6 +20,7 @@ import { createTcpHandler, createUpgradeHandler } from './tunnel.js';
 import { createHttp1Server, limitTlsHandshake, type Http1Listener, type Http1ServerOptions } from './http1-server.js';
 import { httpParserStatus } from './native-http-parser.js';
 import { createNodeHttpServer } from './node-http-front.js';
+import { bindAlpn, createHttp2Front, DEFAULT_MAX_CONCURRENT_STREAMS, offersH2 } from './http2-server.js';
 import { refuseConnect } from './request-guard.js';
 import { Upstreams, type UpstreamClient } from './upstream.js';
 
@@ -38,6 +39,10 @@ export interface LoadBalancerOptions {
   dontBindHttpHttps?: boolean;
   /** `--ssl-certs`: PEM files (certificate + key); the first is the default certificate on :443. */
   sslCerts?: string[];
+  /** `--http2`: offer `h2` through ALPN on :443 (default false, as marathon-lb's template). */
+  http2?: boolean;
+  /** Streams open at once per HTTP/2 connection (default 100). */
+  http2MaxConcurrentStreams?: number;
   /** Basic auth on the admin port, `user:pass`. */
   adminAuth?: string;
   timeouts?: Partial<Timeouts>;
@@ -441,7 +446,7 @@ class LoadBalancerImpl implements LoadBalancer {
       const key = `${address}|${entry.port}`;
       if (wanted.has(key)) continue;
       const bind = parseBindOptions(backend.bindOptions);
-      const spec = `${backend.mode}|${backend.sslCert ?? ''}|${bind.acceptProxy}|${bind.ssl}|${bind.crt ?? ''}|${bind.ciphers ?? ''}|${bind.minVersion ?? ''}`;
+      const spec = `${backend.mode}|${backend.sslCert ?? ''}|${bind.acceptProxy}|${bind.ssl}|${bind.crt ?? ''}|${bind.ciphers ?? ''}|${bind.minVersion ?? ''}|${bind.alpn?.join(',') ?? ''}`;
       wanted.set(key, { key, port: entry.port, address, backend, spec, bind });
     }
     return wanted;
@@ -514,7 +519,8 @@ class LoadBalancerImpl implements LoadBalancer {
 
   private async openFixed(kind: FrontendKind, name: string, port: number, tls: boolean): Promise<Listener> {
     const frontend = this.frontend(name, kind, tls);
-    const server = this.createHttpListener(frontend, tls ? { SNICallback: this.certs.sniCallback } : undefined);
+    const alpn = tls && this.options.http2 === true ? ['h2', 'http/1.1'] : undefined;
+    const server = this.createHttpListener(frontend, tls ? { SNICallback: this.certs.sniCallback } : undefined, alpn);
     const acceptProxy = this.options.proxyProtocol === true;
     if (acceptProxy) this.acceptProxy(server, frontend, this.timeouts.httpRequestMs);
     const listener = this.track(server, frontend, { name, kind, address: this.bindAddress, port, mode: 'http', tls, acceptProxy, connections: 0 });
@@ -538,6 +544,8 @@ class LoadBalancerImpl implements LoadBalancer {
     const frontend = this.frontend(`${name}`, 'service', tls);
     frontend.backendName = backend.name;
     let tlsOptions: TlsOptions | undefined;
+    // HAProxy's `alpn` bind option: on a TLS bind, HTTP/2 when it lists `h2`.
+    const alpn = tls && backend.mode === 'http' ? bindAlpn(backend.bindOptions)?.filter((p) => p === 'h2' || p === 'http/1.1') : undefined;
     if (tls) {
       const cert = loadCertificate(certFile);
       tlsOptions = { cert: cert.pem, key: cert.pem };
@@ -559,7 +567,7 @@ class LoadBalancerImpl implements LoadBalancer {
         server = tlsServer;
       } else server = createNetServer({ allowHalfOpen: true }, onConnection);
     } else {
-      server = this.createHttpListener(frontend, tlsOptions);
+      server = this.createHttpListener(frontend, tlsOptions, alpn !== undefined && alpn.length > 0 ? alpn : undefined);
     }
     if (bind.acceptProxy) this.acceptProxy(server, frontend, backend.mode === 'tcp' ? this.timeouts.clientMs : this.timeouts.httpRequestMs);
     const listener = this.track(server, frontend, {
@@ -582,7 +590,8 @@ class LoadBalancerImpl implements LoadBalancer {
     return listener;
   }
 
-  private createHttpListener(frontend: Frontend, tlsOptions?: TlsOptions): Http1Listener {
+  /** An HTTP(S) listener; with `alpn` offering `h2`, TLS connections that pick it are served HTTP/2. */
+  private createHttpListener(frontend: Frontend, tlsOptions?: TlsOptions, alpn?: string[]): Http1Listener {
     const t = this.timeouts;
     const options: Http1ServerOptions = {
       maxHeaderSize: this.options.maxHeaderSize ?? 16_384,
@@ -596,11 +605,39 @@ class LoadBalancerImpl implements LoadBalancer {
       },
       onListenerError: (err) => this.logger.error({ err, listener: frontend.name }, 'request handler failed; connection closed'),
     };
-    return (this.nativeParser ? createHttp1Server : createNodeHttpServer)(options, {
-      onRequest: createRequestHandler(this.ctx, frontend),
-      onUpgrade: createUpgradeHandler(this.ctx, frontend),
-      onConnect: refuseConnect,
-    }, tlsOptions);
+    const onRequest = createRequestHandler(this.ctx, frontend);
+    if (!this.nativeParser) {
+      // The fallback front end (Node's http server) speaks HTTP/1.1 only.
+      return createNodeHttpServer(options, { onRequest, onUpgrade: createUpgradeHandler(this.ctx, frontend), onConnect: refuseConnect }, tlsOptions);
+    }
+    if (tlsOptions === undefined || !offersH2(alpn)) {
+      return createHttp1Server(options, { onRequest, onUpgrade: createUpgradeHandler(this.ctx, frontend), onConnect: refuseConnect }, tlsOptions);
+    }
+    const h2 = createHttp2Front(
+      {
+        maxConcurrentStreams: this.options.http2MaxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+        maxHeaderListSize: options.maxHeaderSize,
+        // Admission answers 400 beyond `maxHeaders`; the HTTP/2 layer only stops what is far beyond.
+        maxHeaderPairs: Math.max(128, 2 * this.ctx.maxHeaders + 8),
+        keepAliveMs: options.keepAliveMs,
+        clientTimeoutMs: t.clientMs,
+        headTimeoutMs: t.httpRequestMs,
+        bodyTimeoutMs: t.httpBodyMs,
+        onListenerError: options.onListenerError,
+      },
+      onRequest,
+    );
+    const server = createHttp1Server(
+      options,
+      { onRequest, onUpgrade: createUpgradeHandler(this.ctx, frontend), onConnect: refuseConnect, onHttp2: h2.accept },
+      { ...tlsOptions, ALPNProtocols: alpn },
+    );
+    const closeIdle = server.closeIdleConnections;
+    server.closeIdleConnections = () => {
+      closeIdle();
+      h2.closeSessions();
+    };
+    return server;
   }
 
   /** PROXY header first on each connection of `server` (before its TLS/HTTP/TCP handling). */
