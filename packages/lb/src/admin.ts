@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { stateFileMetricsText, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { Backend, RouteTable } from './route-table.js';
-import type { LoadBalancer } from './server.js';
+import type { LoadBalancer } from './load-balancer.js';
 import type { Counters } from './stats.js';
 import type { CheckStatus } from './health-check.js';
 
