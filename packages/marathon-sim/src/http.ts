@@ -1,6 +1,7 @@
 // The HTTP face(s) of the simulator: Marathon's REST API, /v2/events, the Mesos master state and the
 // `/_sim/` control API. One handler serves every face; the face index decides leader or standby.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basicAuthMatches } from '@baton/marathon';
 import { appNotFound, type ApiError, type SimApp, type SimTask } from './cluster.js';
 import type { Json } from './normalize.js';
 import { appMatches, groupsJson, labelSelector, parseEmbed, taskJson, appJson, type Embed } from './render.js';
@@ -58,10 +59,7 @@ function authorized(sim: SimulatorApi, req: IncomingMessage): boolean {
   if (!auth || (auth.username === undefined && auth.token === undefined)) return sim.dcosLogin === undefined;
   const header = req.headers.authorization ?? '';
   if (auth.token !== undefined && header === `token=${auth.token}`) return true;
-  if (auth.username !== undefined && header.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    if (decoded === `${auth.username}:${auth.password ?? ''}`) return true;
-  }
+  if (auth.username !== undefined && basicAuthMatches(header, `${auth.username}:${auth.password ?? ''}`)) return true;
   return false;
 }
 
