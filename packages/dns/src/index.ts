@@ -2,6 +2,7 @@ export * from './record-view.js';
 export * from './naming.js';
 export * from './records.js';
 export * from './record-store.js';
+export * from './listener-addresses.js';
 export * from './config.js';
 export * from './marathon-source.js';
 export * from './master-source.js';
