@@ -1,6 +1,7 @@
 export * from './record-view.js';
 export * from './naming.js';
 export * from './records.js';
+export * from './mesos-records.js';
 export * from './record-store.js';
 export * from './listener-addresses.js';
 export * from './config.js';

@@ -12,12 +12,11 @@ import type { RecordStore, SourceStatus } from './record-store.js';
 import {
   MARATHON_FRAMEWORK,
   canonicalIp,
-  hostnamesToResolve,
-  mesosStateRecords,
   pidHostPort,
   splitHostPort,
   type RecordOptions,
 } from './records.js';
+import { hostnamesToResolve, mesosStateRecords } from './mesos-records.js';
 
 /** Where the masters are, as a leader detector (e.g. ZooKeeper `/mesos/json.info_*`) sees them. */
 export interface MasterDetection {

@@ -2,7 +2,8 @@
 // framework, the masters, …); the store merges them by name, collapses duplicates, and on each
 // replacement patches only the names whose records changed and tells subscribers exactly those.
 // An owner's update costs O(records of that owner), whatever the size of the rest.
-import { NAMESERVER_OWNER, nameserverRecords, type DnsRecord, type OwnerRecords, type RecordType } from './records.js';
+import { NAMESERVER_OWNER, nameserverRecords } from './mesos-records.js';
+import type { DnsRecord, OwnerRecords, RecordType } from './records.js';
 import type { NameRecords, RecordView, SrvTarget } from './record-view.js';
 
 export interface RecordStoreOptions {
