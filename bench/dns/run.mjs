@@ -119,7 +119,7 @@ async function main() {
   await client.close();
   const config = dnsPkg.parseDnsConfig({ marathon: [sim.url], listener: '127.0.0.1', resolvers: ['127.0.0.1:1'] }).config;
   let store = new dnsPkg.RecordStore({ domain: 'mesos' });
-  dnsPkg.publishNameserver(store, config);
+  dnsPkg.publishNameserver(store, config.soaMname, dnsPkg.listenerAddresses(config.listener));
   const source = new dnsPkg.MarathonRecordSource(state, store, { config });
   source.start();
   source.stop();

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(fileURLToPath(new URL('../../packages/lb/package.json', import.meta.url)));
 const { Pool } = require('undici');
-const httpProxy = require('http-proxy');
+// http-proxy is a root devDependency: only this comparison uses it.
+const httpProxy = createRequire(fileURLToPath(new URL('../../package.json', import.meta.url)))('http-proxy');
 
 const [kind, listenPort, targetPort] = process.argv.slice(2);
 const origin = `http://127.0.0.1:${targetPort}`;

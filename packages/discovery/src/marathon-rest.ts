@@ -5,6 +5,7 @@
 
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { RawApp } from '@baton/marathon';
+import { basicAuthorization } from '@baton/marathon/basic-auth';
 import type { DcosLogin } from '@baton/marathon/dcos-login';
 import { AppNotFoundError, MarathonRequestError, MarathonUnreachableError } from './errors.js';
 
@@ -47,7 +48,7 @@ async function authorization(auth: MarathonAuth | undefined): Promise<string | u
   if (!auth) return undefined;
   if ('dcosCredentials' in auth) return (await serviceAccountLogin(auth.dcosCredentials)).authorization();
   if ('token' in auth) return `token=${auth.token}`;
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  return basicAuthorization(auth.username, auth.password);
 }
 
 async function get(url: URL, access: MarathonAccess): Promise<Answer> {

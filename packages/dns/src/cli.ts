@@ -21,6 +21,7 @@ import {
 import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
 import { loadDnsConfig, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
+import { listenerAddresses } from './listener-addresses.js';
 import { MarathonRecordSource } from './marathon-source.js';
 import { MesosMasterSource, type LeaderSource } from './master-source.js';
 import { createHttpApi } from './http-api.js';
@@ -205,7 +206,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
   };
   try {
     const store = new RecordStore({ domain: config.domain });
-    publishNameserver(store, config);
+    publishNameserver(store, config.soaMname, listenerAddresses(config.listener));
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
     let stateFileWriter: StateFileWriter | undefined;

@@ -1,10 +1,9 @@
 // Mesos-DNS's HTTP API (reference mesos-dns.md §7) with the same JSON shapes, plus `/v1/hosts/{host}/ports`
 // (implemented here), `/health` and Prometheus `/metrics`. Every /v1 route answers 200, also when
 // nothing is found, as Mesos-DNS does.
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { redactUrl, silentLogger, type Logger, type StateFileStatus } from '@baton/marathon';
+import { basicAuthMatches, redactUrl, silentLogger, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
 
@@ -393,12 +392,6 @@ export function storeMetricsText(view: RecordStore, sources: SourceStatus[], now
   return lines.join('\n') + '\n';
 }
 
-/** True when `header` is `Basic base64(user:password)` for exactly `expected`, compared in constant time. */
-export function basicAuthMatches(header: string | undefined, expected: Buffer): boolean {
-  if (header === undefined || !/^basic /i.test(header)) return false;
-  const given = Buffer.from(header.slice(6).trim(), 'base64');
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 /** The request handler; `createHttpApi` wraps it in a server. `/health` stays open with `httpAuth` (for load-balancer and orchestrator probes). */
 export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -430,7 +423,7 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
     );
   };
 
-  const expectedAuth = config.httpAuth === '' ? undefined : Buffer.from(config.httpAuth);
+  const expectedAuth = config.httpAuth === '' ? undefined : config.httpAuth;
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
     if (expectedAuth !== undefined && path !== '/health' && !basicAuthMatches(req.headers.authorization, expectedAuth)) {

@@ -6,18 +6,17 @@ import { Resolver, lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { silentLogger, type Logger } from '@baton/marathon';
+import { basicAuthorization, silentLogger, type Logger } from '@baton/marathon';
 import type { DnsConfig } from './config.js';
 import type { RecordStore, SourceStatus } from './record-store.js';
 import {
   MARATHON_FRAMEWORK,
   canonicalIp,
-  hostnamesToResolve,
-  mesosStateRecords,
   pidHostPort,
   splitHostPort,
   type RecordOptions,
 } from './records.js';
+import { hostnamesToResolve, mesosStateRecords } from './mesos-records.js';
 
 /** Where the masters are, as a leader detector (e.g. ZooKeeper `/mesos/json.info_*`) sees them. */
 export interface MasterDetection {
@@ -316,7 +315,7 @@ export class MesosMasterSource {
     const headers: Record<string, string> = { 'User-Agent': 'baton-dns', Accept: 'application/json', Connection: 'close' };
     if (this.config.mesosAuthentication === 'basic') {
       const { principal, secret } = this.config.mesosCredentials;
-      headers.Authorization = `Basic ${Buffer.from(`${principal}:${secret}`).toString('base64')}`;
+      headers.Authorization = basicAuthorization(principal, secret);
     }
     return new Promise((resolve, reject) => {
       const request = url.protocol === 'https:' ? httpsRequest : httpRequest;

@@ -2,8 +2,8 @@
 // framework, the masters, …); the store merges them by name, collapses duplicates, and on each
 // replacement patches only the names whose records changed and tells subscribers exactly those.
 // An owner's update costs O(records of that owner), whatever the size of the rest.
-import { networkInterfaces } from 'node:os';
-import { NAMESERVER_OWNER, nameserverRecords, type DnsRecord, type OwnerRecords, type RecordType } from './records.js';
+import { NAMESERVER_OWNER, nameserverRecords } from './mesos-records.js';
+import type { DnsRecord, OwnerRecords, RecordType } from './records.js';
 import type { NameRecords, RecordView, SrvTarget } from './record-view.js';
 
 export interface RecordStoreOptions {
@@ -502,22 +502,8 @@ export function serviceHost(srvName: string): string | undefined {
   return [service.join('.').slice(1), ...labels.slice(proto + 1)].join('.');
 }
 
-/** The IPs `listener` stands for: itself, or for `0.0.0.0`/`::` every non-loopback interface IP (127.0.0.1 if none). */
-export function listenerAddresses(listener: string): string[] {
-  if (listener !== '0.0.0.0' && listener !== '::' && listener !== '') return [listener];
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const info of list ?? []) {
-      if (info.internal) continue;
-      if (info.family === 'IPv6' && info.address.startsWith('fe80')) continue;
-      out.push(info.address);
-    }
-  }
-  return out.length > 0 ? out : ['127.0.0.1'];
-}
 
-/** Publishes `SOAMname` → the listener IP(s) (Mesos-DNS's `ns1` record) under the `nameserver` owner. */
-export function publishNameserver(store: RecordStore, config: { soaMname: string; listener: string }, addresses?: string[]): void {
-  const ips = addresses ?? listenerAddresses(config.listener);
-  store.replaceOwner(NAMESERVER_OWNER, { tasks: [], records: nameserverRecords(config.soaMname, ips) });
+/** Publishes `SOAMname` → the listener IP(s) (Mesos-DNS's `ns1` record; see listener-addresses.ts) under the `nameserver` owner. */
+export function publishNameserver(store: RecordStore, soaMname: string, addresses: string[]): void {
+  store.replaceOwner(NAMESERVER_OWNER, { tasks: [], records: nameserverRecords(soaMname, addresses) });
 }

@@ -25,7 +25,7 @@ let state: ClusterState;
 async function startDns(overrides: Partial<DnsConfig> = {}): Promise<{ server: DnsServer; store: RecordStore; resolver: Resolver }> {
   const config: DnsConfig = { ...defaultDnsConfig(), listener: '127.0.0.1', port: 0, externalOn: false, ...overrides };
   const store = new RecordStore({ domain: config.domain });
-  publishNameserver(store, config, ['127.0.0.53', 'fd00::53']);
+  publishNameserver(store, config.soaMname, ['127.0.0.53', 'fd00::53']);
   const source = new MarathonRecordSource(state, store, { config });
   source.start();
   const server = await startDnsServer({ config, view: store });

@@ -4,7 +4,8 @@ import { ClusterState, silentLogger } from '@baton/marathon';
 import { taskHash } from '../src/naming.js';
 import { RecordStore } from '../src/record-store.js';
 import { MarathonRecordSource } from '../src/marathon-source.js';
-import { mesosStateRecords, type DnsRecord, type OwnerRecords } from '../src/records.js';
+import { mesosStateRecords } from '../src/mesos-records.js';
+import type { DnsRecord, OwnerRecords } from '../src/records.js';
 import { RECORD_CONFIG, startMarathonSource, startSim, waitFor, type Cleanup } from './helpers/sources.js';
 
 const cleanups: Cleanup[] = [];

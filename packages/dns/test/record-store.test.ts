@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RecordStore, listenerAddresses, publishNameserver, serviceHost } from '../src/record-store.js';
+import { listenerAddresses } from '../src/listener-addresses.js';
+import { RecordStore, publishNameserver, serviceHost } from '../src/record-store.js';
 import type { DnsRecord, OwnerRecords } from '../src/records.js';
 
 const a = (name: string, value: string): DnsRecord => ({ name, type: 'A', value });
@@ -189,10 +190,19 @@ describe('RecordStore', () => {
 
   it('publishes the nameserver for the listener addresses', () => {
     const store = new RecordStore({ domain: 'mesos' });
-    publishNameserver(store, { soaMname: 'ns1.mesos', listener: '10.1.1.1' });
+    publishNameserver(store, 'ns1.mesos', ['10.1.1.1', 'fd00::53']);
     expect(store.lookup('ns1.mesos')!.a).toEqual(['10.1.1.1']);
-    const any = listenerAddresses('0.0.0.0');
-    expect(any.length).toBeGreaterThan(0);
-    expect(any).not.toContain('::1');
+    expect(store.lookup('ns1.mesos')!.aaaa).toEqual(['fd00::53']);
+  });
+
+  it('takes the listener addresses from the given interfaces: no loopback, no link-local', () => {
+    expect(listenerAddresses('10.1.1.1', {})).toEqual(['10.1.1.1']);
+    const info = (address: string, family: 'IPv4' | 'IPv6', internal = false) => ({ address, family, internal, netmask: '', mac: '', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as never;
+    const interfaces = { lo: [info('127.0.0.1', 'IPv4', true), info('::1', 'IPv6', true)], eth0: [info('10.2.2.2', 'IPv4'), info('fe80::1', 'IPv6'), info('fd00::2', 'IPv6')] };
+    expect(listenerAddresses('0.0.0.0', interfaces)).toEqual(['10.2.2.2', 'fd00::2']);
+    expect(listenerAddresses('::', { lo: interfaces.lo })).toEqual(['127.0.0.1']);
+    const host = listenerAddresses('0.0.0.0');
+    expect(host.length).toBeGreaterThan(0);
+    expect(host).not.toContain('::1');
   });
 });

@@ -2,14 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { App, AppPort, Task } from '@baton/marathon';
 import { taskHash } from '../src/naming.js';
+import { hostnamesToResolve, masterRecords, mesosStateRecords, nameserverRecords, parsePortRanges } from '../src/mesos-records.js';
 import {
   canonicalIp,
-  hostnamesToResolve,
   marathonAppRecords,
-  masterRecords,
-  mesosStateRecords,
-  nameserverRecords,
-  parsePortRanges,
   reverseName,
   type DnsRecord,
   type OwnerRecords,

@@ -1,11 +1,10 @@
 // The admin port (marathon-lb's :9090): health check, the live configuration and maps, the signal
 // endpoints, an HAProxy-like stats page (HTML and CSV), Prometheus metrics and a JSON status.
 
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { stateFileMetricsText, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
+import { basicAuthMatches, stateFileMetricsText, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
 import type { Backend, RouteTable } from './route-table.js';
-import type { LoadBalancer } from './server.js';
+import type { LoadBalancer } from './load-balancer.js';
 import type { Counters } from './stats.js';
 import type { CheckStatus } from './health-check.js';
 
@@ -338,13 +337,6 @@ function send(res: ServerResponse, status: number, type: string, body: string, e
   res.end(body);
 }
 
-function authorized(req: IncomingMessage, expected: string): boolean {
-  const header = req.headers.authorization;
-  if (header === undefined || !/^basic /i.test(header)) return false;
-  const given = Buffer.from(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
-  const want = Buffer.from(expected);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
 
 export function createAdminServer(source: AdminSource): Server {
   const server = createServer((req, res) => {
@@ -367,7 +359,7 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
     send(res, 200, 'text/plain', 'OK\n');
     return;
   }
-  if (source.adminAuth && !authorized(req, source.adminAuth)) {
+  if (source.adminAuth && !basicAuthMatches(req.headers.authorization, source.adminAuth)) {
     send(res, 401, 'text/plain', 'Unauthorized\n', { 'www-authenticate': 'Basic realm="baton-lb admin"' });
     return;
   }

@@ -3,10 +3,10 @@
 // `$2a$`/`$2b$`/`$2y$`, and classic 13-character DES. Hashing is slow on purpose, so results are cached
 // per (hash, password): after the first request a check is a Map lookup.
 
-import { timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import bcrypt from 'bcryptjs';
 import { verify as verifyShaCrypt } from 'unixcrypt';
+import { parseBasicAuthorization, sameText } from '@baton/marathon';
 import type { BasicAuth } from './route-table.js';
 
 const require = createRequire(import.meta.url);
@@ -15,11 +15,6 @@ const desCrypt = require('apache-crypt') as (password: string, salt: string) => 
 
 const DES_HASH = /^[./0-9A-Za-z]{13}$/;
 
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** The hash scheme of a crypt(3) string, or undefined when baton cannot check it. */
 export function cryptScheme(hash: string): 'md5' | 'apr1' | 'sha256' | 'sha512' | 'bcrypt' | 'des' | undefined {
@@ -70,16 +65,6 @@ export function verifyPassword(password: string, hash: string): boolean {
   return result;
 }
 
-/** Parses `Basic <base64(user:password)>`; undefined when the header is not that. */
-export function parseBasicAuthHeader(header: string | undefined): { user: string; password: string } | undefined {
-  if (!header) return undefined;
-  const match = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
 
 /**
  * True when the `Authorization` header carries the label's user and a password matching its hash.
@@ -90,7 +75,7 @@ export function checkBasicAuth(auth: BasicAuth, header: string | undefined): boo
 export function checkBasicAuth(a: string | undefined | BasicAuth, b: string | undefined | BasicAuth): boolean {
   const header = typeof a === 'object' ? (b as string | undefined) : a;
   const auth = typeof a === 'object' ? a : (b as BasicAuth);
-  const credentials = parseBasicAuthHeader(header);
+  const credentials = parseBasicAuthorization(header);
   if (!credentials) return false;
   const userMatches = sameText(credentials.user, auth.user);
   const passwordMatches = verifyPassword(credentials.password, auth.passwordHash);

@@ -7,6 +7,7 @@ export * from './admin-text.js';
 export * from './balancer.js';
 export * from './admission.js';
 export * from './proxy.js';
+export * from './request-rewrite.js';
 export * from './admin.js';
 export * from './server.js';
 export * from './stats.js';

@@ -23,6 +23,11 @@ import { createNodeHttpServer } from './node-http-front.js';
 import { bindAlpn, createHttp2Front, DEFAULT_MAX_CONCURRENT_STREAMS, offersH2 } from './http2-server.js';
 import { refuseConnect } from './request-guard.js';
 import { Upstreams, type UpstreamClient } from './upstream.js';
+import { emptyRouteTable, type ListenerInfo, type LoadBalancer } from './load-balancer.js';
+import { closeListening, listen } from './listening.js';
+import { FULL_PRUNE_MS, KeySet, liveSets, sameListeners, type BackendDelta } from './table-changes.js';
+
+export { emptyRouteTable, type ListenerInfo, type LoadBalancer } from './load-balancer.js';
 
 export interface LoadBalancerOptions {
   /** Address every listener binds unless a backend names its own `_BIND_ADDR` (default 0.0.0.0). */
@@ -79,59 +84,6 @@ export interface LoadBalancerOptions {
   proxyProtocol?: boolean;
 }
 
-export interface ListenerInfo {
-  name: string;
-  kind: FrontendKind | 'admin';
-  address: string;
-  /** Port asked for. */
-  port: number;
-  /** Port bound (differs from `port` when 0 was asked). */
-  boundPort?: number;
-  mode: 'http' | 'tcp';
-  tls: boolean;
-  /** Connections start with a PROXY protocol header (`accept-proxy`, `--proxy-protocol`). */
-  acceptProxy?: boolean;
-  backend?: string;
-  connections: number;
-}
-
-export interface LoadBalancer {
-  /** The table being served. */
-  table(): RouteTable;
-  /** Swaps in a new table at once; resolves when service-port listeners have been opened/closed. */
-  apply(table: RouteTable): Promise<void>;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 10 s), closes everything. */
-  close(graceMs?: number): Promise<void>;
-  /** Bound ports of the fixed listeners. */
-  readonly addresses: { bindAddress: string; http?: number; https?: number; appId?: number; admin?: number };
-  /** Bound port of a service port's listener (undefined when it is not open). */
-  servicePort(port: number, bindAddr?: string): number | undefined;
-  listeners(): ListenerInfo[];
-  /** Route-table problems plus the data plane's own (bind failures, unreadable certificates). */
-  problems(): RouteProblem[];
-  readonly stats: LbStats;
-  readonly balancer: Balancer;
-  /** Active health checks (undefined when turned off). */
-  readonly checks?: HealthChecker;
-  /** The access log (undefined when off). */
-  readonly accessLog?: AccessLog;
-}
-
-export function emptyRouteTable(): RouteTable {
-  return {
-    stateVersion: 0,
-    backends: new Map(),
-    servicePorts: new Map(),
-    listeners: [],
-    httpRules: [],
-    hostIndex: new Map(),
-    wildcardRules: [],
-    appIdIndex: new Map(),
-    certificateFiles: [],
-    problems: [],
-  };
-}
-
 interface Listener {
   key: string;
   info: ListenerInfo;
@@ -163,6 +115,9 @@ function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
 function problemKey(p: RouteProblem): string {
   return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
 }
+
+/** Shortest interval between retries of service-port binds that failed (on the next route change). */
+const BIND_RETRY_MS = 5_000;
 
 class LoadBalancerImpl implements LoadBalancer {
   readonly stats = new LbStats();
@@ -737,89 +692,8 @@ class LoadBalancerImpl implements LoadBalancer {
   }
 }
 
-/** The prune walks run at least this often (at the next burst) even when nothing left (see `retainServers`). */
-const FULL_PRUNE_MS = 30_000;
-/** Shortest interval between retries of service-port binds that failed (on the next route change). */
-const BIND_RETRY_MS = 5_000;
-
-interface BackendDelta {
-  left: Backend[];
-  entered: Backend[];
-}
-
-function liveSets(table: RouteTable): { serverRefs: Map<string, number>; backendNames: Set<string> } {
-  const serverRefs = new Map<string, number>();
-  const backendNames = new Set<string>();
-  for (const [name, backend] of table.backends) {
-    backendNames.add(name);
-    for (const server of backend.servers) serverRefs.set(server.id, (serverRefs.get(server.id) ?? 0) + 1);
-  }
-  return { serverRefs, backendNames };
-}
-
-/** The keys of a Map, seen as a read-only Set (no copy). */
-class KeySet<K> implements ReadonlySet<K> {
-  constructor(private readonly map: ReadonlyMap<K, unknown>) {}
-  get size(): number {
-    return this.map.size;
-  }
-  has(key: K): boolean {
-    return this.map.has(key);
-  }
-  forEach(callback: (value: K, key: K, set: ReadonlySet<K>) => void, thisArg?: unknown): void {
-    for (const key of this.map.keys()) callback.call(thisArg, key, key, this);
-  }
-  keys(): IterableIterator<K> {
-    return this.map.keys();
-  }
-  values(): IterableIterator<K> {
-    return this.map.keys();
-  }
-  *entries(): IterableIterator<[K, K]> {
-    for (const key of this.map.keys()) yield [key, key];
-  }
-  [Symbol.iterator](): IterableIterator<K> {
-    return this.map.keys();
-  }
-}
-
-/** True when both tables ask for the same service-port listeners serving the same backends. */
-function sameListeners(a: RouteTable, b: RouteTable): boolean {
-  if (a.listeners === undefined || b.listeners === undefined) return a.servicePorts === b.servicePorts;
-  if (a.listeners === b.listeners) return true;
-  if (a.listeners.length !== b.listeners.length) return false;
-  for (let i = 0; i < a.listeners.length; i++) {
-    const x = a.listeners[i];
-    const y = b.listeners[i];
-    if (x.port !== y.port || x.bindAddr !== y.bindAddr || x.backend !== y.backend) return false;
-  }
-  return true;
-}
-
 function defaultCheckAuth(auth: BasicAuth, authorization: string | undefined): boolean {
   return checkBasicAuth(auth, authorization);
-}
-
-function closeListening(server: NetServer): void {
-  if (!server.listening) return;
-  // net.Server#close, not http.Server#close: Node's http close also cuts idle keep-alive connections.
-  NetServer.prototype.close.call(server);
-}
-
-function listen(server: NetServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ port, host, backlog: 10_000 });
-  });
 }
 
 /** Opens the listeners and serves `options.initialTable` (or nothing) until `apply` swaps a table in. */

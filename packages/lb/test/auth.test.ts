@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { authChallenge, checkBasicAuth, cryptScheme, parseBasicAuthHeader, verifyPassword } from '../src/auth.js';
+import { parseBasicAuthorization } from '@baton/marathon';
+import { authChallenge, checkBasicAuth, cryptScheme, verifyPassword } from '../src/auth.js';
 import { parseAppLabels } from '../src/labels.js';
 
 const openssl = (...args: string[]): string => execFileSync('openssl', ['passwd', ...args], { encoding: 'utf8' }).trim();
@@ -72,7 +73,7 @@ describe('checkBasicAuth against an HAPROXY_0_AUTH label', () => {
 
   it('passwords may contain colons', () => {
     const colonHash = openssl('-1', 'a:b:c');
-    expect(parseBasicAuthHeader(basic('u', 'a:b:c'))).toEqual({ user: 'u', password: 'a:b:c' });
+    expect(parseBasicAuthorization(basic('u', 'a:b:c'))).toEqual({ user: 'u', password: 'a:b:c' });
     expect(checkBasicAuth(basic('u', 'a:b:c'), { realm: 'r', user: 'u', passwordHash: colonHash })).toBe(true);
   });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '@baton/marathon';
 import type { Cluster, LaunchRequest, SimApp, SimTask } from './cluster.js';
 import { hostOverride, taskEnvironment } from './env.js';
 import { TaskHealthChecks } from './health.js';

@@ -1,10 +1,11 @@
 // The HTTP face(s) of the simulator: Marathon's REST API, /v2/events, the Mesos master state and the
 // `/_sim/` control API. One handler serves every face; the face index decides leader or standby.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basicAuthMatches } from '@baton/marathon';
 import { appNotFound, type ApiError, type SimApp, type SimTask } from './cluster.js';
 import type { Json } from './normalize.js';
 import { appMatches, groupsJson, labelSelector, parseEmbed, taskJson, appJson, type Embed } from './render.js';
-import { SimulatorError, type MarathonSimulator } from './simulator.js';
+import { SimulatorError, type SimulatorApi } from './simulator-api.js';
 
 const MAX_BODY = 256 * 1024 * 1024;
 
@@ -52,20 +53,17 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function authorized(sim: MarathonSimulator, req: IncomingMessage): boolean {
+function authorized(sim: SimulatorApi, req: IncomingMessage): boolean {
   const auth = sim.options.auth;
   if (sim.dcosLogin?.accepts(req.headers.authorization)) return true;
   if (!auth || (auth.username === undefined && auth.token === undefined)) return sim.dcosLogin === undefined;
   const header = req.headers.authorization ?? '';
   if (auth.token !== undefined && header === `token=${auth.token}`) return true;
-  if (auth.username !== undefined && header.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    if (decoded === `${auth.username}:${auth.password ?? ''}`) return true;
-  }
+  if (auth.username !== undefined && basicAuthMatches(header, `${auth.username}:${auth.password ?? ''}`)) return true;
   return false;
 }
 
-function challenge(sim: MarathonSimulator): string {
+function challenge(sim: SimulatorApi): string {
   const auth = sim.options.auth ?? {};
   return auth.username !== undefined ? `Basic realm="${auth.realm ?? 'Mesosphere'}"` : 'acsjwt';
 }
@@ -106,7 +104,7 @@ export function pingVariant(accept: string | undefined): 'text' | 'json' | 'none
   return 'none';
 }
 
-export function handleRequest(sim: MarathonSimulator, face: number, req: IncomingMessage, res: ServerResponse): void {
+export function handleRequest(sim: SimulatorApi, face: number, req: IncomingMessage, res: ServerResponse): void {
   route(sim, face, req, res).catch((err: unknown) => {
     if (err instanceof HttpError) send(res, err.status, err.body);
     else if (err instanceof SimulatorError) send(res, err.status, err.body ?? { message: err.message });
@@ -117,7 +115,7 @@ export function handleRequest(sim: MarathonSimulator, face: number, req: Incomin
   });
 }
 
-async function route(sim: MarathonSimulator, face: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(sim: SimulatorApi, face: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sim.invalid');
   const path = url.pathname;
   const method = req.method ?? 'GET';
@@ -180,7 +178,7 @@ async function route(sim: MarathonSimulator, face: number, req: IncomingMessage,
   return send(res, 404, { message: `Resource ${path} not found` });
 }
 
-async function applyFault(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+async function applyFault(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
   const fault = sim.currentFault;
   if (fault.status === undefined && !fault.truncate && !fault.delayMs) return;
   const prefixes = fault.paths ?? ['/v2/apps'];
@@ -200,7 +198,7 @@ async function applyFault(sim: MarathonSimulator, req: IncomingMessage, res: Ser
   }
 }
 
-function events(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, url: URL, method: string): void {
+function events(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, url: URL, method: string): void {
   // Jetty's EventSourceServlet: only an Accept value exactly equal to text/event-stream opens a stream.
   const accepts = (req.headers.accept ?? '').split(',').map((s) => s.trim());
   const exact = req.headers.accept !== undefined && (req.headers.accept === 'text/event-stream' || accepts.includes('text/event-stream') && accepts.length === 1);
@@ -216,7 +214,7 @@ function embedOf(url: URL): Embed {
   return parseEmbed(url.searchParams.getAll('embed').flatMap((e) => e.split(',')).map((e) => e.trim()));
 }
 
-async function appsCollection(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+async function appsCollection(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
   if (method === 'GET') {
     const embed = embedOf(url);
     const filter = { id: url.searchParams.get('id') ?? undefined, cmd: url.searchParams.get('cmd') ?? undefined };
@@ -256,7 +254,7 @@ async function appsCollection(sim: MarathonSimulator, req: IncomingMessage, res:
 
 const TASKS_PATH = /^\/v2\/apps(\/.+)\/tasks(?:\/([^/]+))?\/?$/;
 
-async function appResource(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+async function appResource(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
   const path = url.pathname;
   const tasksMatch = path.match(TASKS_PATH);
   if (tasksMatch) return appTasks(sim, req, res, url, method, canonical(tasksMatch[1]), tasksMatch[2] ? decodeURIComponent(tasksMatch[2]) : undefined);
@@ -293,13 +291,13 @@ async function appResource(sim: MarathonSimulator, req: IncomingMessage, res: Se
   return send(res, 405, { message: `HTTP method ${method} is not supported by this URL` });
 }
 
-function requireApp(sim: MarathonSimulator, id: string): SimApp {
+function requireApp(sim: SimulatorApi, id: string): SimApp {
   const app = sim.cluster.getApp(id);
   if (!app) throw apiError(appNotFound(id));
   return app;
 }
 
-async function appTasks(sim: MarathonSimulator, _req: IncomingMessage, res: ServerResponse, url: URL, method: string, appId: string, taskId?: string): Promise<void> {
+async function appTasks(sim: SimulatorApi, _req: IncomingMessage, res: ServerResponse, url: URL, method: string, appId: string, taskId?: string): Promise<void> {
   const app = requireApp(sim, appId);
   const scale = flag(url.searchParams, 'scale');
   if (method === 'GET') {
@@ -321,7 +319,7 @@ async function appTasks(sim: MarathonSimulator, _req: IncomingMessage, res: Serv
   return killTasks(sim, res, victims, scale, taskId !== undefined);
 }
 
-function killTasks(sim: MarathonSimulator, res: ServerResponse, victims: SimTask[], scale: boolean, single: boolean): void {
+function killTasks(sim: SimulatorApi, res: ServerResponse, victims: SimTask[], scale: boolean, single: boolean): void {
   const rendered = victims.map((t) => taskJson(sim.cluster, sim.cluster.getApp(t.appId)!, t, true));
   for (const task of victims) sim.cluster.killTask(task.id, { scale });
   if (scale) {
@@ -335,7 +333,7 @@ function cryptoId(): string {
   return globalThis.crypto.randomUUID();
 }
 
-async function deleteTasks(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function deleteTasks(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const body = (await readJson(req)) as { ids?: unknown };
   if (!Array.isArray(body.ids)) throw new HttpError(422, { message: 'Object is not valid', details: [{ path: '/ids', errors: ['error.path.missing'] }] });
   const victims = body.ids.map((id) => sim.cluster.getTask(String(id))).filter((t): t is SimTask => t !== undefined);
@@ -346,7 +344,7 @@ const STATUS_FILTER: Record<string, string> = {
   running: 'TASK_RUNNING', staging: 'TASK_STAGING', starting: 'TASK_STARTING', killing: 'TASK_KILLING',
 };
 
-function filterTasks(sim: MarathonSimulator, url: URL): Json[] {
+function filterTasks(sim: SimulatorApi, url: URL): Json[] {
   const wanted = [...url.searchParams.getAll('status'), ...url.searchParams.getAll('status[]')]
     .map((s) => STATUS_FILTER[s.toLowerCase()] ?? s.toUpperCase());
   const out: Json[] = [];
@@ -359,7 +357,7 @@ function filterTasks(sim: MarathonSimulator, url: URL): Json[] {
   return out;
 }
 
-function deploymentsJson(sim: MarathonSimulator): Json[] {
+function deploymentsJson(sim: SimulatorApi): Json[] {
   return [...sim.cluster.deployments.values()].map((d) => ({
     id: d.id,
     version: d.version,
@@ -372,7 +370,7 @@ function deploymentsJson(sim: MarathonSimulator): Json[] {
   }));
 }
 
-export function infoJson(sim: MarathonSimulator, face: number): Json {
+export function infoJson(sim: SimulatorApi, face: number): Json {
   const self = sim.faceHostPort(face);
   const [hostname, port] = [self.slice(0, self.lastIndexOf(':')), Number(self.slice(self.lastIndexOf(':') + 1))];
   const leader = sim.leaderHostPort();
@@ -443,7 +441,7 @@ export function infoJson(sim: MarathonSimulator, face: number): Json {
 
 const TASK_CONTROL = /^\/_sim\/tasks\/([^/]+)\/(health|kill)$/;
 
-async function control(sim: MarathonSimulator, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+async function control(sim: SimulatorApi, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
   if (method === 'GET' && path === '/_sim/state') {
     return send(res, 200, {
       urls: sim.urls, leader: sim.leader, streams: sim.streams.size, stalled: sim.streams.isStalled, fault: sim.currentFault,

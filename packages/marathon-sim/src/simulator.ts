@@ -8,68 +8,12 @@ import { Cluster, type ApiError, type DeploymentResult, type LaunchRequest, type
 import { DcosLoginEmulator, type DcosLoginOptions } from './dcos-login.js';
 import { ProcessRunner } from './exec.js';
 import { handleRequest } from './http.js';
+import { SimulatorError, type AuthOptions, type Fault, type SimulatorApi, type SimulatorOptions } from './simulator-api.js';
 import { newUuid, type IdFormat } from './ids.js';
 import { mesosState, type ExtraFramework } from './mesos-state.js';
 import type { Json } from './normalize.js';
 import { AppJsonCache } from './render.js';
 import { EventStreams } from './streams.js';
-
-export interface AuthOptions {
-  /** HTTP Basic credentials. */
-  username?: string;
-  password?: string;
-  /** DC/OS-style `Authorization: token=<token>`. */
-  token?: string;
-  /** Basic realm in `WWW-Authenticate` (default `Mesosphere`). */
-  realm?: string;
-}
-
-export interface Fault {
-  /** Answer matching requests with this HTTP status (and a JSON error body). */
-  status?: number;
-  /** Answer matching GETs with the first half of the JSON body. */
-  truncate?: boolean;
-  /** Delay matching requests by this many ms. */
-  delayMs?: number;
-  /** Path prefixes the fault applies to (default `['/v2/apps']`). */
-  paths?: string[];
-}
-
-/** What virtual tasks with health checks report once running. */
-export type VirtualHealth = 'healthy' | 'unhealthy' | 'none';
-
-export interface SimulatorOptions {
-  host?: string;
-  /** Port of the first face; further faces use port+1, port+2… (0 = ephemeral for all). */
-  port?: number;
-  faces?: number;
-  /** Run each app's cmd as a real local process. */
-  exec?: boolean;
-  auth?: AuthOptions;
-  /**
-   * Emulate DC/OS's service-account login at `/acs/api/v1/auth/login` and require one of its tokens
-   * (or the `auth` credentials, when also given) on every Marathon path.
-   */
-  dcosLogin?: DcosLoginOptions;
-  /** Event stream heartbeat period (default 10 000 ms, Jetty's). */
-  heartbeatMs?: number;
-  /** Delay between TASK_STAGING and TASK_RUNNING (default 20 ms). */
-  taskStartDelayMs?: number;
-  /** Health virtual tasks report after starting (default `healthy`). */
-  virtualHealth?: VirtualHealth;
-  idFormat?: IdFormat;
-  /** Number of simulated agents (default 3). */
-  agents?: number;
-  /** Disconnect event stream clients more than this many messages behind (default 1024). */
-  maxOutstandingMessages?: number;
-  /** Deliver the events of one tick in random order (Marathon guarantees none); default false. */
-  shuffleEvents?: boolean;
-  /** Start with this face as leader (default 0; null = no leader). */
-  leader?: number | null;
-  logger?: Logger;
-  /** SIGTERM → SIGKILL grace for exec'd tasks (default 3000 ms). */
-  killGraceMs?: number;
-}
 
 interface Face {
   index: number;
@@ -80,7 +24,9 @@ interface Face {
 
 const EXEC_HOST = '127.0.0.1';
 
-export class MarathonSimulator {
+export { SimulatorError, type AuthOptions, type Fault, type SimulatorOptions, type VirtualHealth } from './simulator-api.js';
+
+export class MarathonSimulator implements SimulatorApi {
   readonly cluster: Cluster;
   readonly streams: EventStreams;
   readonly logger: Logger;
@@ -443,12 +389,6 @@ export class MarathonSimulator {
   }
 }
 
-export class SimulatorError extends Error {
-  constructor(readonly status: number, message: string, readonly body?: Json) {
-    super(message);
-    this.name = 'SimulatorError';
-  }
-}
 
 function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: ApiError }): T {
   if (result.ok) return result.value;

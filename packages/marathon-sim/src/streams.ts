@@ -2,7 +2,7 @@
 // heartbeats, Connection: close, slow clients dropped, everything closed on leadership change.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MarathonEvent } from '@baton/marathon';
-import type { Logger } from 'pino';
+import type { Logger } from '@baton/marathon';
 import { eventStreamAttachedEvent, sseFrame } from './events.js';
 
 interface StreamClient {

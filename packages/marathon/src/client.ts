@@ -2,6 +2,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { silentLogger, type Logger } from './log.js';
 import type { DcosLogin } from './dcos-login.js';
+import { basicAuthorization } from './basic-auth.js';
 
 export type MarathonAuth = { username: string; password: string } | { token: string };
 
@@ -464,7 +465,7 @@ export function normalizeBaseUrl(url: string): string {
 export function authorizationHeader(auth: MarathonAuth | undefined): string | undefined {
   if (!auth) return undefined;
   if ('token' in auth) return `token=${auth.token}`;
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+  return basicAuthorization(auth.username, auth.password);
 }
 
 /** Describes an undici/network error in a few words, e.g. `connection refused`, `timeout after 10000 ms`. */

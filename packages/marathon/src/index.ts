@@ -7,6 +7,7 @@ export * from './sse.js';
 export * from './backoff.js';
 export * from './client.js';
 export * from './credentials.js';
+export * from './basic-auth.js';
 export * from './event-stream.js';
 export * from './feed.js';
 export * from './state-file.js';
