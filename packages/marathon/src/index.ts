@@ -11,3 +11,4 @@ export * from './event-stream.js';
 export * from './feed.js';
 export * from './state-file.js';
 export * from './dcos-login.js';
+export * from './cli-flags.js';
