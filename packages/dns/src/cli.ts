@@ -7,13 +7,19 @@ import {
   DcosLogin,
   parseDcosCredentials,
   StateFileWriter,
+  UsageError,
   createLogger,
+  onStopSignal,
+  parseFlags,
+  parseLogLevel,
+  reportUsageError,
   loadStateFile,
   redactCredentials,
   redactUrl,
   splitUrlCredentials,
   stateFileMetricsText,
   statusWithStateFile,
+  type FlagSpec,
   type Logger,
   type MarathonFeedOptions,
   type StateFileLoad,
@@ -33,7 +39,7 @@ A Mesos-DNS-compatible DNS server whose records follow Marathon's event stream w
 Reads Mesos-DNS's config.json unchanged; the flags below override it.
 
 Options:
-  --config <file>        Mesos-DNS config.json (default: none, Mesos-DNS defaults)
+  --config <file>        Mesos-DNS config.json (default: none, Mesos-DNS defaults); -config works too
   --marathon <url>       Marathon URL (http(s), or zk://host:port/marathon to follow the leader in
                          ZooKeeper); repeat for several (also the config key "marathon")
   --port <n>             DNS port, UDP and TCP (config "port", default 53)
@@ -52,8 +58,9 @@ Options:
                          SERVFAIL at once (config "forwardMaxPending", default 1024)
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
-  --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
-  --version              print the version
+  --log-level <level>    trace | debug | info | warn | error | fatal | silent (default info; logs go to
+                         stderr)
+  --version              print the version (also -version)
   -h, --help             show this help
 `;
 
@@ -69,9 +76,25 @@ export interface CliOptions {
   version: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+/** Mesos-DNS's own flags (-config, -version) are Go flags: their single-dash forms are accepted too. */
+const SPEC: FlagSpec = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', singleDash: true },
+  config: { type: 'string', singleDash: true },
+  marathon: { type: 'string', multiple: true },
+  port: { type: 'string' },
+  listener: { type: 'string' },
+  'http-port': { type: 'string' },
+  'healthy-only': { type: 'boolean' },
+  'state-file': { type: 'string' },
+  'dcos-auth-credentials': { type: 'string' },
+  'cache-size': { type: 'string' },
+  'forward-max-pending': { type: 'string' },
+  'http-auth': { type: 'string' },
+  'log-level': { type: 'string' },
+};
 
 function port(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} needs a port number 0-65535, got ${value}`);
@@ -84,79 +107,31 @@ function positive(flag: string, value: string): number {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const out: CliOptions = { overrides: {}, logLevel: process.env.BATON_LOG_LEVEL ?? 'info', help: false, version: false };
-  const marathon: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('-') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
-    switch (arg) {
-      case '-h':
-      case '--help':
-        out.help = true;
-        break;
-      case '--version':
-      case '-version': // Mesos-DNS's Go-style flag
-        out.version = true;
-        break;
-      case '--config':
-      case '-config':
-        out.configFile = value();
-        break;
-      case '--marathon': {
-        const url = value();
-        if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) or zk:// URL, got ${url}`);
-        marathon.push(url);
-        break;
-      }
-      case '--port':
-        out.overrides.port = port(arg, value());
-        break;
-      case '--listener':
-        out.overrides.listener = value();
-        break;
-      case '--http-port':
-        out.overrides.httpPort = port(arg, value());
-        break;
-      case '--healthy-only':
-        out.overrides.healthyOnly = true;
-        break;
-      case '--state-file':
-        out.stateFile = value();
-        break;
-      case '--dcos-auth-credentials':
-        out.dcosAuthCredentials = value();
-        break;
-      case '--cache-size':
-        out.overrides.cacheSize = positive(arg, value());
-        break;
-      case '--forward-max-pending':
-        out.overrides.forwardMaxPending = positive(arg, value());
-        break;
-      case '--http-auth': {
-        const auth = value();
-        if (auth.indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
-        out.overrides.httpAuth = auth;
-        break;
-      }
-      case '--log-level':
-        out.logLevel = value();
-        if (!LOG_LEVELS.has(out.logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got ${out.logLevel}`);
-        break;
-      default:
-        throw new UsageError(`unknown flag: ${argv[i]}`);
-    }
+  const v = parseFlags(SPEC, argv).values as Record<string, string | undefined> & { marathon?: string[] };
+  const out: CliOptions = {
+    overrides: {},
+    logLevel: process.env.BATON_LOG_LEVEL ?? 'info',
+    help: v.help === (true as unknown),
+    version: v.version === (true as unknown),
+  };
+  if (v.config !== undefined) out.configFile = v.config;
+  for (const url of v.marathon ?? []) {
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) or zk:// URL, got ${url}`);
   }
-  if (marathon.length > 0) out.overrides.marathon = marathon;
+  if (v.marathon !== undefined) out.overrides.marathon = v.marathon;
+  if (v.port !== undefined) out.overrides.port = port('--port', v.port);
+  if (v.listener !== undefined) out.overrides.listener = v.listener;
+  if (v['http-port'] !== undefined) out.overrides.httpPort = port('--http-port', v['http-port']);
+  if (v['healthy-only'] !== undefined) out.overrides.healthyOnly = true;
+  if (v['state-file'] !== undefined) out.stateFile = v['state-file'];
+  if (v['dcos-auth-credentials'] !== undefined) out.dcosAuthCredentials = v['dcos-auth-credentials'];
+  if (v['cache-size'] !== undefined) out.overrides.cacheSize = positive('--cache-size', v['cache-size']);
+  if (v['forward-max-pending'] !== undefined) out.overrides.forwardMaxPending = positive('--forward-max-pending', v['forward-max-pending']);
+  if (v['http-auth'] !== undefined) {
+    if (v['http-auth'].indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
+    out.overrides.httpAuth = v['http-auth'];
+  }
+  if (v['log-level'] !== undefined) out.logLevel = parseLogLevel(v['log-level']);
   return out;
 }
 
@@ -408,8 +383,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-dns: ${(err as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
+    reportUsageError('baton-dns', err, redactCredentials);
     return;
   }
   if (options.help) {
@@ -441,32 +415,14 @@ export async function main(argv: string[]): Promise<void> {
   for (const warning of parsed.warnings ?? []) logger.warn(redactCredentials(warning));
 
   let running: BatonDns | undefined;
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    const done = running ? running.close() : Promise.resolve();
-    done.then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`baton-dns: error while stopping: ${redactCredentials((err as Error).message)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // A signal during start-up stops at once (nothing is served yet).
+  onStopSignal('baton-dns', logger, async () => running?.close());
 
   try {
     running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosLogin });
   } catch (err) {
     process.stderr.write(`baton-dns: cannot start: ${redactCredentials((err as Error).message)}\n`);
     process.exit(1);
-  }
-  if (stopping) {
-    await running.close();
-    return;
   }
   process.stdout.write(`baton-dns listening on ${running.addresses.join(', ') || '(nothing: dnson and httpon are off)'}\n`);
 }
