@@ -1,30 +1,24 @@
 // baton-dns: a Mesos-DNS-compatible resolver fed by Marathon's event stream (and, optionally, by
 // the Mesos master state), with Mesos-DNS's config.json.
 import {
-  ClusterState,
-  MarathonClient,
-  MarathonFeed,
-  DcosLogin,
-  parseDcosCredentials,
-  StateFileWriter,
   UsageError,
   createLogger,
   onStopSignal,
+  parseDcosCredentials,
   parseFlags,
   parseLogLevel,
-  reportUsageError,
-  loadStateFile,
   redactCredentials,
-  redactUrl,
-  splitUrlCredentials,
+  reportUsageError,
+  startMarathonSource,
   stateFileMetricsText,
-  statusWithStateFile,
+  type ClusterState,
   type FlagSpec,
   type Logger,
   type MarathonFeedOptions,
   type StateFileLoad,
+  type StateFileStatus,
 } from '@baton/marathon';
-import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
+import { ZkSession, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
 import { loadDnsConfig, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
 import { MarathonRecordSource } from './marathon-source.js';
@@ -154,8 +148,8 @@ export interface StartOptions {
   stateFile?: string;
   /** Feed settings (tests shorten the heartbeat timeout and the backoff). */
   feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
-  /** DC/OS service-account login for Marathon (`--dcos-auth-credentials`). */
-  dcosLogin?: DcosLogin;
+  /** DC/OS service account JSON for Marathon (`--dcos-auth-credentials`): used when a Marathon URL has no credentials. */
+  dcosCredentials?: string;
   /** ZooKeeper session timeout for `zk` master detection and zk:// Marathon URLs (default 10 000 ms). */
   zkSessionTimeoutMs?: number;
 }
@@ -183,7 +177,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     publishNameserver(store, config);
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
-    let stateFileWriter: StateFileWriter | undefined;
+    let stateFileStatus: () => StateFileStatus | undefined = () => undefined;
     const addresses: string[] = [];
 
     if (config.httpOn) {
@@ -192,8 +186,8 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         view: store,
         version: VERSION,
         health: () => statuses.map((s) => s()),
-        stateFile: () => stateFileWriter?.status(),
-        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileWriter?.status()),
+        stateFile: () => stateFileStatus(),
+        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileStatus()),
         logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
@@ -216,46 +210,33 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     let marathonState: ClusterState | undefined;
     let stateFile: StateFileLoad | undefined;
     if (config.marathon.length > 0) {
-      const marathonLogger = logger.child({ module: 'marathon' });
-      const state = new ClusterState({ logger: marathonLogger });
+      const marathon = await startMarathonSource(
+        {
+          urls: config.marathon,
+          dcosCredentials: options.dcosCredentials,
+          zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs }),
+          stateFile: options.stateFile,
+          feed: options.feed,
+        },
+        logger,
+      );
+      const { state, feed, feedStatus } = marathon;
       marathonState = state;
-      // `http://user:pass@marathon:8080`: the credentials become Basic auth and leave the URL, so that
-      // nothing showing a URL (status, logs, errors) can show them.
-      const { urls: marathonUrls, auth: marathonAuth } = splitUrlCredentials(config.marathon);
-      const client = new MarathonClient({
-        urls: marathonUrls,
-        auth: marathonAuth,
-        login: options.dcosLogin,
-        resolveUrls: config.marathon.some(isZkUrl)
-          ? marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs })
-          : undefined,
-        logger: marathonLogger,
-      });
-      const feed = new MarathonFeed(state, { ...options.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
-      if (options.stateFile !== undefined) {
-        stateFile = await loadStateFile(options.stateFile, state);
-        logStateFileLoad(stateFile, logger);
-      }
-      const feedStatus = statusWithStateFile(feed, stateFile);
+      stateFile = marathon.stateFile;
       const source = new MarathonRecordSource(state, store, { config, feed: { status: feedStatus }, logger });
       source.start();
-      const writer =
-        options.stateFile === undefined
-          ? undefined
-          : new StateFileWriter(state, { path: options.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
-      stateFileWriter = writer;
-      feed.start();
+      stateFileStatus = () => marathon.stateFileStatus();
+      marathon.start();
       statuses.push(() => source.status());
       closers.push(async () => {
         source.stop();
-        await feed.stop();
-        await writer?.stop();
-        await client.close();
+        await marathon.stop();
       });
+      const marathonUrls = marathon.urls;
       if (stateFile?.status === 'loaded') {
-        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'serving the saved state until the first Marathon sync');
+        logger.info({ marathon: marathonUrls }, 'serving the saved state until the first Marathon sync');
       } else {
-        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'waiting for the first Marathon sync');
+        logger.info({ marathon: marathonUrls }, 'waiting for the first Marathon sync');
         waits.push(feed.ready());
       }
     }
@@ -296,19 +277,6 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-function logStateFileLoad(load: StateFileLoad, logger: Logger): void {
-  if (load.status === 'loaded') {
-    logger.warn(
-      { path: load.path, apps: load.apps, tasks: load.tasks, savedAt: new Date(load.savedAt).toISOString() },
-      `serving the state saved in ${load.path} (stale) until Marathon answers`,
-    );
-  } else if (load.status === 'invalid') {
-    logger.error({ path: load.path }, `${load.error}; starting without it`);
-  } else {
-    logger.info({ path: load.path }, `no state file at ${load.path} yet; it is written after the first sync`);
   }
 }
 
@@ -400,11 +368,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  let dcosLogin: DcosLogin | undefined;
   const dcosCredentials = options.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL;
   if (dcosCredentials) {
     try {
-      dcosLogin = new DcosLogin({ account: parseDcosCredentials(dcosCredentials) });
+      parseDcosCredentials(dcosCredentials);
     } catch (err) {
       process.stderr.write(`baton-dns: --dcos-auth-credentials: ${(err as Error).message}\n`);
       process.exitCode = 2;
@@ -419,7 +386,7 @@ export async function main(argv: string[]): Promise<void> {
   onStopSignal('baton-dns', logger, async () => running?.close());
 
   try {
-    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosLogin });
+    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosCredentials: dcosCredentials || undefined });
   } catch (err) {
     process.stderr.write(`baton-dns: cannot start: ${redactCredentials((err as Error).message)}\n`);
     process.exit(1);

@@ -2,26 +2,21 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  ClusterState,
-  DcosLogin,
-  MarathonClient,
-  MarathonFeed,
-  StateFileWriter,
   UsageError,
   createLogger,
   onStopSignal,
   parseDuration,
   parseFlags,
   parseLogLevel,
-  reportUsageError,
-  loadStateFile,
-  parseDcosCredentials,
   redactCredentials,
   redactUrl,
-  splitUrlCredentials,
-  statusWithStateFile,
+  reportUsageError,
+  startMarathonSource,
+  type ClusterState,
   type FlagSpec,
   type Logger,
+  type MarathonAuth,
+  type MarathonFeed,
   type MarathonFeedOptions,
   type StateChange,
   type StateFileLoad,
@@ -355,32 +350,28 @@ export interface RunOptions {
 
 /** Starts feed, route builder and data plane for parsed options. */
 export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptions = {}): Promise<RunningLb> {
-  let auth: { username: string; password: string } | { token: string } | undefined;
+  let auth: MarathonAuth | undefined;
   const token = opts.dcosToken ?? process.env.DCOS_AUTH_TOKEN;
   if (token !== undefined && token !== '' && opts.authCredentials === undefined) auth = { token };
   else if (opts.authCredentials !== undefined) {
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
-  // `http://user:pass@marathon:8080`: Basic auth unless a flag gave credentials; taken out of the URL,
-  // so that nothing showing a URL (status, logs, errors) can show them.
-  const { urls: marathonUrls, auth: urlAuth } = splitUrlCredentials(opts.marathon);
-  auth ??= urlAuth;
-  const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
-  const marathonLogger = logger.child({ module: 'marathon' });
-  // marathon-lb's order: user:pass (or a token here) first, then the service account.
-  const dcosCredentials = auth === undefined ? (opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) : undefined;
-  const login = dcosCredentials ? new DcosLogin({ account: parseDcosCredentials(dcosCredentials), ca }) : undefined;
-  const client = new MarathonClient({
-    urls: marathonUrls,
-    // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
-    resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
-    auth,
-    login,
-    ca,
-    logger: marathonLogger,
-  });
-  const state = new ClusterState({ logger });
+  const source = await startMarathonSource(
+    {
+      urls: opts.marathon,
+      auth,
+      dcosCredentials: opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL,
+      ca: opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8'),
+      // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
+      zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger }),
+      stateFile: opts.stateFile,
+      served: 'routes',
+      feed: runOptions.feed,
+    },
+    logger,
+  );
+  const { state, feed, stateFile, feedStatus } = source;
   const builder = new RouteBuilder({
     groups: opts.groups,
     healthCheck: opts.healthCheck,
@@ -396,24 +387,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
       opts.adminPort,
     ].filter((p) => p > 0),
   });
-  const feed = new MarathonFeed(state, { ...runOptions.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
-  let stateFile: StateFileLoad | undefined;
-  if (opts.stateFile !== undefined) {
-    stateFile = await loadStateFile(opts.stateFile, state);
-    if (stateFile.status === 'loaded') {
-      logger.warn(
-        { path: stateFile.path, apps: stateFile.apps, tasks: stateFile.tasks, savedAt: new Date(stateFile.savedAt).toISOString() },
-        `serving the routes saved in ${stateFile.path} (stale) until Marathon answers`,
-      );
-    } else if (stateFile.status === 'invalid') {
-      logger.error({ path: stateFile.path }, `${stateFile.error}; starting without it`);
-    } else {
-      logger.info({ path: stateFile.path }, `no state file at ${stateFile.path} yet; it is written after the first sync`);
-    }
-  }
-  const feedStatus = statusWithStateFile(feed, stateFile);
   const accessLog = createAccessLog(opts);
-  let writer: StateFileWriter | undefined;
   const lb = await startLoadBalancer({
     bindAddress: opts.bindAddress,
     httpPort: opts.httpPort,
@@ -427,7 +401,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     overwriteForwardedProto: opts.overwriteForwardedProto,
     initialTable: builder.build(state),
     feedStatus,
-    stateFileStatus: () => writer?.status(),
+    stateFileStatus: () => source.stateFileStatus(),
     onResync: () => feed.resyncNow(),
     renderers: { renderConfig, renderVhostMap, renderAppMap },
     logger,
@@ -450,11 +424,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     unsubscribeState();
     pending = [];
   };
-  writer =
-    opts.stateFile === undefined
-      ? undefined
-      : new StateFileWriter(state, { path: opts.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
-  feed.start();
+  source.start();
   return {
     lb,
     feed,
@@ -462,11 +432,9 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     stateFile,
     async stop(graceMs = opts.shutdownGraceMs) {
       unsubscribe();
-      await feed.stop();
-      await writer?.stop();
+      await source.stop();
       await lb.close(graceMs);
       await accessLog?.close();
-      await client.close();
     },
   };
 }

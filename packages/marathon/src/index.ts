@@ -12,3 +12,4 @@ export * from './feed.js';
 export * from './state-file.js';
 export * from './dcos-login.js';
 export * from './cli-flags.js';
+export * from './source.js';
