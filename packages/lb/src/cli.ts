@@ -388,26 +388,33 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     ].filter((p) => p > 0),
   });
   const accessLog = createAccessLog(opts);
-  const lb = await startLoadBalancer({
-    bindAddress: opts.bindAddress,
-    httpPort: opts.httpPort,
-    httpsPort: opts.httpsPort,
-    appIdPort: opts.appIdPort,
-    adminPort: opts.adminPort,
-    dontBindHttpHttps: opts.dontBindHttpHttps,
-    sslCerts: opts.sslCerts,
-    adminAuth: opts.adminAuth,
-    timeouts: opts.timeouts,
-    overwriteForwardedProto: opts.overwriteForwardedProto,
-    initialTable: builder.build(state),
-    feedStatus,
-    stateFileStatus: () => source.stateFileStatus(),
-    onResync: () => feed.resyncNow(),
-    renderers: { renderConfig, renderVhostMap, renderAppMap },
-    logger,
-    accessLog,
-    activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
-  });
+  let lb: LoadBalancer;
+  try {
+    lb = await startLoadBalancer({
+      bindAddress: opts.bindAddress,
+      httpPort: opts.httpPort,
+      httpsPort: opts.httpsPort,
+      appIdPort: opts.appIdPort,
+      adminPort: opts.adminPort,
+      dontBindHttpHttps: opts.dontBindHttpHttps,
+      sslCerts: opts.sslCerts,
+      adminAuth: opts.adminAuth,
+      timeouts: opts.timeouts,
+      overwriteForwardedProto: opts.overwriteForwardedProto,
+      initialTable: builder.build(state),
+      feedStatus,
+      stateFileStatus: () => source.stateFileStatus(),
+      onResync: () => feed.resyncNow(),
+      renderers: { renderConfig, renderVhostMap, renderAppMap },
+      logger,
+      accessLog,
+      activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
+    });
+  } catch (err) {
+    await source.stop();
+    await accessLog?.close();
+    throw err;
+  }
   // One build per event-loop turn for all the changes of that turn (an event and the status updates
   // read with it); setImmediate runs right after this turn's I/O, so a lone change is not delayed.
   let pending: StateChange[] = [];
