@@ -1,5 +1,6 @@
 // baton-env's command line → a typed request. Pure: errors are UsageError values naming the flag.
 
+import { parseFlags, type FlagSpec } from '@baton/marathon/cli-flags';
 import { parseDuration } from './config.js';
 import { UsageError } from './errors.js';
 import { isVariableName, type OutputFormat } from './format.js';
@@ -49,30 +50,36 @@ export type Request =
   | { kind: 'run'; subcommand: 'service'; flags: ServiceFlags; exec?: string[] }
   | { kind: 'run'; subcommand: 'kafka'; flags: KafkaFlags; exec?: string[] };
 
-type FlagKind = 'string' | 'repeat' | 'boolean';
-
-const COMMON: Record<string, FlagKind> = {
-  '--marathon': 'repeat',
-  '--auth-credentials': 'string',
-  '--token': 'string',
-  '--dcos-auth-credentials': 'string',
-  '--timeout': 'string',
-  '--wait': 'string',
-  '--min': 'string',
-  '--interval': 'string',
-  '--format': 'string',
-  '--var': 'string',
+const COMMON: FlagSpec = {
+  marathon: { type: 'string', multiple: true },
+  'auth-credentials': { type: 'string', once: true },
+  token: { type: 'string', once: true },
+  'dcos-auth-credentials': { type: 'string', once: true },
+  timeout: { type: 'string', once: true },
+  wait: { type: 'string', once: true },
+  min: { type: 'string', once: true },
+  interval: { type: 'string', once: true },
+  format: { type: 'string', once: true },
+  var: { type: 'string', once: true },
+  help: { type: 'boolean', short: 'h' },
 };
-const APP: Record<string, FlagKind> = {
-  '--app': 'string',
-  '--port-index': 'string',
-  '--port-name': 'string',
-  '--healthy-only': 'boolean',
+const APP: FlagSpec = {
+  app: { type: 'string', once: true },
+  'port-index': { type: 'string', once: true },
+  'port-name': { type: 'string', once: true },
+  'healthy-only': { type: 'boolean', once: true },
 };
-const FLAGS: Record<Subcommand, Record<string, FlagKind>> = {
-  akka: { ...COMMON, ...APP, '--form': 'string', '--system': 'string', '--protocol': 'string' },
-  service: { ...COMMON, ...APP, '--form': 'string' },
-  kafka: { ...COMMON, ...APP, '--zk': 'string', '--srv': 'string', '--dns-server': 'string', '--listener': 'string' },
+const FLAGS: Record<Subcommand, FlagSpec> = {
+  akka: { ...COMMON, ...APP, form: { type: 'string', once: true }, system: { type: 'string', once: true }, protocol: { type: 'string', once: true } },
+  service: { ...COMMON, ...APP, form: { type: 'string', once: true } },
+  kafka: {
+    ...COMMON,
+    ...APP,
+    zk: { type: 'string', once: true },
+    srv: { type: 'string', once: true },
+    'dns-server': { type: 'string', once: true },
+    listener: { type: 'string', once: true },
+  },
 };
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -93,40 +100,23 @@ function duration(flag: string, value: string): number {
   return ms;
 }
 
-/** Splits `--flag value` / `--flag=value` pairs, checking each flag against the subcommand's list. */
+/** Reads the subcommand's flags (`--flag value` / `--flag=value`); `-h` anywhere asks for its help. */
 function readFlags(subcommand: Subcommand, args: string[]): { values: Map<string, string[]>; help: boolean } {
-  const known = FLAGS[subcommand];
-  const values = new Map<string, string[]>();
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '-h' || arg === '--help') {
-      help = true;
-      continue;
-    }
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const kind = known[name];
-    if (!kind) {
-      if (arg.startsWith('-')) throw new UsageError(`unknown flag ${name} for baton-env ${subcommand} (see baton-env ${subcommand} --help)`);
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)} for baton-env ${subcommand}`);
-    }
-    let value: string;
-    if (kind === 'boolean') {
-      if (eq > 0) throw new UsageError(`${name} takes no value`);
-      value = 'true';
-    } else if (eq > 0) {
-      value = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= args.length) throw new UsageError(`${name} needs a value`);
-      value = args[++i];
-    }
-    const list = values.get(name) ?? [];
-    if (kind !== 'repeat' && list.length > 0) throw new UsageError(`${name} given more than once`);
-    list.push(value);
-    values.set(name, list);
+  let parsed;
+  try {
+    parsed = parseFlags(FLAGS[subcommand], args);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (message.startsWith('unknown flag ')) throw new UsageError(`${message} for baton-env ${subcommand} (see baton-env ${subcommand} --help)`);
+    const stray = /^unexpected argument (.*)$/s.exec(message);
+    if (stray) throw new UsageError(`unexpected argument ${JSON.stringify(stray[1])} for baton-env ${subcommand}`);
+    throw new UsageError(message);
   }
-  return { values, help };
+  const values = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (name !== 'help' && value !== undefined) values.set(`--${name}`, Array.isArray(value) ? value : [String(value)]);
+  }
+  return { values, help: parsed.values.help === true };
 }
 
 function common(values: Map<string, string[]>): CommonFlags {

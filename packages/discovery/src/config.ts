@@ -1,6 +1,7 @@
 // Where Marathon is, how to authenticate, and who "this node" is — from flags and the task environment.
 // Pure: the environment is passed in.
 
+import { parseDuration as parseDurationIn } from '@baton/marathon/cli-flags';
 import type { MarathonAuth } from './marathon-rest.js';
 import type { SelfIdentity } from './seeds.js';
 import type { PortChoice } from './endpoints.js';
@@ -63,12 +64,7 @@ export function selfFromEnv(env: Env, choice: PortChoice = {}): SelfIdentity | u
 
 /** `60s`, `500ms`, `2m`, `1h` or a bare number of seconds → milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(value * factor);
+  return parseDurationIn(text, 's');
 }
 
 export function formatDuration(ms: number): string {

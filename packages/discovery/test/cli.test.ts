@@ -292,7 +292,7 @@ describe('baton-env exec', () => {
 });
 
 describe('start-up weight', () => {
-  it('akka and service load only node built-ins, baton-env\'s own modules and @baton/marathon/basic-auth (no ZooKeeper, pino, undici)', async () => {
+  it('akka and service load only node built-ins, baton-env\'s own modules, @baton/marathon/basic-auth and the bins\' flag module (no ZooKeeper, pino, undici)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-env-trace-'));
     try {
       const hooks = join(dir, 'hooks.mjs');
@@ -307,8 +307,9 @@ describe('start-up weight', () => {
         expect(result.code).toBe(0);
         const loaded = result.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => l.slice(7));
         expect(loaded.length).toBeGreaterThan(3);
-        // @baton/marathon/basic-auth: only node:crypto, the one Authorization builder of every bin.
-        const light = (url: string) => url.startsWith('node:') || url.includes('/packages/discovery/') || url.endsWith('/packages/marathon/dist/basic-auth.js');
+        // @baton/marathon/basic-auth (only node:crypto) and /cli-flags (only node:util): light modules every bin shares.
+        const light = (url: string) =>
+          url.startsWith('node:') || url.includes('/packages/discovery/') || url.endsWith('/packages/marathon/dist/basic-auth.js') || url.endsWith('/packages/marathon/dist/cli-flags.js');
         const foreign = loaded.filter((url) => !light(url));
         expect(foreign).toEqual([]);
       }

@@ -1,24 +1,24 @@
 // baton-dns: a Mesos-DNS-compatible resolver fed by Marathon's event stream (and, optionally, by
 // the Mesos master state), with Mesos-DNS's config.json.
 import {
-  ClusterState,
-  MarathonClient,
-  MarathonFeed,
-  DcosLogin,
-  parseDcosCredentials,
-  StateFileWriter,
+  UsageError,
   createLogger,
-  loadStateFile,
+  onStopSignal,
+  parseDcosCredentials,
+  parseFlags,
+  parseLogLevel,
   redactCredentials,
-  redactUrl,
-  splitUrlCredentials,
+  reportUsageError,
+  startMarathonSource,
   stateFileMetricsText,
-  statusWithStateFile,
+  type ClusterState,
+  type FlagSpec,
   type Logger,
   type MarathonFeedOptions,
   type StateFileLoad,
+  type StateFileStatus,
 } from '@baton/marathon';
-import { ZkSession, isZkUrl, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
+import { ZkSession, marathonUrlResolver, parseZkUrl, watchMesosMasters, type MesosMasters } from '@baton/zookeeper';
 import { loadDnsConfig, type DnsConfig } from './config.js';
 import { RecordStore, publishNameserver, type SourceStatus } from './record-store.js';
 import { listenerAddresses } from './listener-addresses.js';
@@ -34,7 +34,7 @@ A Mesos-DNS-compatible DNS server whose records follow Marathon's event stream w
 Reads Mesos-DNS's config.json unchanged; the flags below override it.
 
 Options:
-  --config <file>        Mesos-DNS config.json (default: none, Mesos-DNS defaults)
+  --config <file>        Mesos-DNS config.json (default: none, Mesos-DNS defaults); -config works too
   --marathon <url>       Marathon URL (http(s), or zk://host:port/marathon to follow the leader in
                          ZooKeeper); repeat for several (also the config key "marathon")
   --port <n>             DNS port, UDP and TCP (config "port", default 53)
@@ -53,8 +53,9 @@ Options:
                          SERVFAIL at once (config "forwardMaxPending", default 1024)
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
-  --log-level <level>    trace | debug | info | warn | error | silent (default info; logs go to stderr)
-  --version              print the version
+  --log-level <level>    trace | debug | info | warn | error | fatal | silent (default info; logs go to
+                         stderr)
+  --version              print the version (also -version)
   -h, --help             show this help
 `;
 
@@ -70,9 +71,25 @@ export interface CliOptions {
   version: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+/** Mesos-DNS's own flags (-config, -version) are Go flags: their single-dash forms are accepted too. */
+const SPEC: FlagSpec = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', singleDash: true },
+  config: { type: 'string', singleDash: true },
+  marathon: { type: 'string', multiple: true },
+  port: { type: 'string' },
+  listener: { type: 'string' },
+  'http-port': { type: 'string' },
+  'healthy-only': { type: 'boolean' },
+  'state-file': { type: 'string' },
+  'dcos-auth-credentials': { type: 'string' },
+  'cache-size': { type: 'string' },
+  'forward-max-pending': { type: 'string' },
+  'http-auth': { type: 'string' },
+  'log-level': { type: 'string' },
+};
 
 function port(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${flag} needs a port number 0-65535, got ${value}`);
@@ -85,79 +102,31 @@ function positive(flag: string, value: string): number {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const out: CliOptions = { overrides: {}, logLevel: process.env.BATON_LOG_LEVEL ?? 'info', help: false, version: false };
-  const marathon: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('-') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
-    switch (arg) {
-      case '-h':
-      case '--help':
-        out.help = true;
-        break;
-      case '--version':
-      case '-version': // Mesos-DNS's Go-style flag
-        out.version = true;
-        break;
-      case '--config':
-      case '-config':
-        out.configFile = value();
-        break;
-      case '--marathon': {
-        const url = value();
-        if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) or zk:// URL, got ${url}`);
-        marathon.push(url);
-        break;
-      }
-      case '--port':
-        out.overrides.port = port(arg, value());
-        break;
-      case '--listener':
-        out.overrides.listener = value();
-        break;
-      case '--http-port':
-        out.overrides.httpPort = port(arg, value());
-        break;
-      case '--healthy-only':
-        out.overrides.healthyOnly = true;
-        break;
-      case '--state-file':
-        out.stateFile = value();
-        break;
-      case '--dcos-auth-credentials':
-        out.dcosAuthCredentials = value();
-        break;
-      case '--cache-size':
-        out.overrides.cacheSize = positive(arg, value());
-        break;
-      case '--forward-max-pending':
-        out.overrides.forwardMaxPending = positive(arg, value());
-        break;
-      case '--http-auth': {
-        const auth = value();
-        if (auth.indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
-        out.overrides.httpAuth = auth;
-        break;
-      }
-      case '--log-level':
-        out.logLevel = value();
-        if (!LOG_LEVELS.has(out.logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got ${out.logLevel}`);
-        break;
-      default:
-        throw new UsageError(`unknown flag: ${argv[i]}`);
-    }
+  const v = parseFlags(SPEC, argv).values as Record<string, string | undefined> & { marathon?: string[] };
+  const out: CliOptions = {
+    overrides: {},
+    logLevel: process.env.BATON_LOG_LEVEL ?? 'info',
+    help: v.help === (true as unknown),
+    version: v.version === (true as unknown),
+  };
+  if (v.config !== undefined) out.configFile = v.config;
+  for (const url of v.marathon ?? []) {
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon needs an http(s) or zk:// URL, got ${url}`);
   }
-  if (marathon.length > 0) out.overrides.marathon = marathon;
+  if (v.marathon !== undefined) out.overrides.marathon = v.marathon;
+  if (v.port !== undefined) out.overrides.port = port('--port', v.port);
+  if (v.listener !== undefined) out.overrides.listener = v.listener;
+  if (v['http-port'] !== undefined) out.overrides.httpPort = port('--http-port', v['http-port']);
+  if (v['healthy-only'] !== undefined) out.overrides.healthyOnly = true;
+  if (v['state-file'] !== undefined) out.stateFile = v['state-file'];
+  if (v['dcos-auth-credentials'] !== undefined) out.dcosAuthCredentials = v['dcos-auth-credentials'];
+  if (v['cache-size'] !== undefined) out.overrides.cacheSize = positive('--cache-size', v['cache-size']);
+  if (v['forward-max-pending'] !== undefined) out.overrides.forwardMaxPending = positive('--forward-max-pending', v['forward-max-pending']);
+  if (v['http-auth'] !== undefined) {
+    if (v['http-auth'].indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
+    out.overrides.httpAuth = v['http-auth'];
+  }
+  if (v['log-level'] !== undefined) out.logLevel = parseLogLevel(v['log-level']);
   return out;
 }
 
@@ -180,8 +149,8 @@ export interface StartOptions {
   stateFile?: string;
   /** Feed settings (tests shorten the heartbeat timeout and the backoff). */
   feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
-  /** DC/OS service-account login for Marathon (`--dcos-auth-credentials`). */
-  dcosLogin?: DcosLogin;
+  /** DC/OS service account JSON for Marathon (`--dcos-auth-credentials`): used when a Marathon URL has no credentials. */
+  dcosCredentials?: string;
   /** ZooKeeper session timeout for `zk` master detection and zk:// Marathon URLs (default 10 000 ms). */
   zkSessionTimeoutMs?: number;
 }
@@ -209,7 +178,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     publishNameserver(store, config.soaMname, listenerAddresses(config.listener));
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
-    let stateFileWriter: StateFileWriter | undefined;
+    let stateFileStatus: () => StateFileStatus | undefined = () => undefined;
     const addresses: string[] = [];
 
     if (config.httpOn) {
@@ -218,8 +187,8 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         view: store,
         version: VERSION,
         health: () => statuses.map((s) => s()),
-        stateFile: () => stateFileWriter?.status(),
-        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileWriter?.status()),
+        stateFile: () => stateFileStatus(),
+        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileStatus()),
         logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
@@ -242,46 +211,33 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     let marathonState: ClusterState | undefined;
     let stateFile: StateFileLoad | undefined;
     if (config.marathon.length > 0) {
-      const marathonLogger = logger.child({ module: 'marathon' });
-      const state = new ClusterState({ logger: marathonLogger });
+      const marathon = await startMarathonSource(
+        {
+          urls: config.marathon,
+          dcosCredentials: options.dcosCredentials,
+          zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs }),
+          stateFile: options.stateFile,
+          feed: options.feed,
+        },
+        logger,
+      );
+      const { state, feed, feedStatus } = marathon;
       marathonState = state;
-      // `http://user:pass@marathon:8080`: the credentials become Basic auth and leave the URL, so that
-      // nothing showing a URL (status, logs, errors) can show them.
-      const { urls: marathonUrls, auth: marathonAuth } = splitUrlCredentials(config.marathon);
-      const client = new MarathonClient({
-        urls: marathonUrls,
-        auth: marathonAuth,
-        login: options.dcosLogin,
-        resolveUrls: config.marathon.some(isZkUrl)
-          ? marathonUrlResolver({ logger: marathonLogger, sessionTimeoutMs: options.zkSessionTimeoutMs })
-          : undefined,
-        logger: marathonLogger,
-      });
-      const feed = new MarathonFeed(state, { ...options.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
-      if (options.stateFile !== undefined) {
-        stateFile = await loadStateFile(options.stateFile, state);
-        logStateFileLoad(stateFile, logger);
-      }
-      const feedStatus = statusWithStateFile(feed, stateFile);
+      stateFile = marathon.stateFile;
       const source = new MarathonRecordSource(state, store, { config, feed: { status: feedStatus }, logger });
       source.start();
-      const writer =
-        options.stateFile === undefined
-          ? undefined
-          : new StateFileWriter(state, { path: options.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
-      stateFileWriter = writer;
-      feed.start();
+      stateFileStatus = () => marathon.stateFileStatus();
+      marathon.start();
       statuses.push(() => source.status());
       closers.push(async () => {
         source.stop();
-        await feed.stop();
-        await writer?.stop();
-        await client.close();
+        await marathon.stop();
       });
+      const marathonUrls = marathon.urls;
       if (stateFile?.status === 'loaded') {
-        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'serving the saved state until the first Marathon sync');
+        logger.info({ marathon: marathonUrls }, 'serving the saved state until the first Marathon sync');
       } else {
-        logger.info({ marathon: marathonUrls.map(redactUrl) }, 'waiting for the first Marathon sync');
+        logger.info({ marathon: marathonUrls }, 'waiting for the first Marathon sync');
         waits.push(feed.ready());
       }
     }
@@ -322,19 +278,6 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-function logStateFileLoad(load: StateFileLoad, logger: Logger): void {
-  if (load.status === 'loaded') {
-    logger.warn(
-      { path: load.path, apps: load.apps, tasks: load.tasks, savedAt: new Date(load.savedAt).toISOString() },
-      `serving the state saved in ${load.path} (stale) until Marathon answers`,
-    );
-  } else if (load.status === 'invalid') {
-    logger.error({ path: load.path }, `${load.error}; starting without it`);
-  } else {
-    logger.info({ path: load.path }, `no state file at ${load.path} yet; it is written after the first sync`);
   }
 }
 
@@ -409,8 +352,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-dns: ${(err as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
+    reportUsageError('baton-dns', err, redactCredentials);
     return;
   }
   if (options.help) {
@@ -427,11 +369,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  let dcosLogin: DcosLogin | undefined;
   const dcosCredentials = options.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL;
   if (dcosCredentials) {
     try {
-      dcosLogin = new DcosLogin({ account: parseDcosCredentials(dcosCredentials) });
+      parseDcosCredentials(dcosCredentials);
     } catch (err) {
       process.stderr.write(`baton-dns: --dcos-auth-credentials: ${(err as Error).message}\n`);
       process.exitCode = 2;
@@ -442,32 +383,14 @@ export async function main(argv: string[]): Promise<void> {
   for (const warning of parsed.warnings ?? []) logger.warn(redactCredentials(warning));
 
   let running: BatonDns | undefined;
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    const done = running ? running.close() : Promise.resolve();
-    done.then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`baton-dns: error while stopping: ${redactCredentials((err as Error).message)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // A signal during start-up stops at once (nothing is served yet).
+  onStopSignal('baton-dns', logger, async () => running?.close());
 
   try {
-    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosLogin });
+    running = await startBatonDns(parsed.config, logger, { stateFile: options.stateFile, dcosCredentials: dcosCredentials || undefined });
   } catch (err) {
     process.stderr.write(`baton-dns: cannot start: ${redactCredentials((err as Error).message)}\n`);
     process.exit(1);
-  }
-  if (stopping) {
-    await running.close();
-    return;
   }
   process.stdout.write(`baton-dns listening on ${running.addresses.join(', ') || '(nothing: dnson and httpon are off)'}\n`);
 }

@@ -43,11 +43,13 @@ describe('parseArgs', () => {
     });
     expect(parseArgs(['--cache-size', '5000', '--forward-max-pending=64']).overrides).toEqual({ cacheSize: 5000, forwardMaxPending: 64 });
     expect(parseArgs(['-config=x.json']).configFile).toBe('x.json');
+    expect(parseArgs(['-config', 'y.json', '-version'])).toMatchObject({ configFile: 'y.json', version: true });
+    expect(parseArgs(['--log-level', 'WARNING']).logLevel).toBe('warn');
     expect(parseArgs(['--help']).help).toBe(true);
   });
 
   it.each([
-    [['--bogus'], /unknown flag: --bogus/],
+    [['--bogus'], /unknown flag --bogus/],
     [['--port', 'x'], /--port needs a port number/],
     [['--port', '70000'], /--port needs a port number/],
     [['--marathon', 'm1:8080'], /--marathon needs an http\(s\) or zk:\/\/ URL/],
@@ -135,7 +137,7 @@ describe('the baton-dns bin', () => {
   it('exits 2 naming an unknown flag', () => {
     const r = runBin(['--frobnicate']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown flag: --frobnicate/);
+    expect(r.stderr).toMatch(/^baton-dns: unknown flag --frobnicate\nTry 'baton-dns --help'/);
   });
 
   it('refuses an invalid config at start, naming the key (exit 2)', () => {

@@ -2,19 +2,21 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  ClusterState,
-  DcosLogin,
-  MarathonClient,
-  MarathonFeed,
-  StateFileWriter,
+  UsageError,
   createLogger,
-  loadStateFile,
-  parseDcosCredentials,
+  onStopSignal,
+  parseDuration,
+  parseFlags,
+  parseLogLevel,
   redactCredentials,
   redactUrl,
-  splitUrlCredentials,
-  statusWithStateFile,
+  reportUsageError,
+  startMarathonSource,
+  type ClusterState,
+  type FlagSpec,
   type Logger,
+  type MarathonAuth,
+  type MarathonFeed,
   type MarathonFeedOptions,
   type StateChange,
   type StateFileLoad,
@@ -103,7 +105,8 @@ Access logs (one line per HTTP request and TCP connection, HAProxy's httplog/tcp
 Other:
       --state-file PATH            Save the last good Marathon state there and, at start, serve its
                                    routes (reported stale) until Marathon answers
-      --log-level LEVEL            trace, debug, info (default), warn, error, fatal, silent
+      --log-level LEVEL            trace, debug, info (default), warn, error, fatal, silent (or marathon-lb's
+                                   DEBUG, INFO, WARNING, ERROR, CRITICAL)
   -h, --help                       This help
 `;
 
@@ -148,225 +151,199 @@ export interface CliOptions {
   ignored: string[];
 }
 
-export class CliError extends Error {}
+/** A bad command line (exit status 2); the message names the flag. */
+export { UsageError as CliError };
 
-type Kind = 'bool' | 'string' | 'list' | 'int' | 'repeat' | 'duration';
-const FLAGS: Record<string, { key: keyof CliOptions | keyof Timeouts | 'sse' | 'credentialFile' | 'syslogSocket' | 'noActiveChecks'; kind: Kind }> = {
-  '--marathon': { key: 'marathon', kind: 'repeat' },
-  '-m': { key: 'marathon', kind: 'repeat' },
-  '--group': { key: 'groups', kind: 'repeat' },
-  '--health-check': { key: 'healthCheck', kind: 'bool' },
-  '-H': { key: 'healthCheck', kind: 'bool' },
-  '--strict-mode': { key: 'strictMode', kind: 'bool' },
-  '--sse': { key: 'sse', kind: 'bool' },
-  '-s': { key: 'sse', kind: 'bool' },
-  '--ssl-certs': { key: 'sslCerts', kind: 'list' },
-  '--dont-bind-http-https': { key: 'dontBindHttpHttps', kind: 'bool' },
-  '--auth-credentials': { key: 'authCredentials', kind: 'string' },
-  '--dcos-token': { key: 'dcosToken', kind: 'string' },
-  '--dcos-auth-credentials': { key: 'dcosAuthCredentials', kind: 'string' },
-  '--marathon-auth-credential-file': { key: 'credentialFile', kind: 'string' },
-  '--marathon-ca-cert': { key: 'marathonCaCert', kind: 'string' },
-  '--min-serv-port-ip-per-task': { key: 'minServPortIpPerTask', kind: 'int' },
-  '--max-serv-port-ip-per-task': { key: 'maxServPortIpPerTask', kind: 'int' },
-  '--lru-cache-capacity': { key: 'lruCacheCapacity', kind: 'int' },
-  '--log-level': { key: 'logLevel', kind: 'string' },
-  '--http-port': { key: 'httpPort', kind: 'int' },
-  '--https-port': { key: 'httpsPort', kind: 'int' },
-  '--app-id-port': { key: 'appIdPort', kind: 'int' },
-  '--admin-port': { key: 'adminPort', kind: 'int' },
-  '--bind-address': { key: 'bindAddress', kind: 'string' },
-  '--admin-auth': { key: 'adminAuth', kind: 'string' },
-  '--state-file': { key: 'stateFile', kind: 'string' },
-  '--timeout-connect': { key: 'connectMs', kind: 'duration' },
-  '--timeout-client': { key: 'clientMs', kind: 'duration' },
-  '--timeout-server': { key: 'serverMs', kind: 'duration' },
-  '--timeout-tunnel': { key: 'tunnelMs', kind: 'duration' },
-  '--timeout-http-request': { key: 'httpRequestMs', kind: 'duration' },
-  '--timeout-http-body': { key: 'httpBodyMs', kind: 'duration' },
-  '--timeout-queue': { key: 'queueMs', kind: 'duration' },
-  '--shutdown-grace': { key: 'shutdownGraceMs', kind: 'duration' },
-  '--access-log': { key: 'accessLog', kind: 'string' },
-  '--syslog-socket': { key: 'syslogSocket', kind: 'string' },
-  '--log-format': { key: 'logFormat', kind: 'string' },
-  '--no-active-checks': { key: 'noActiveChecks', kind: 'bool' },
-  '--max-concurrent-checks': { key: 'maxConcurrentChecks', kind: 'int' },
-  '--overwrite-forwarded-proto': { key: 'overwriteForwardedProto', kind: 'bool' },
-  '--proxy-protocol': { key: 'proxyProtocol', kind: 'bool' },
-  '--http2': { key: 'http2', kind: 'bool' },
-  '--help': { key: 'help', kind: 'bool' },
-  '-h': { key: 'help', kind: 'bool' },
+const NO_RELOADS = 'there is no reload command: routes change in place';
+const NO_CONFIG_PRINT = 'there is no config file to print instead of writing';
+
+/**
+ * marathon-lb's flags. Those that only steer HAProxy or its reloads are accepted and ignored, with
+ * the reason (logged as a warning at start), so that an existing command line keeps working.
+ */
+const SPEC: FlagSpec = {
+  marathon: { type: 'string', short: 'm', multiple: true },
+  group: { type: 'string', multiple: true },
+  'health-check': { type: 'boolean', short: 'H' },
+  'strict-mode': { type: 'boolean' },
+  // Events are always streamed; marathon-lb's --sse chose that over polling.
+  sse: { type: 'boolean', short: 's' },
+  'ssl-certs': { type: 'string' },
+  'dont-bind-http-https': { type: 'boolean' },
+  'auth-credentials': { type: 'string' },
+  'dcos-token': { type: 'string' },
+  'dcos-auth-credentials': { type: 'string' },
+  'marathon-auth-credential-file': { type: 'string' },
+  'marathon-ca-cert': { type: 'string' },
+  'min-serv-port-ip-per-task': { type: 'string' },
+  'max-serv-port-ip-per-task': { type: 'string' },
+  'lru-cache-capacity': { type: 'string' },
+  'log-level': { type: 'string' },
+  'http-port': { type: 'string' },
+  'https-port': { type: 'string' },
+  'app-id-port': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'bind-address': { type: 'string' },
+  'admin-auth': { type: 'string' },
+  'state-file': { type: 'string' },
+  'timeout-connect': { type: 'string' },
+  'timeout-client': { type: 'string' },
+  'timeout-server': { type: 'string' },
+  'timeout-tunnel': { type: 'string' },
+  'timeout-http-request': { type: 'string' },
+  'timeout-http-body': { type: 'string' },
+  'timeout-queue': { type: 'string' },
+  'shutdown-grace': { type: 'string' },
+  'access-log': { type: 'string' },
+  'syslog-socket': { type: 'string' },
+  'log-format': { type: 'string' },
+  'no-active-checks': { type: 'boolean' },
+  'max-concurrent-checks': { type: 'string' },
+  'overwrite-forwarded-proto': { type: 'boolean' },
+  'proxy-protocol': { type: 'boolean' },
+  http2: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  'haproxy-config': { type: 'string', ignored: 'there is no HAProxy config file: routes live in memory' },
+  command: { type: 'string', short: 'c', ignored: NO_RELOADS },
+  'max-reload-retries': { type: 'string', ignored: 'nothing is reloaded' },
+  'reload-interval': { type: 'string', ignored: 'nothing is reloaded' },
+  'skip-validation': { type: 'boolean', ignored: 'there is no HAProxy config to validate' },
+  'skip-config-cleanup': { type: 'boolean', ignored: 'there is no HAProxy config to clean up' },
+  dry: { type: 'boolean', short: 'd', ignored: NO_CONFIG_PRINT },
+  'archive-versions': { type: 'string', ignored: 'there are no config file versions' },
+  'haproxy-map': { type: 'boolean', ignored: 'vhosts are always looked up in a map' },
+  'group-https-by-vhost': { type: 'boolean', ignored: ':443 always picks the certificate by SNI and routes by Host' },
+  'max-backoff': { type: 'string', ignored: "reconnects use baton's jittered backoff (30 s cap)" },
+  longhelp: { type: 'boolean', ignored: 'see --help' },
 };
 
-/** marathon-lb's flags that only steer HAProxy or its reloads: accepted and ignored, with the reason. */
-const MARATHON_LB_NO_OPS: Record<string, { takesValue: boolean; why: string }> = {
-  '--haproxy-config': { takesValue: true, why: 'there is no HAProxy config file: routes live in memory' },
-  '--command': { takesValue: true, why: 'there is no reload command: routes change in place' },
-  '-c': { takesValue: true, why: 'there is no reload command: routes change in place' },
-  '--max-reload-retries': { takesValue: true, why: 'nothing is reloaded' },
-  '--reload-interval': { takesValue: true, why: 'nothing is reloaded' },
-  '--skip-validation': { takesValue: false, why: 'there is no HAProxy config to validate' },
-  '--skip-config-cleanup': { takesValue: false, why: 'there is no HAProxy config to clean up' },
-  '--dry': { takesValue: false, why: 'there is no config file to print instead of writing' },
-  '-d': { takesValue: false, why: 'there is no config file to print instead of writing' },
-  '--archive-versions': { takesValue: true, why: 'there are no config file versions' },
-  '--haproxy-map': { takesValue: false, why: 'vhosts are always looked up in a map' },
-  '--group-https-by-vhost': { takesValue: false, why: ':443 always picks the certificate by SNI and routes by Host' },
-  '--max-backoff': { takesValue: true, why: 'reconnects use baton\'s jittered backoff (30 s cap)' },
-  '--longhelp': { takesValue: false, why: 'see --help' },
+/** HAProxy's timeouts: a bare number counts milliseconds, as in HAProxy's config. */
+const TIMEOUT_FLAGS: Record<string, keyof Timeouts> = {
+  'timeout-connect': 'connectMs',
+  'timeout-client': 'clientMs',
+  'timeout-server': 'serverMs',
+  'timeout-tunnel': 'tunnelMs',
+  'timeout-http-request': 'httpRequestMs',
+  'timeout-http-body': 'httpBodyMs',
+  'timeout-queue': 'queueMs',
 };
 
-const LOG_LEVELS: Record<string, string> = { warning: 'warn', critical: 'fatal' };
-const DURATION_UNITS: Record<string, number> = { '': 1, us: 0.001, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** HAProxy's time format: a number with an optional unit (us, ms, s, m, h, d; none = ms). */
-export function parseDuration(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) return undefined;
-  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? '']);
-  return Number.isSafeInteger(ms) ? ms : undefined;
+function durationMs(flag: string, value: string): number {
+  const ms = parseDuration(value, 'ms');
+  if (ms === undefined) throw new UsageError(`--${flag}: not a duration like 500ms, 5s or 1m: ${value}`);
+  return ms;
 }
-const VALID_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+function integer(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${flag}: not a non-negative integer: ${value}`);
+  if (flag.endsWith('-port') && n > 65535) throw new UsageError(`--${flag}: port out of range: ${value}`);
+  return n;
+}
+
+const commaList = (values: string[]): string[] => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 
 /** Parses the command line; throws CliError naming the flag at fault. */
 export function parseArgs(argv: string[]): CliOptions {
+  const ignored: string[] = [];
+  // marathon-lb's image takes a leading `sse` or `poll` word.
+  if (argv[0] === 'sse' || argv[0] === 'poll') {
+    ignored.push(`${argv[0]}: events are always streamed`);
+    argv = argv.slice(1);
+  }
+  const parsed = parseFlags(SPEC, argv);
+  ignored.push(...parsed.ignored);
+  const v = parsed.values as Record<string, string | undefined> & { marathon?: string[]; group?: string[] };
+  const flag = (name: string): boolean => v[name] === (true as unknown);
+  const int = (name: string, fallback: number): number => (v[name] === undefined ? fallback : integer(name, v[name]!));
   const out: CliOptions = {
-    marathon: [],
-    groups: [],
-    healthCheck: false,
-    strictMode: false,
-    dontBindHttpHttps: false,
-    minServPortIpPerTask: 10050,
-    maxServPortIpPerTask: 10100,
-    lruCacheCapacity: 1000,
-    httpPort: 80,
-    httpsPort: 443,
-    appIdPort: 9091,
-    adminPort: 9090,
-    bindAddress: '0.0.0.0',
+    marathon: commaList(v.marathon ?? []),
+    groups: commaList(v.group ?? []),
+    healthCheck: flag('health-check'),
+    strictMode: flag('strict-mode'),
+    dontBindHttpHttps: flag('dont-bind-http-https'),
+    minServPortIpPerTask: int('min-serv-port-ip-per-task', 10050),
+    maxServPortIpPerTask: int('max-serv-port-ip-per-task', 10100),
+    lruCacheCapacity: int('lru-cache-capacity', 1000),
+    httpPort: int('http-port', 80),
+    httpsPort: int('https-port', 443),
+    appIdPort: int('app-id-port', 9091),
+    adminPort: int('admin-port', 9090),
+    bindAddress: v['bind-address'] ?? '0.0.0.0',
     timeouts: {},
-    shutdownGraceMs: 10_000,
+    shutdownGraceMs: v['shutdown-grace'] === undefined ? 10_000 : durationMs('shutdown-grace', v['shutdown-grace']),
     accessLog: 'json',
     syslog: { kind: 'off' },
-    activeChecks: true,
-    maxConcurrentChecks: 500,
-    overwriteForwardedProto: false,
-    proxyProtocol: false,
-    http2: false,
-    help: false,
-    ignored: [],
+    activeChecks: !flag('no-active-checks'),
+    maxConcurrentChecks: int('max-concurrent-checks', 500),
+    overwriteForwardedProto: flag('overwrite-forwarded-proto'),
+    proxyProtocol: flag('proxy-protocol'),
+    http2: flag('http2'),
+    help: flag('help'),
+    ignored,
   };
-  let credentialFile: string | undefined;
-  let accessLog: string | undefined;
-  let syslogSocket: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (i === 0 && (arg === 'sse' || arg === 'poll')) {
-      out.ignored.push(`${arg}: events are always streamed`);
-      continue;
-    }
-    const noOp = MARATHON_LB_NO_OPS[name];
-    if (noOp !== undefined) {
-      if (noOp.takesValue && eq === -1) {
-        if (i + 1 >= argv.length) throw new CliError(`${name} needs a value`);
-        i++;
-      }
-      out.ignored.push(`${name}: ${noOp.why}`);
-      continue;
-    }
-    const flag = FLAGS[name];
-    if (flag === undefined) throw new CliError(arg.startsWith('-') ? `unknown flag ${name}` : `unexpected argument ${arg}`);
-    if (flag.kind === 'bool') {
-      if (eq !== -1) throw new CliError(`${name} takes no value`);
-      if (flag.key === 'noActiveChecks') out.activeChecks = false;
-      else if (flag.key !== 'sse') (out as unknown as Record<string, unknown>)[flag.key] = true;
-      continue;
-    }
-    let value: string;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      if (i + 1 >= argv.length) throw new CliError(`${name} needs a value`);
-      value = argv[++i];
-    }
-    const target = out as unknown as Record<string, unknown>;
-    switch (flag.kind) {
-      case 'repeat':
-        (target[flag.key] as string[]).push(...value.split(',').map((v) => v.trim()).filter(Boolean));
-        break;
-      case 'list':
-        target[flag.key] = value.split(',').map((v) => v.trim()).filter(Boolean);
-        break;
-      case 'int': {
-        const n = Number(value);
-        if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new CliError(`${name}: not a non-negative integer: ${value}`);
-        if (name.endsWith('-port') && n > 65535) throw new CliError(`${name}: port out of range: ${value}`);
-        target[flag.key] = n;
-        break;
-      }
-      case 'duration': {
-        const ms = parseDuration(value);
-        if (ms === undefined) throw new CliError(`${name}: not a duration like 500ms, 5s or 1m: ${value}`);
-        if (flag.key === 'shutdownGraceMs') out.shutdownGraceMs = ms;
-        else {
-          if (ms <= 0) throw new CliError(`${name}: must be more than 0: ${value}`);
-          out.timeouts[flag.key as keyof Timeouts] = ms;
-        }
-        break;
-      }
-      default:
-        if (flag.key === 'credentialFile') credentialFile = value;
-        else if (flag.key === 'accessLog') accessLog = value;
-        else if (flag.key === 'syslogSocket') syslogSocket = value;
-        else target[flag.key] = value;
-    }
+  if (v['ssl-certs'] !== undefined) out.sslCerts = commaList([v['ssl-certs']]);
+  for (const [name, key] of [
+    ['auth-credentials', 'authCredentials'],
+    ['dcos-token', 'dcosToken'],
+    ['dcos-auth-credentials', 'dcosAuthCredentials'],
+    ['marathon-ca-cert', 'marathonCaCert'],
+    ['admin-auth', 'adminAuth'],
+    ['state-file', 'stateFile'],
+    ['log-format', 'logFormat'],
+  ] as const) {
+    if (v[name] !== undefined) out[key] = v[name];
+  }
+  for (const [name, key] of Object.entries(TIMEOUT_FLAGS)) {
+    if (v[name] === undefined) continue;
+    const ms = durationMs(name, v[name]!);
+    if (ms <= 0) throw new UsageError(`--${name}: must be more than 0: ${v[name]}`);
+    out.timeouts[key] = ms;
   }
   if (out.help) return out;
-  if (out.groups.length === 0) throw new CliError('--group is required (e.g. --group external; * = every app)');
+  if (out.groups.length === 0) throw new UsageError('--group is required (e.g. --group external; * = every app)');
   if (out.marathon.length === 0) out.marathon = ['http://master.mesos:8080'];
   for (const url of out.marathon) {
-    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new CliError(`--marathon: not an http(s) or zk:// URL: ${redactUrl(url)}`);
+    if (!/^(https?|zk):\/\/[^/]/.test(url)) throw new UsageError(`--marathon: not an http(s) or zk:// URL: ${redactUrl(url)}`);
     if (isZkUrl(url)) {
       try {
         parseZkUrl(url);
       } catch (err) {
-        throw new CliError(`--marathon: ${(err as Error).message}`);
+        throw new UsageError(`--marathon: ${(err as Error).message}`);
       }
     }
   }
+  const credentialFile = v['marathon-auth-credential-file'];
   if (credentialFile !== undefined && out.authCredentials === undefined) {
     try {
       out.authCredentials = readFileSync(credentialFile, 'utf8').trim();
     } catch (err) {
-      throw new CliError(`--marathon-auth-credential-file: ${(err as Error).message}`);
+      throw new UsageError(`--marathon-auth-credential-file: ${(err as Error).message}`);
     }
   }
-  for (const [flag, value] of [['--auth-credentials', out.authCredentials], ['--admin-auth', out.adminAuth]] as const) {
-    if (value !== undefined && !value.includes(':')) throw new CliError(`${flag}: expected USER:PASS`);
+  for (const [name, value] of [['--auth-credentials', out.authCredentials], ['--admin-auth', out.adminAuth]] as const) {
+    if (value !== undefined && !value.includes(':')) throw new UsageError(`${name}: expected USER:PASS`);
   }
-  if ([out.authCredentials, out.dcosToken, out.dcosAuthCredentials].filter((v) => v !== undefined).length > 1) {
-    throw new CliError('--auth-credentials, --dcos-token and --dcos-auth-credentials: give one kind of Marathon credentials');
+  if ([out.authCredentials, out.dcosToken, out.dcosAuthCredentials].filter((x) => x !== undefined).length > 1) {
+    throw new UsageError('--auth-credentials, --dcos-token and --dcos-auth-credentials: give one kind of Marathon credentials');
   }
-  if (out.minServPortIpPerTask > out.maxServPortIpPerTask) throw new CliError('--min-serv-port-ip-per-task is above --max-serv-port-ip-per-task');
-  if (out.logLevel !== undefined) {
-    const level = out.logLevel.toLowerCase();
-    out.logLevel = LOG_LEVELS[level] ?? level;
-    if (!VALID_LEVELS.has(out.logLevel)) throw new CliError(`--log-level: unknown level ${level}`);
-  }
+  if (out.minServPortIpPerTask > out.maxServPortIpPerTask) throw new UsageError('--min-serv-port-ip-per-task is above --max-serv-port-ip-per-task');
+  if (v['log-level'] !== undefined) out.logLevel = parseLogLevel(v['log-level']);
+  const syslogSocket = v['syslog-socket'];
   if (syslogSocket !== undefined) {
     try {
       out.syslog = parseSyslogTarget(syslogSocket);
     } catch (err) {
-      throw new CliError(`--syslog-socket: ${(err as Error).message}`);
+      throw new UsageError(`--syslog-socket: ${(err as Error).message}`);
     }
   }
+  let accessLog = v['access-log'];
   if (out.syslog.kind !== 'off') accessLog ??= 'syslog';
   accessLog ??= process.env.BATON_LB_ACCESS_LOG || 'json';
   if (accessLog === 'json' || accessLog === 'syslog' || accessLog === 'off') out.accessLog = accessLog;
-  else throw new CliError(`--access-log: expected json, syslog or off, not ${accessLog}`);
-  if (out.accessLog === 'syslog' && out.syslog.kind === 'off') throw new CliError('--access-log syslog needs --syslog-socket PATH or udp://HOST:PORT');
-  if (out.maxConcurrentChecks < 1) throw new CliError('--max-concurrent-checks: must be at least 1');
+  else throw new UsageError(`--access-log: expected json, syslog or off, not ${accessLog}`);
+  if (out.accessLog === 'syslog' && out.syslog.kind === 'off') throw new UsageError('--access-log syslog needs --syslog-socket PATH or udp://HOST:PORT');
+  if (out.maxConcurrentChecks < 1) throw new UsageError('--max-concurrent-checks: must be at least 1');
   if (out.sslCerts === undefined && existsSync('/etc/ssl/cert.pem')) out.sslCerts = ['/etc/ssl/cert.pem'];
   return out;
 }
@@ -387,32 +364,28 @@ export interface RunOptions {
 
 /** Starts feed, route builder and data plane for parsed options. */
 export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptions = {}): Promise<RunningLb> {
-  let auth: { username: string; password: string } | { token: string } | undefined;
+  let auth: MarathonAuth | undefined;
   const token = opts.dcosToken ?? process.env.DCOS_AUTH_TOKEN;
   if (token !== undefined && token !== '' && opts.authCredentials === undefined) auth = { token };
   else if (opts.authCredentials !== undefined) {
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
-  // `http://user:pass@marathon:8080`: Basic auth unless a flag gave credentials; taken out of the URL,
-  // so that nothing showing a URL (status, logs, errors) can show them.
-  const { urls: marathonUrls, auth: urlAuth } = splitUrlCredentials(opts.marathon);
-  auth ??= urlAuth;
-  const ca = opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8');
-  const marathonLogger = logger.child({ module: 'marathon' });
-  // marathon-lb's order: user:pass (or a token here) first, then the service account.
-  const dcosCredentials = auth === undefined ? (opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL) : undefined;
-  const login = dcosCredentials ? new DcosLogin({ account: parseDcosCredentials(dcosCredentials), ca }) : undefined;
-  const client = new MarathonClient({
-    urls: marathonUrls,
-    // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
-    resolveUrls: opts.marathon.some(isZkUrl) ? marathonUrlResolver({ logger: marathonLogger }) : undefined,
-    auth,
-    login,
-    ca,
-    logger: marathonLogger,
-  });
-  const state = new ClusterState({ logger });
+  const source = await startMarathonSource(
+    {
+      urls: opts.marathon,
+      auth,
+      dcosCredentials: opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL,
+      ca: opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8'),
+      // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
+      zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger }),
+      stateFile: opts.stateFile,
+      served: 'routes',
+      feed: runOptions.feed,
+    },
+    logger,
+  );
+  const { state, feed, stateFile, feedStatus } = source;
   const builder = new RouteBuilder({
     groups: opts.groups,
     healthCheck: opts.healthCheck,
@@ -428,46 +401,36 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
       opts.adminPort,
     ].filter((p) => p > 0),
   });
-  const feed = new MarathonFeed(state, { ...runOptions.feed, client, logger: logger.child({ module: 'marathon-feed' }) });
-  let stateFile: StateFileLoad | undefined;
-  if (opts.stateFile !== undefined) {
-    stateFile = await loadStateFile(opts.stateFile, state);
-    if (stateFile.status === 'loaded') {
-      logger.warn(
-        { path: stateFile.path, apps: stateFile.apps, tasks: stateFile.tasks, savedAt: new Date(stateFile.savedAt).toISOString() },
-        `serving the routes saved in ${stateFile.path} (stale) until Marathon answers`,
-      );
-    } else if (stateFile.status === 'invalid') {
-      logger.error({ path: stateFile.path }, `${stateFile.error}; starting without it`);
-    } else {
-      logger.info({ path: stateFile.path }, `no state file at ${stateFile.path} yet; it is written after the first sync`);
-    }
-  }
-  const feedStatus = statusWithStateFile(feed, stateFile);
   const accessLog = createAccessLog(opts);
-  let writer: StateFileWriter | undefined;
-  const lb = await startLoadBalancer({
-    bindAddress: opts.bindAddress,
-    httpPort: opts.httpPort,
-    httpsPort: opts.httpsPort,
-    appIdPort: opts.appIdPort,
-    adminPort: opts.adminPort,
-    dontBindHttpHttps: opts.dontBindHttpHttps,
-    sslCerts: opts.sslCerts,
-    adminAuth: opts.adminAuth,
-    timeouts: opts.timeouts,
-    overwriteForwardedProto: opts.overwriteForwardedProto,
-    proxyProtocol: opts.proxyProtocol,
-    http2: opts.http2,
-    initialTable: builder.build(state),
-    feedStatus,
-    stateFileStatus: () => writer?.status(),
-    onResync: () => feed.resyncNow(),
-    renderers: { renderConfig, renderVhostMap, renderAppMap },
-    logger,
-    accessLog,
-    activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
-  });
+  let lb: LoadBalancer;
+  try {
+    lb = await startLoadBalancer({
+      bindAddress: opts.bindAddress,
+      httpPort: opts.httpPort,
+      httpsPort: opts.httpsPort,
+      appIdPort: opts.appIdPort,
+      adminPort: opts.adminPort,
+      dontBindHttpHttps: opts.dontBindHttpHttps,
+      sslCerts: opts.sslCerts,
+      adminAuth: opts.adminAuth,
+      timeouts: opts.timeouts,
+      overwriteForwardedProto: opts.overwriteForwardedProto,
+      proxyProtocol: opts.proxyProtocol,
+      http2: opts.http2,
+      initialTable: builder.build(state),
+      feedStatus,
+      stateFileStatus: () => source.stateFileStatus(),
+      onResync: () => feed.resyncNow(),
+      renderers: { renderConfig, renderVhostMap, renderAppMap },
+      logger,
+      accessLog,
+      activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
+    });
+  } catch (err) {
+    await source.stop();
+    await accessLog?.close();
+    throw err;
+  }
   // One build per event-loop turn for all the changes of that turn (an event and the status updates
   // read with it); setImmediate runs right after this turn's I/O, so a lone change is not delayed.
   let pending: StateChange[] = [];
@@ -484,11 +447,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     unsubscribeState();
     pending = [];
   };
-  writer =
-    opts.stateFile === undefined
-      ? undefined
-      : new StateFileWriter(state, { path: opts.stateFile, status: feedStatus, logger: logger.child({ module: 'state-file' }) }).start();
-  feed.start();
+  source.start();
   return {
     lb,
     feed,
@@ -496,11 +455,9 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     stateFile,
     async stop(graceMs = opts.shutdownGraceMs) {
       unsubscribe();
-      await feed.stop();
-      await writer?.stop();
+      await source.stop();
       await lb.close(graceMs);
       await accessLog?.close();
-      await client.close();
     },
   };
 }
@@ -516,8 +473,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     opts = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-lb: ${redactCredentials((err as Error).message)}\nTry 'baton-lb --help'.\n`);
-    process.exitCode = 2;
+    reportUsageError('baton-lb', err, redactCredentials);
     return;
   }
   if (opts.help) {
@@ -544,16 +500,5 @@ export async function main(argv: string[]): Promise<void> {
   const a = running.lb.addresses;
   const parts = [`http=${a.http ?? '-'}`, `https=${a.https ?? '-'}`, `app-id=${a.appId ?? '-'}`, `admin=${a.admin ?? '-'}`];
   process.stdout.write(`baton-lb listening on ${a.bindAddress}: ${parts.join(' ')}\n`);
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    void running.stop(opts.shutdownGraceMs).finally(() => {
-      logger.flush(() => process.exit(0));
-      setTimeout(() => process.exit(0), 500).unref();
-    });
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  onStopSignal('baton-lb', logger, () => running.stop(opts.shutdownGraceMs), 'shutting down: finishing in-flight requests');
 }

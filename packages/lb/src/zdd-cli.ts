@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { request, type Dispatcher } from 'undici';
-import { DcosLogin, MarathonClient, createLogger, describeNetworkError, parseDcosCredentials, type Logger, type MarathonAuth } from '@baton/marathon';
+import { DcosLogin, MarathonClient, UsageError, createLogger, parseDuration, parseFlags, parseLogLevel, reportUsageError, type FlagSpec, describeNetworkError, parseDcosCredentials, type Logger, type MarathonAuth } from '@baton/marathon';
 import {
   EXIT,
   ZddError,
@@ -90,80 +90,84 @@ export interface ZddOptions extends DeployOptions {
   help: boolean;
 }
 
-type Kind = 'bool' | 'string' | 'int' | 'seconds';
-const FLAGS: Record<string, { key: keyof ZddOptions; kind: Kind }> = {
-  '--marathon': { key: 'marathon', kind: 'string' },
-  '--marathon-lb': { key: 'marathonLb', kind: 'string' },
-  '--json': { key: 'json', kind: 'string' },
-  '--dry-run': { key: 'dryRun', kind: 'bool' },
-  '--force': { key: 'force', kind: 'bool' },
-  '--step-delay': { key: 'stepDelayMs', kind: 'seconds' },
-  '--initial-instances': { key: 'initialInstances', kind: 'int' },
-  '--linear-increase': { key: 'linearIncrease', kind: 'int' },
-  '--resume': { key: 'resume', kind: 'bool' },
-  '--max-wait': { key: 'maxWaitMs', kind: 'seconds' },
-  '--new-instances': { key: 'newInstances', kind: 'int' },
-  '--complete-cur': { key: 'completeCur', kind: 'bool' },
-  '--complete-prev': { key: 'completePrev', kind: 'bool' },
-  '--pre-kill-hook': { key: 'preKillHook', kind: 'string' },
-  '--auth-credentials': { key: 'authCredentials', kind: 'string' },
-  '--marathon-auth-credential-file': { key: 'credentialFile', kind: 'string' },
-  '--dcos-token': { key: 'dcosToken', kind: 'string' },
-  '--dcos-auth-credentials': { key: 'dcosAuthCredentials', kind: 'string' },
-  '--marathon-ca-cert': { key: 'marathonCaCert', kind: 'string' },
-  '--log-level': { key: 'logLevel', kind: 'string' },
-  '--help': { key: 'help', kind: 'bool' },
-  '--longhelp': { key: 'help', kind: 'bool' },
+/** zdd.py's flags; its --syslog-socket and --log-format steer Python's logging, which is not here. */
+const SPEC: FlagSpec = {
+  marathon: { type: 'string', short: 'm' },
+  'marathon-lb': { type: 'string', short: 'l' },
+  json: { type: 'string', short: 'j' },
+  'dry-run': { type: 'boolean', short: 'd' },
+  force: { type: 'boolean', short: 'f' },
+  'step-delay': { type: 'string', short: 's' },
+  'initial-instances': { type: 'string', short: 'i' },
+  'linear-increase': { type: 'string' },
+  resume: { type: 'boolean', short: 'r' },
+  'max-wait': { type: 'string', short: 'w' },
+  'new-instances': { type: 'string', short: 'n' },
+  'complete-cur': { type: 'boolean', short: 'c' },
+  'complete-prev': { type: 'boolean', short: 'p' },
+  'pre-kill-hook': { type: 'string' },
+  'auth-credentials': { type: 'string', short: 'a' },
+  'marathon-auth-credential-file': { type: 'string' },
+  'dcos-token': { type: 'string' },
+  'dcos-auth-credentials': { type: 'string' },
+  'marathon-ca-cert': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  longhelp: { type: 'boolean' },
+  'syslog-socket': { type: 'string', ignored: 'logs go to stderr' },
+  'log-format': { type: 'string', ignored: 'logs are JSON lines' },
 };
-const SHORT: Record<string, string> = {
-  '-m': '--marathon', '-l': '--marathon-lb', '-j': '--json', '-d': '--dry-run', '-f': '--force', '-s': '--step-delay',
-  '-i': '--initial-instances', '-r': '--resume', '-w': '--max-wait', '-n': '--new-instances', '-c': '--complete-cur',
-  '-p': '--complete-prev', '-h': '--help', '-a': '--auth-credentials',
-};
-const IGNORED = new Set(['--syslog-socket', '--log-format']);
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export function parseArgs(argv: string[]): ZddOptions {
-  const out: ZddOptions = {
-    dryRun: false, force: false, stepDelayMs: 5_000, initialInstances: 1, linearIncrease: 0, resume: false, maxWaitMs: 300_000,
-    newInstances: 0, completeCur: false, completePrev: false, help: false,
+  const v = parseFlags(SPEC, argv).values as Record<string, string | undefined>;
+  const flag = (name: string): boolean => v[name] === (true as unknown);
+  const given = (name: string): string => `--${name}${SPEC[name].short === undefined ? '' : `/-${SPEC[name].short}`}`;
+  const int = (name: string, fallback: number): number => {
+    const text = v[name];
+    if (text === undefined) return fallback;
+    if (!/^\d+$/.test(text)) throw new UsageError(`--${name}: not a non-negative integer: ${text}`);
+    return Number(text);
   };
-  const target = out as unknown as Record<string, unknown>;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const given = eq === -1 ? arg : arg.slice(0, eq);
-    const name = SHORT[given] ?? given;
-    const value = (): string => {
-      if (eq !== -1) return arg.slice(eq + 1);
-      if (i + 1 >= argv.length) throw new UsageError(`${given} needs a value`);
-      return argv[++i];
-    };
-    if (IGNORED.has(name)) {
-      value();
-      continue;
-    }
-    const flag = FLAGS[name];
-    if (flag === undefined) throw new UsageError(arg.startsWith('-') ? `unknown flag ${given}` : `unexpected argument ${arg}`);
-    if (flag.kind === 'bool') {
-      if (eq !== -1) throw new UsageError(`${given} takes no value`);
-      target[flag.key] = true;
-    } else if (flag.kind === 'string') {
-      target[flag.key] = value();
-    } else {
-      const text = value();
-      const pattern = flag.kind === 'int' ? /^\d+$/ : /^\d+(\.\d+)?$/;
-      if (!pattern.test(text)) throw new UsageError(`${given}: not a non-negative ${flag.kind === 'int' ? 'integer' : 'number of seconds'}: ${text}`);
-      target[flag.key] = flag.kind === 'int' ? Number(text) : Math.round(Number(text) * 1000);
-    }
-  }
+  // zdd.py's delays are seconds (a bare number; decimals allowed).
+  const seconds = (name: string, fallback: number): number => {
+    const text = v[name];
+    if (text === undefined) return fallback;
+    const ms = /^\d+(\.\d+)?$/.test(text) ? parseDuration(text, 's') : undefined;
+    if (ms === undefined) throw new UsageError(`--${name}: not a non-negative number of seconds: ${text}`);
+    return ms;
+  };
+  const out: ZddOptions = {
+    marathon: v.marathon,
+    marathonLb: v['marathon-lb'],
+    json: v.json,
+    dryRun: flag('dry-run'),
+    force: flag('force'),
+    stepDelayMs: seconds('step-delay', 5_000),
+    initialInstances: int('initial-instances', 1),
+    linearIncrease: int('linear-increase', 0),
+    resume: flag('resume'),
+    maxWaitMs: seconds('max-wait', 300_000),
+    newInstances: int('new-instances', 0),
+    completeCur: flag('complete-cur'),
+    completePrev: flag('complete-prev'),
+    preKillHook: v['pre-kill-hook'],
+    authCredentials: v['auth-credentials'],
+    credentialFile: v['marathon-auth-credential-file'],
+    dcosToken: v['dcos-token'],
+    dcosAuthCredentials: v['dcos-auth-credentials'],
+    marathonCaCert: v['marathon-ca-cert'],
+    logLevel: v['log-level'] === undefined ? undefined : parseLogLevel(v['log-level']),
+    help: flag('help') || flag('longhelp'),
+  };
+  for (const key of Object.keys(out) as (keyof ZddOptions)[]) if (out[key] === undefined) delete out[key];
   if (out.help) return out;
-  for (const [flag, v] of [['--marathon/-m', out.marathon], ['--marathon-lb/-l', out.marathonLb], ['--json/-j', out.json]] as const) {
-    if (v === undefined) throw new UsageError(`argument ${flag} is required`);
+  for (const name of ['marathon', 'marathon-lb', 'json']) {
+    if (v[name] === undefined) throw new UsageError(`argument ${given(name)} is required`);
   }
-  for (const [flag, url] of [['--marathon', out.marathon!], ['--marathon-lb', out.marathonLb!]] as const) {
-    if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`${flag}: not an http(s) URL: ${url}`);
+  for (const [name, url] of [['--marathon', out.marathon!], ['--marathon-lb', out.marathonLb!]] as const) {
+    if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`${name}: not an http(s) URL: ${url}`);
   }
   if (out.completeCur && out.completePrev) throw new UsageError('--complete-cur and --complete-prev: give one');
   return out;
@@ -483,8 +487,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-zdd: ${(err as Error).message}\nTry 'baton-zdd --help'.\n`);
-    process.exitCode = 2;
+    reportUsageError('baton-zdd', err);
     return;
   }
   if (options.help) {

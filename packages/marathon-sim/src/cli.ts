@@ -1,7 +1,7 @@
 // baton-sim: run the Marathon simulator from the command line.
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLogger } from '@baton/marathon';
+import { UsageError, createLogger, onStopSignal, parseFlags, parseLogLevel, reportUsageError, type FlagSpec } from '@baton/marathon';
 import { MarathonSimulator, type SimulatorOptions, type VirtualHealth } from './simulator.js';
 
 export const USAGE = `Usage: baton-sim [options]
@@ -26,7 +26,7 @@ Options:
   --apps <file.json>       create these apps at start (an array of app definitions or {"apps": [...]})
   --agents <n>             number of simulated agents (default 3)
   --id-format <1.8|1.7>    task/instance id format (default 1.8)
-  --log-level <level>      trace | debug | info | warn | error | silent (default info; logs go to stderr)
+  --log-level <level>      trace | debug | info | warn | error | fatal | silent (default info; logs go to stderr)
   -h, --help               show this help
 `;
 
@@ -37,85 +37,81 @@ export interface CliOptions {
   help: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
-function integer(flag: string, value: string | undefined, min = 0): number {
-  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} needs an integer >= ${min}, got ${value ?? 'nothing'}`);
+const SPEC: FlagSpec = {
+  help: { type: 'boolean', short: 'h' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  faces: { type: 'string' },
+  exec: { type: 'boolean' },
+  auth: { type: 'string' },
+  token: { type: 'string' },
+  'dcos-login-key': { type: 'string', multiple: true },
+  'dcos-token-ttl-ms': { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'task-start-delay-ms': { type: 'string' },
+  'virtual-health': { type: 'string' },
+  apps: { type: 'string' },
+  agents: { type: 'string' },
+  'id-format': { type: 'string' },
+  'log-level': { type: 'string' },
+};
+
+function integer(flag: string, value: string, min = 0): number {
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} needs an integer >= ${min}, got ${value}`);
   return Number(value);
 }
 
-export function parseArgs(argv: string[]): CliOptions {
-  const sim: SimulatorOptions = { port: 8080 };
-  const out: CliOptions = { sim, logLevel: process.env.BATON_LOG_LEVEL ?? 'info', help: false };
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
-    switch (arg) {
-      case '-h': case '--help': out.help = true; break;
-      case '--port': sim.port = integer(arg, value()); break;
-      case '--host': sim.host = value(); break;
-      case '--faces': sim.faces = integer(arg, value(), 1); break;
-      case '--exec': sim.exec = true; break;
-      case '--auth': {
-        const v = value();
-        const colon = v.indexOf(':');
-        if (colon <= 0) throw new UsageError(`--auth needs user:pass, got ${v}`);
-        sim.auth = { ...sim.auth, username: v.slice(0, colon), password: v.slice(colon + 1) };
-        break;
-      }
-      case '--token': sim.auth = { ...sim.auth, token: value() }; break;
-      case '--dcos-login-key': {
-        const v = value();
-        const eq = v.indexOf('=');
-        if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--dcos-login-key needs uid=public-key.pem, got ${v}`);
-        let pem: string;
-        try {
-          pem = readFileSync(v.slice(eq + 1), 'utf8');
-          createPublicKey(pem);
-        } catch (err) {
-          throw new UsageError(`--dcos-login-key ${v}: ${(err as Error).message}`);
-        }
-        sim.dcosLogin = { ...sim.dcosLogin, accounts: { ...sim.dcosLogin?.accounts, [v.slice(0, eq)]: pem } };
-        break;
-      }
-      case '--dcos-token-ttl-ms': sim.dcosLogin = { accounts: {}, ...sim.dcosLogin, tokenTtlMs: integer(arg, value(), 1) }; break;
-      case '--heartbeat-ms': sim.heartbeatMs = integer(arg, value()); break;
-      case '--task-start-delay-ms': sim.taskStartDelayMs = integer(arg, value()); break;
-      case '--virtual-health': {
-        const v = value();
-        if (v !== 'healthy' && v !== 'unhealthy' && v !== 'none') throw new UsageError(`--virtual-health must be healthy, unhealthy or none, got ${v}`);
-        sim.virtualHealth = v as VirtualHealth;
-        break;
-      }
-      case '--apps': out.appsFile = value(); break;
-      case '--agents': sim.agents = integer(arg, value(), 1); break;
-      case '--id-format': {
-        const v = value();
-        if (v !== '1.8' && v !== '1.7') throw new UsageError(`--id-format must be 1.8 or 1.7, got ${v}`);
-        sim.idFormat = v;
-        break;
-      }
-      case '--log-level': {
-        const v = value();
-        if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new UsageError(`--log-level must be trace, debug, info, warn, error, fatal or silent, got ${v}`);
-        out.logLevel = v;
-        break;
-      }
-      default:
-        throw new UsageError(`unknown flag: ${argv[i]}`);
-    }
+function loginKey(value: string): [uid: string, pem: string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`--dcos-login-key needs uid=public-key.pem, got ${value}`);
+  try {
+    const pem = readFileSync(value.slice(eq + 1), 'utf8');
+    createPublicKey(pem);
+    return [value.slice(0, eq), pem];
+  } catch (err) {
+    throw new UsageError(`--dcos-login-key ${value}: ${(err as Error).message}`);
   }
-  if (sim.dcosLogin && Object.keys(sim.dcosLogin.accounts).length === 0) throw new UsageError('--dcos-token-ttl-ms needs --dcos-login-key');
+}
+
+export function parseArgs(argv: string[]): CliOptions {
+  const v = parseFlags(SPEC, argv).values as Record<string, string | undefined> & { 'dcos-login-key'?: string[] };
+  const sim: SimulatorOptions = { port: 8080 };
+  const out: CliOptions = { sim, logLevel: process.env.BATON_LOG_LEVEL ?? 'info', help: v.help === (true as unknown) };
+  if (v.port !== undefined) sim.port = integer('--port', v.port);
+  if (v.host !== undefined) sim.host = v.host;
+  if (v.faces !== undefined) sim.faces = integer('--faces', v.faces, 1);
+  if (v.exec !== undefined) sim.exec = true;
+  if (v.auth !== undefined) {
+    const colon = v.auth.indexOf(':');
+    if (colon <= 0) throw new UsageError(`--auth needs user:pass, got ${v.auth}`);
+    sim.auth = { username: v.auth.slice(0, colon), password: v.auth.slice(colon + 1) };
+  }
+  if (v.token !== undefined) sim.auth = { ...sim.auth, token: v.token };
+  const keys = v['dcos-login-key'];
+  const ttl = v['dcos-token-ttl-ms'];
+  if (keys !== undefined) sim.dcosLogin = { accounts: Object.fromEntries(keys.map(loginKey)) };
+  if (ttl !== undefined) {
+    const tokenTtlMs = integer('--dcos-token-ttl-ms', ttl, 1);
+    if (sim.dcosLogin === undefined) throw new UsageError('--dcos-token-ttl-ms needs --dcos-login-key');
+    sim.dcosLogin.tokenTtlMs = tokenTtlMs;
+  }
+  if (v['heartbeat-ms'] !== undefined) sim.heartbeatMs = integer('--heartbeat-ms', v['heartbeat-ms']);
+  if (v['task-start-delay-ms'] !== undefined) sim.taskStartDelayMs = integer('--task-start-delay-ms', v['task-start-delay-ms']);
+  const health = v['virtual-health'];
+  if (health !== undefined) {
+    if (health !== 'healthy' && health !== 'unhealthy' && health !== 'none') throw new UsageError(`--virtual-health must be healthy, unhealthy or none, got ${health}`);
+    sim.virtualHealth = health as VirtualHealth;
+  }
+  if (v.apps !== undefined) out.appsFile = v.apps;
+  if (v.agents !== undefined) sim.agents = integer('--agents', v.agents, 1);
+  const idFormat = v['id-format'];
+  if (idFormat !== undefined) {
+    if (idFormat !== '1.8' && idFormat !== '1.7') throw new UsageError(`--id-format must be 1.8 or 1.7, got ${idFormat}`);
+    sim.idFormat = idFormat;
+  }
+  if (v['log-level'] !== undefined) out.logLevel = parseLogLevel(v['log-level']);
   return out;
 }
 
@@ -132,8 +128,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`baton-sim: ${(err as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
+    reportUsageError('baton-sim', err);
     return;
   }
   if (options.help) {
@@ -163,19 +158,5 @@ export async function main(argv: string[]): Promise<void> {
     if (!result.ok) logger.error({ app: (def as { id?: unknown })?.id, error: result.error.body }, 'cannot create app from --apps');
   }
   process.stdout.write(`baton-sim listening on ${sim.urls.join(' ')}\n`);
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    sim.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`baton-sim: error while stopping: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  onStopSignal('baton-sim', logger, () => sim.stop());
 }

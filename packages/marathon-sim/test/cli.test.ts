@@ -27,7 +27,7 @@ describe('baton-sim CLI', () => {
   it('rejects an unknown flag, naming it', () => {
     const res = spawnSync(process.execPath, [bin, '--bogus'], { encoding: 'utf8' });
     expect(res.status).toBe(2);
-    expect(res.stderr).toContain('unknown flag: --bogus');
+    expect(res.stderr).toContain("baton-sim: unknown flag --bogus\nTry 'baton-sim --help'");
   });
 
   it('parses flag values and reports bad ones', () => {

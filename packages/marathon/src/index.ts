@@ -12,3 +12,5 @@ export * from './event-stream.js';
 export * from './feed.js';
 export * from './state-file.js';
 export * from './dcos-login.js';
+export * from './cli-flags.js';
+export * from './source.js';
