@@ -278,30 +278,10 @@ function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontReque
     const head = readHead(raw, ctx.overwriteForwardedProto === true);
     const url = req.url;
     const clientIp = clientAddress(clientEndpoint(req.socket).address);
-    const admission = admit(
-      {
-        frontend,
-        url,
-        http10: req.http10,
-        headerCount: raw.length / 2,
-        host: head.host,
-        duplicateHost: head.duplicateHost,
-        expect: head.expect,
-        authorization: head.authorization,
-        appId: head.appId,
-        sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
-        clientIp,
-        upgrade: false,
-      },
-      { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
-    );
-    if (admission.answer !== undefined) {
-      if (admission.answer.requestError) frontend.counters.ereq++;
-      sendAnswer(req, frontend, admission.answer);
-      return;
-    }
+    const backend = admitOrAnswer(ctx, frontend, req, head, clientIp, false);
+    if (backend === undefined) return;
     if (head.expect !== undefined && !req.http10) req.writeContinue();
-    new ProxyExchange(ctx, frontend, req, admission.route.backend, head, clientIp, url).start();
+    new ProxyExchange(ctx, frontend, req, backend, head, clientIp, url).start();
     return true;
   };
 }
@@ -318,6 +298,41 @@ export type TunnelStarter = (client: Socket, clientHead: Buffer, upstream: Socke
  * headers) as an ordinary request: a `101` switches both connections to a tunnel (`startTunnel`); any
  * other answer is relayed as a response and the client connection stays HTTP.
  */
+/**
+ * Runs the admission chain for a request or an Upgrade request: the backend it goes to, or undefined
+ * once the LB answered it itself (an Upgrade request's answer closes the connection).
+ */
+export function admitOrAnswer(
+  ctx: ProxyContext,
+  frontend: Frontend,
+  req: FrontRequest,
+  head: Pick<RequestHead, 'host' | 'duplicateHost' | 'expect' | 'authorization' | 'appId'>,
+  clientIp: string,
+  upgrade: boolean,
+): Backend | undefined {
+  const admission = admit(
+    {
+      frontend,
+      url: req.url,
+      http10: req.http10,
+      headerCount: req.rawHeaders.length / 2,
+      host: head.host,
+      duplicateHost: head.duplicateHost,
+      expect: head.expect,
+      authorization: head.authorization,
+      appId: head.appId,
+      sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
+      clientIp,
+      upgrade,
+    },
+    { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
+  );
+  if (admission.answer === undefined) return admission.route.backend;
+  if (admission.answer.requestError) frontend.counters.ereq++;
+  sendAnswer(req, frontend, upgrade ? { ...admission.answer, close: true } : admission.answer);
+  return undefined;
+}
+
 export function forwardUpgrade(ctx: ProxyContext, frontend: Frontend, req: FrontRequest, backend: Backend, head: RequestHead, clientIp: string, startTunnel: TunnelStarter): void {
   new ProxyExchange(ctx, frontend, req, backend, head, clientIp, req.url, startTunnel).start();
 }

@@ -7,8 +7,8 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FrontRequest } from './front-request.js';
-import { admit, clientAddress, networkAllowed } from './admission.js';
-import { forwardUpgrade, sendAnswer, type Frontend, type ProxyContext } from './proxy.js';
+import { clientAddress, networkAllowed } from './admission.js';
+import { admitOrAnswer, forwardUpgrade, type Frontend, type ProxyContext } from './proxy.js';
 import type { Backend, Server } from './route-table.js';
 import type { Counters } from './stats.js';
 import { NO_SERVER } from './access-log.js';
@@ -252,30 +252,9 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
       else if (lower === 'cookie') cookie = cookie === undefined ? raw[i + 1] : `${cookie}; ${raw[i + 1]}`;
       forward.push(raw[i], raw[i + 1]);
     }
-    const url = req.url ?? '/';
     const clientIp = clientAddress(clientEndpoint(req.socket).address);
-    const admission = admit(
-      {
-        frontend,
-        url,
-        http10: req.http10,
-        headerCount: raw.length / 2,
-        host,
-        duplicateHost,
-        authorization,
-        appId,
-        sni: frontend.tls ? (req.socket as { servername?: string | false }).servername || undefined : undefined,
-        clientIp,
-        upgrade: true,
-      },
-      { table: ctx.table(), maxHeaders: ctx.maxHeaders, httpsPort: ctx.httpsPort, checkAuth: ctx.checkAuth },
-    );
-    if (admission.answer !== undefined) {
-      if (admission.answer.requestError) frontend.counters.ereq++;
-      sendAnswer(req, frontend, { ...admission.answer, close: true });
-      return;
-    }
-    const backend = admission.route.backend;
+    const backend = admitOrAnswer(ctx, frontend, req, { host, duplicateHost, expect: undefined, authorization, appId }, clientIp, true);
+    if (backend === undefined) return;
     // Until the server answers `101` this is an ordinary request (client and server timeouts, the
     // proxypass rewrite, X-Forwarded-*); the tunnel and its timeout start only then.
     const head = { host, expect: undefined, duplicateHost, cookie, authorization, appId, hasBody: false, forward };
