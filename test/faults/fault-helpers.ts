@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { request as httpRequest, Agent } from 'node:http';
 import { Resolver } from 'node:dns/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator, type SimulatorOptions } from '@baton/marathon-sim';
 
@@ -35,45 +35,57 @@ export function ensureBuilt(...pkgs: string[]): void {
 export interface Bin {
   child: ChildProcess;
   stdout(): string;
+  /** The last 200 kB of stderr (a noisy process must not grow the test's memory). */
   stderr(): string;
   /** Resolves with the first stdout line matching `pattern`. */
   line(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after 15 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 /** Spawns `packages/<pkg>/bin/<name>.js`. */
 export function startBin(pkg: string, name: string, args: string[]): Bin {
-  const child = spawn(process.execPath, [join(repoDir, 'packages', pkg, 'bin', `${name}.js`), ...args], {
-    cwd: repoDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnBin(join(repoDir, 'packages', pkg, 'bin', `${name}.js`), args);
+}
+
+/** Spawns a bin script with Node, from the repository root, with `env` added to this process's. */
+export function spawnBin(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Bin {
+  const name = basename(script, '.js');
+  const child = spawn(process.execPath, [script, ...args], { cwd: repoDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (err = (err + chunk.toString('utf8')).slice(-200_000)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })), // after stdio is drained
   );
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exited,
     kill: (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (running()) child.kill(signal);
     },
     async line(pattern, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const match = out.match(pattern);
         if (match) return match;
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stderr:\n${err.slice(-3000)}`);
-        }
+        if (!running()) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stderr:\n${err.slice(-3000)}`);
         if (Date.now() > deadline) throw new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+    },
+    async stop() {
+      if (running()) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const { code } = await exited;
+      clearTimeout(timer);
+      return code;
     },
   };
 }

@@ -1,6 +1,6 @@
 // Helpers for the bad-input and security tests: the real bins (built on demand), their memory and
 // open file descriptors, free ports and a listener that must never receive anything.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator, type SimulatorOptions } from '@baton/marathon-sim';
 import { waitFor } from '../helpers/wait.js';
-import { ensureBuilt, repoDir } from './fault-helpers.js';
+import { ensureBuilt, repoDir, spawnBin } from './fault-helpers.js';
 
 export { ensureBuilt, repoDir, waitFor };
 
@@ -30,33 +30,14 @@ export interface RunningBin {
 }
 
 export function startBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningBin {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => {
-    // Keep the tail only: a noisy process must not grow the test's memory.
-    err = (err + d).slice(-200_000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))); // after stdio is drained
+  const running = spawnBin(bin, args, env);
   return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitForLine(pattern, timeoutMs = 30_000) {
-      await waitFor(() => pattern.test(out) || child.exitCode !== null, timeoutMs).catch(() => undefined);
-      const m = pattern.exec(out);
-      if (!m) throw new Error(`${bin} did not print (exit code ${child.exitCode}) ${pattern}:\n${out}\n${err}`);
-      return m;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    child: running.child,
+    stdout: running.stdout,
+    stderr: running.stderr,
+    exited: running.exited.then(({ code }) => code),
+    waitForLine: (pattern, timeoutMs) => running.line(pattern, timeoutMs) as Promise<RegExpExecArray>,
+    stop: running.stop,
   };
 }
 
