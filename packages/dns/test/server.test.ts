@@ -44,7 +44,7 @@ describe('baton-dns server queried with node:dns', () => {
   it('resolves A, AAAA, SRV and PTR', async () => {
     expect((await resolver.resolve4('web.marathon.mesos')).sort()).toEqual(['10.0.0.1', '10.0.0.2']);
     expect((await resolver.resolve6('v6.marathon.mesos')).sort()).toEqual(['2001:db8::2', 'fd00::1']);
-    expect(await resolver.resolveSrv('_web._tcp.marathon.mesos')).toEqual([
+    expect(await resolver.resolveSrv('_web._tcp.marathon.mesos')).toMatchObject([
       { name: 'web-a-s1.marathon.slave.mesos', port: 31000, priority: 0, weight: 1 },
     ]);
     expect(await resolver.reverse('10.0.0.1')).toEqual(['web.marathon.mesos']);
