@@ -372,13 +372,46 @@ export async function writeKafkaBroker(
   let stopped = false;
   return {
     path,
-    update: (next) => callback((cb) => client.setData(path, Buffer.from(kafkaBrokerRegistration(next)), -1, cb)),
+    update: (next) =>
+      withDeadline(`update ${path}`, callback((cb) => client.setData(path, Buffer.from(kafkaBrokerRegistration(next)), -1, cb))),
     stop: async () => {
       if (stopped) return;
       stopped = true;
       // Delete explicitly too, so the node is gone when stop() resolves (closing alone is asynchronous).
-      await callback((cb) => client.remove(path, -1, cb)).catch(() => undefined);
+      // After a server restart the client may never call back (its session is being re-established
+      // or has expired), so the delete has a deadline and then goes through a fresh session.
+      const removed = await withDeadline(`remove ${path}`, callback((cb) => client.remove(path, -1, cb))).then(
+        () => true,
+        () => false,
+      );
       client.close();
+      if (!removed) await removeWithFreshSession(connectString, path);
     },
   };
 }
+
+const BROKER_OPERATION_DEADLINE_MS = 5_000;
+
+function withDeadline<T>(what: string, operation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`writeKafkaBroker: ${what} got no answer within ${BROKER_OPERATION_DEADLINE_MS} ms`)), BROKER_OPERATION_DEADLINE_MS);
+  });
+  return Promise.race([operation, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function removeWithFreshSession(connectString: string, path: string): Promise<void> {
+  const client = rawZooKeeperModule().createClient(connectString, { sessionTimeout: 4_000, spinDelay: 100, retries: 0 });
+  try {
+    await withDeadline(`connect to ${connectString}`, new Promise<void>((resolve) => {
+      client.once('connected', resolve);
+      client.connect();
+    }));
+    await withDeadline(`remove ${path}`, callback((cb) => client.remove(path, -1, cb))).catch((error: unknown) => {
+      if ((error as { name?: string }).name !== 'NO_NODE') throw error;
+    });
+  } finally {
+    client.close();
+  }
+}
+
