@@ -2,6 +2,7 @@
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
 //                         [--only http,close,tcp,paths,logs,latency,first] [--clients http1,undici]
 //                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
+//                         [--rounds 3]   (access-log variants take turns, medians compared)
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
 const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 8).map((l) => l.slice(3)).join('\n');
-const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples']);
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds']);
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
   if (name === 'help' || argv[i] === '-h') {
@@ -37,6 +38,7 @@ const opt = (name, dflt) => {
   return i === -1 ? dflt : argv[i + 1];
 };
 const DURATION = Number(opt('duration', 10));
+const ROUNDS = Math.max(1, Number(opt('rounds', 3)));
 const WARM_UP = Number(opt('warm-up', 3));
 const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first')).split(','));
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
@@ -318,27 +320,40 @@ backend nginx_tcp
       receiver.once('message', resolve);
       receiver.send('count');
     });
-    let off;
-    for (const [label, extra] of [['off', ['--access-log', 'off']], ['JSON on stdout', ['--access-log', 'json']], ['syslog, Unix socket', ['--syslog-socket', sockPath]]]) {
-      const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
-      const fd = openSync(logFile, 'w');
-      const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
-      children.push(child);
-      closeSync(fd);
-      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
-      warmUp(`http://127.0.0.1:${b80}/`, host);
-      const receivedBefore = await receivedCount();
-      const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host });
-      report('logs', `baton-lb, access log ${label}`, r);
-      if (off === undefined) off = r;
-      else {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const lines = extra[0] === '--syslog-socket' ? (await receivedCount()) - receivedBefore : readFileSync(logFile, 'utf8').split('\n').length - 1;
-        console.log(`    ${fmt((r.rps / off.rps) * 100, 1)}% of the rps with logs off, ${fmt(r.cpuUsPerReq - off.cpuUsPerReq, 1)} µs more CPU per request; ${fmt(lines)} lines written`);
+    // The variants take turns for --rounds rounds, so a change in the machine's load hits each of them;
+    // the summary compares medians.
+    const variants = [['off', ['--access-log', 'off']], ['JSON on stdout', ['--access-log', 'json']], ['syslog, Unix socket', ['--syslog-socket', sockPath]]];
+    const results = new Map(variants.map(([label]) => [label, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [label, extra] of variants) {
+        const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
+        const fd = openSync(logFile, 'w');
+        const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
+        children.push(child);
+        closeSync(fd);
+        await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+        warmUp(`http://127.0.0.1:${b80}/`, host);
+        const receivedBefore = await receivedCount();
+        const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host });
+        report('logs', `round ${round}: baton-lb, access log ${label}`, r);
+        results.get(label).push(r);
+        if (label !== 'off') {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const lines = extra[0] === '--syslog-socket' ? (await receivedCount()) - receivedBefore : readFileSync(logFile, 'utf8').split('\n').length - 1;
+          console.log(`    ${fmt(lines)} lines written`);
+        }
+        const exited = new Promise((res) => child.on('exit', res));
+        child.kill('SIGTERM');
+        await exited;
       }
-      const exited = new Promise((res) => child.on('exit', res));
-      child.kill('SIGTERM');
-      await exited;
+    }
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const off = { rps: median(results.get('off').map((r) => r.rps)), cpu: median(results.get('off').map((r) => r.cpuUsPerReq)) };
+    console.log(`  medians of ${ROUNDS} round(s):`);
+    for (const [label] of variants) {
+      const rps = median(results.get(label).map((r) => r.rps));
+      const cpu = median(results.get(label).map((r) => r.cpuUsPerReq));
+      console.log(`    access log ${label.padEnd(20)} ${fmt(rps)} rps, ${fmt(cpu, 1)} µs CPU/req` + (label === 'off' ? '' : ` — ${fmt((rps / off.rps) * 100, 1)}% of the rps with logs off, ${fmt(cpu - off.cpu, 1)} µs more CPU per request (${fmt(((cpu - off.cpu) / off.cpu) * 100, 1)}%)`));
     }
     receiver.kill('SIGKILL');
   }
