@@ -130,7 +130,8 @@ async function main() {
     );
     cleanups.push(() => stopProcess(child));
     await waitForLine(child, /listening on/, 120_000);
-    console.log(`  ready (first sync + listening) in ${((performance.now() - started) / 1000).toFixed(2)} s, RSS ${rssMb(processTree(child.pid))} MB`);
+    const tree = processTree(child.pid);
+    console.log(`  ready (first sync + listening) in ${((performance.now() - started) / 1000).toFixed(2)} s, RSS ${rssMb(tree)} MB (${tree.map((pid) => rssMb(pid)).join(' + ')})`);
     batons.push({ label, port, workers, pids: () => processTree(child.pid) });
   }
   const baton = batons[batons.length - 1];
@@ -461,14 +462,22 @@ function procStatus(pids, field) {
 const rssMb = (pids) => procStatus(pids, 'VmRSS');
 const hwmMb = (pids) => procStatus(pids, 'VmHWM');
 
-/** A server and its children (NSD's xfrd and servers, baton-dns's workers): its memory and CPU are the sums. */
+/**
+ * A server and its descendants (NSD forks a main process that forks xfrd and the servers; baton-dns's
+ * workers): its memory and CPU are the sums.
+ */
 function processTree(mainPid) {
-  const out = [mainPid];
-  try {
-    const r = spawnSync('pgrep', ['-P', String(mainPid)], { encoding: 'utf8' });
-    for (const line of r.stdout.split('\n')) if (line.trim()) out.push(Number(line));
-  } catch {
-    // no pgrep
+  const out = [];
+  const queue = [mainPid];
+  while (queue.length && out.length < 64) {
+    const pid = queue.shift();
+    out.push(pid);
+    try {
+      const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+      for (const line of r.stdout.split('\n')) if (line.trim()) queue.push(Number(line));
+    } catch {
+      // no pgrep
+    }
   }
   return out;
 }
