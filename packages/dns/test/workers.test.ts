@@ -156,6 +156,8 @@ describe('baton-dns --workers 2', () => {
 
   it('restarts a killed worker while the other keeps answering; the new one follows Marathon', async () => {
     const url = `http://127.0.0.1:${dns.httpPort}/metrics`;
+    const answered = async () => metric(await getText(url), 'baton_dns_query_duration_seconds_count') ?? -1;
+    const answeredBefore = await answered();
     const [victim, survivor] = workerPids(dns.bin.child.pid!);
     process.kill(victim, 'SIGKILL');
     for (let i = 0; i < 20; i++) expect(await askSrv(dns.port, i % 2 ? 'tcp' : 'udp')).toBe(2);
@@ -167,6 +169,8 @@ describe('baton-dns --workers 2', () => {
     expect(pids).toHaveLength(2);
     expect(pids).toContain(survivor);
     expect(pids).not.toContain(victim);
+    // The dead worker's counters stay in the sums (as of its last report): they never go down.
+    expect(await answered()).toBeGreaterThanOrEqual(answeredBefore + 20);
 
     await sim.scaleApp('/w/web', 4);
     await waitFor(async () => (await askSrv(dns.port, 'udp')) === 4, 15_000);
