@@ -97,8 +97,8 @@ class Connection {
   private statusCode = 0;
   private keepAlive = true;
   private gotResponseBytes = false;
-  /** A response began with no request in flight. */
-  private unsolicited = false;
+  /** A response to the request in flight completed during the read being parsed. */
+  private answeredInRead = false;
   private reused = false;
   private paused = false;
   private bodySource: Readable | undefined;
@@ -118,7 +118,6 @@ class Connection {
     this.keepAliveMs = pool.keepAliveMs;
     const socket = (this.socket = connect({ host: o.host, port: o.port, noDelay: true }));
     this.parser = createNativeParser('response', o.maxHeaderSize ?? 64 * 1024, {
-      onMessageBegin: this.onMessageBegin,
       onHeaders: this.onParserHeaders,
       onHeadersComplete: this.onHeadersComplete,
       onBody: this.onBody,
@@ -278,14 +277,12 @@ class Connection {
 
   /** A read the parser took from the socket itself (`consume`). */
   private readonly onRead = (ret: number | ParseError): void => {
-    if (this.unsolicited) this.outOfStep();
+    // A consumed socket's bytes reach the parser before this class sees them: a read that ended no
+    // response while none is in flight brought bytes nobody asked for.
+    const answered = this.answeredInRead;
+    this.answeredInRead = false;
+    if (this.handler === undefined && !answered && this.switched === undefined) this.outOfStep();
     else this.parsed(ret, undefined);
-  };
-
-  private readonly onMessageBegin = (): void => {
-    // A response starting with no request in flight (only seen on a consumed socket, whose bytes
-    // reach the parser before this class sees them).
-    if (this.handler === undefined) this.unsolicited = true;
   };
 
   /** Bytes with no request in flight: the connection is out of step; drop it. */
@@ -461,6 +458,7 @@ class Connection {
     const handler = this.handler;
     if (handler === undefined) return;
     this.handler = undefined;
+    this.answeredInRead = true;
     this.paused = false;
     handler.onComplete(null);
     if (this.bodyDone) this.afterResponse();

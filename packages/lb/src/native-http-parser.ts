@@ -218,7 +218,8 @@ export function createParser(binding: NativeBinding, kind: 'request' | 'response
   }
   const p: NativeParser = free?.pop() ?? new HTTPParser();
   p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, maxHeaderSize, HTTPParser.kLenientNone ?? 0);
-  p[HTTPParser.kOnMessageBegin] = cb.onMessageBegin ?? noop;
+  // No function in a slot: the binding skips that call into JS.
+  p[HTTPParser.kOnMessageBegin] = cb.onMessageBegin ?? null;
   p[HTTPParser.kOnHeaders] = (headers: string[], url: string) => cb.onHeaders(headers, url ?? '');
   // One head object per parser, filled for each message (callbacks read it during the call only).
   const head: MessageHead = { versionMajor: 0, versionMinor: 0, headers: undefined, method: '', url: '', statusCode: 0, statusText: '', upgrade: false, shouldKeepAlive: false };
@@ -241,8 +242,6 @@ export function createParser(binding: NativeBinding, kind: 'request' | 'response
   p[HTTPParser.kOnMessageComplete] = cb.onMessageComplete;
   return new NativeHttpParser(p, binding, free);
 }
-
-function noop(): void {}
 
 // --- the self-test ---
 
