@@ -1,11 +1,12 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
-//   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
+//   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile] [--compare-bin other/bin/baton-lb.js]
 //                         [--only http,close,tcp,paths,logs,latency,first] [--clients http1,undici]
 //                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
 //                         [--rounds 3]   (access-log variants take turns, medians compared)
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
+// --compare-bin adds the http and close rows of another build of baton-lb, in the same run.
 // Never fails the build: errors are printed and the script exits 0.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -18,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
-const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 8).map((l) => l.slice(3)).join('\n');
-const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds']);
+const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 10).map((l) => l.slice(3)).join('\n');
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds', 'compare-bin']);
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
   if (name === 'help' || argv[i] === '-h') {
@@ -110,14 +111,14 @@ function wrk(url, { connections = 50, headers = [], seconds = DURATION } = {}) {
   return { rps, p50: lat(50), p99: lat(99), mbps: t ? Number(t[1]) * SIZE[t[2]] : NaN, errors };
 }
 
-// CPU time (user + system) a process used, in ms, from /proc (Linux); NaN elsewhere.
-function cpuMs(pid) {
+// CPU time a process used in user and kernel mode, in ms, from /proc (Linux); NaN elsewhere.
+function cpuTimes(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+    return { user: (Number(fields[11]) * 1000) / 100, sys: (Number(fields[12]) * 1000) / 100 }; // utime, stime; USER_HZ = 100
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
 }
 
@@ -131,10 +132,13 @@ function warmUp(url, headers = []) {
 
 /** wrk, plus the CPU time `pid` (the proxy under test) used per request during the run. */
 function wrkCpu(pid, url, options) {
-  const before = cpuMs(pid);
+  const before = cpuTimes(pid);
   const r = wrk(url, options);
-  const used = cpuMs(pid) - before;
-  return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
+  const after = cpuTimes(pid);
+  const user = after.user - before.user;
+  const used = user + after.sys - before.sys;
+  const requests = r.rps * DURATION;
+  return { ...r, cpuUsPerReq: (used * 1000) / requests, userUsPerReq: (user * 1000) / requests, cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
 }
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
@@ -146,7 +150,7 @@ function report(section, name, r, peer) {
   const main = section === 'tcp' ? `${fmt(r.mbps)} MB/s` : `${fmt(r.rps)} rps`;
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
-    (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${fmt(r.cpuShare * 100)}% of a core]` : '') +
+    (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req (${fmt(r.userUsPerReq, 1)} user), ${fmt(r.cpuShare * 100)}% of a core]` : '') +
     (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : ''));
 }
 
@@ -228,15 +232,18 @@ backend nginx_tcp
   };
   const created = await fetch(`${simUrl}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(app) });
   if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
-  const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
+  const LB_BIN = join(root, 'packages/lb/bin/baton-lb.js');
+  const COMPARE_BIN = opt('compare-bin', undefined);
+  const lbArgs = [LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
   // HAProxy logs nothing here either; the `logs` section measures what access logs cost.
   const lbQuiet = [...lbArgs, '--access-log', 'off'];
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
   // BATON_LB_UPSTREAM_CLIENT (internal) picks the upstream client: http1 (net.Socket + Node's parser) or undici.
-  const startLb = async (client) => {
-    const child = await start(process.execPath, [...nodeArgs, ...lbQuiet], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
+  const startLb = async (client, bin = LB_BIN) => {
+    const child = await start(process.execPath, [...nodeArgs, bin, ...lbQuiet.slice(1)], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
     child.client = client;
+    child.bin = bin;
     await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
     await waitHttp(`http://127.0.0.1:${s1}/`);
     warmUp(`http://127.0.0.1:${b80}/`, ['Host: bench.local']);
@@ -266,7 +273,13 @@ backend nginx_tcp
       report('http', `baton-lb :80 (vhost) [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
       report('http', `baton-lb service port [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
     }
-    if (lb.client !== CLIENTS[0]) {
+    if (COMPARE_BIN !== undefined) {
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0], COMPARE_BIN);
+      report('http', `compare build :80 (vhost) [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
+      report('http', `compare build service port [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
+    }
+    if (lb.client !== CLIENTS[0] || lb.bin !== LB_BIN) {
       await stopLb(lb);
       lb = await startLb(CLIENTS[0]);
     }
@@ -278,6 +291,13 @@ backend nginx_tcp
     const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h1}/`, { headers: [...host, ...close] });
     report('close', 'HAProxy', haproxy);
     report('close', 'baton-lb :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+    if (COMPARE_BIN !== undefined) {
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0], COMPARE_BIN);
+      report('close', 'compare build :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0]);
+    }
   }
   if (ONLY.has('tcp')) {
     console.log('\nTCP service port, 64 MiB file (wrk -c4)');
