@@ -174,7 +174,7 @@ describe('baton-dns on a wider Mesos state: the Mesos-DNS classes', () => {
     });
   }
 
-  describe.skipIf(!hasDig)('with dig (skipped: dig is not installed)', () => {
+  describe.skipIf(!hasDig)(`with dig${hasDig ? '' : ' (skipped: dig is not installed)'}`, () => {
     for (const c of CLASSES) {
       it(`${c.what}: dig over UDP and TCP`, async () => {
         for (const transport of ['+notcp', '+tcp']) {
@@ -331,7 +331,7 @@ describe('baton-dns protocol hygiene', () => {
     }
   });
 
-  describe.skipIf(!hasDig)('with dig (skipped: dig is not installed)', () => {
+  describe.skipIf(!hasDig)(`with dig${hasDig ? '' : ' (skipped: dig is not installed)'}`, () => {
     it('ANY, BADVERS and classes over UDP and TCP', async () => {
       for (const transport of ['+notcp', '+tcp']) {
         const any = await dig(plain.port, transport, 'mesos-ip.kafka.mesos', 'ANY');

@@ -201,7 +201,7 @@ describe('names of Marathon apps, served over DNS', () => {
   });
 });
 
-describe.skipIf(!hasDig)('dig against the simulator-fed server (skipped: dig is not installed)', () => {
+describe.skipIf(!hasDig)(`dig against the simulator-fed server${hasDig ? '' : ' (skipped: dig is not installed)'}`, () => {
   const dig = async (...args: string[]) =>
     (await run('dig', ['@127.0.0.1', '-p', String(dns.server.udpPort), '+time=3', '+tries=1', ...args])).stdout;
 

@@ -156,7 +156,7 @@ describe('raw messages', () => {
   });
 });
 
-describe.skipIf(!hasDig)('baton-dns server queried with dig (skipped: dig is not installed)', () => {
+describe.skipIf(!hasDig)(`baton-dns server queried with dig${hasDig ? '' : ' (skipped: dig is not installed)'}`, () => {
   const dig = async (...args: string[]) =>
     (await run('dig', ['@127.0.0.1', '-p', String(server.udpPort), '+time=3', '+tries=1', ...args])).stdout;
 
