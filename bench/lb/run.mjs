@@ -1,24 +1,24 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
-//                         [--only http,close,tcp,paths,logs,latency,first] [--clients http1,undici]
-//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
+//                         [--only http,close,tcp,paths,logs,latency,first,workers] [--clients http1,undici]
+//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300] [--workers 1,2]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
-// and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
-// Never fails the build: errors are printed and the script exits 0.
+// and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side; the
+// workers section runs baton-lb --workers N beside HAProxy nbthread N. Never fails the build.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
-const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 8).map((l) => l.slice(3)).join('\n');
-const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples']);
+const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 7).map((l) => l.slice(3)).join('\n');
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'workers']);
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
   if (name === 'help' || argv[i] === '-h') {
@@ -38,7 +38,9 @@ const opt = (name, dflt) => {
 };
 const DURATION = Number(opt('duration', 10));
 const WARM_UP = Number(opt('warm-up', 3));
-const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first')).split(','));
+const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first,workers')).split(','));
+// Worker counts of the workers section (baton-lb --workers N beside HAProxy nbthread N).
+const WORKERS = String(opt('workers', '1,2')).split(',').map(Number);
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
@@ -119,6 +121,21 @@ function cpuMs(pid) {
   }
 }
 
+// CPU time of a process and its children (baton-lb's workers), in ms.
+function treeCpuMs(pid) {
+  let sum = cpuMs(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += cpuMs(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+
 /**
  * An unreported run before a proxy's first measured one (HAProxy and each fresh baton-lb alike), so
  * that a just-started Node process is measured after its JIT warm-up and first heap growth.
@@ -127,11 +144,12 @@ function warmUp(url, headers = []) {
   wrk(url, { headers, seconds: WARM_UP });
 }
 
-/** wrk, plus the CPU time `pid` (the proxy under test) used per request during the run. */
-function wrkCpu(pid, url, options) {
-  const before = cpuMs(pid);
+/** wrk, plus the CPU time `pid` (the proxy under test; with `tree`, and its children) used per request during the run. */
+function wrkCpu(pid, url, options = {}) {
+  const cpu = options.tree ? treeCpuMs : cpuMs;
+  const before = cpu(pid);
   const r = wrk(url, options);
-  const used = cpuMs(pid) - before;
+  const used = cpu(pid) - before;
   return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
 }
 
@@ -145,7 +163,8 @@ function report(section, name, r, peer) {
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
     (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${fmt(r.cpuShare * 100)}% of a core]` : '') +
-    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : ''));
+    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : '') +
+    (r.load !== undefined ? `  load ${fmt(r.load, 2)}` : ''));
 }
 
 try {
@@ -182,9 +201,9 @@ http {
   await start('nginx', ['-p', tmp, '-e', `${tmp}/nginx-error.log`, '-c', join(tmp, 'nginx.conf')]);
   await waitHttp(`http://127.0.0.1:${n1}/`);
 
-  writeFileSync(join(tmp, 'haproxy.cfg'), `
+  const haproxyConfig = (threads, httpPort, tcpPort) => `
 global
-  nbthread 1
+  nbthread ${threads}
   maxconn 8000
 defaults
   mode http
@@ -196,19 +215,20 @@ defaults
   timeout http-keep-alive 1s
   timeout http-request 15s
 frontend http_in
-  bind 127.0.0.1:${h1}
+  bind 127.0.0.1:${httpPort}
   default_backend nginx_http
 backend nginx_http
   option forwardfor
   server n1 127.0.0.1:${n1}
 frontend tcp_in
   mode tcp
-  bind 127.0.0.1:${h2}
+  bind 127.0.0.1:${tcpPort}
   default_backend nginx_tcp
 backend nginx_tcp
   mode tcp
   server n2 127.0.0.1:${n2}
-`);
+`;
+  writeFileSync(join(tmp, 'haproxy.cfg'), haproxyConfig(1, h1, h2));
   const haproxyProc = await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
   await waitHttp(`http://127.0.0.1:${h1}/`);
   warmUp(`http://127.0.0.1:${h1}/`);
@@ -227,7 +247,7 @@ backend nginx_tcp
   const created = await fetch(`${simUrl}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(app) });
   if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
   const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
-    '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
+    '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn', '--workers', '1'];
   // HAProxy logs nothing here either; the `logs` section measures what access logs cost.
   const lbQuiet = [...lbArgs, '--access-log', 'off'];
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
@@ -249,7 +269,7 @@ backend nginx_tcp
   let lb = await startLb(CLIENTS[0]);
   const host = ['Host: bench.local'];
 
-  console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (one process, Node ${process.versions.node})`);
+  console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (--workers 1: one process, Node ${process.versions.node})`);
   if (ONLY.has('http')) {
     console.log('\nHTTP keep-alive (nginx `return 200`)');
     const direct = wrk(`http://127.0.0.1:${n1}/`);
@@ -298,6 +318,24 @@ backend nginx_tcp
     }
   }
   await stopLb(lb);
+  if (ONLY.has('workers')) {
+    console.log(`\nWorkers: HTTP keep-alive through :80, wrk -t1 -c50 -d${DURATION}s, baton-lb --workers N beside HAProxy nbthread N (CPU of every process of each proxy; 1-minute load average after each run; wrk and nginx share the same ${availableParallelism()} cores)`);
+    const [wh, wt] = await Promise.all([freePort(), freePort()]);
+    for (const n of WORKERS) {
+      writeFileSync(join(tmp, `haproxy-${n}.cfg`), haproxyConfig(n, wh, wt));
+      const hp = await start('haproxy', ['-db', '-f', join(tmp, `haproxy-${n}.cfg`)]);
+      await waitHttp(`http://127.0.0.1:${wh}/`);
+      warmUp(`http://127.0.0.1:${wh}/`);
+      const peer = { ...wrkCpu(hp.pid, `http://127.0.0.1:${wh}/`, { headers: host }), load: loadavg()[0] };
+      report('workers', `HAProxy nbthread ${n}`, peer);
+      hp.kill('SIGKILL');
+      const child = await start(process.execPath, [...nodeArgs, ...lbArgs.slice(0, -2), '--access-log', 'off', '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening') });
+      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+      warmUp(`http://127.0.0.1:${b80}/`, host);
+      report('workers', `baton-lb --workers ${n}`, { ...wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host, tree: true }), load: loadavg()[0] }, peer);
+      await stopLb(child);
+    }
+  }
   if (ONLY.has('logs')) {
     console.log('\nAccess logs: HTTP keep-alive through :80, one line per request (baton-lb stdout to a file)');
     // A Unix datagram socket that receives the syslog lines and counts them, as /dev/log would, in its

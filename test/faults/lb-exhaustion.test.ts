@@ -13,7 +13,7 @@ import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { waitFor } from '../helpers/wait.js';
 import { ensureBuilt, http, startBin, type Bin } from './fault-helpers.js';
-import { freePort, processUsage, statusOf } from './hardening-helpers.js';
+import { freePort, processTreeUsage, statusOf } from './hardening-helpers.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -142,8 +142,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const rss = (): number => processUsage(pid).rss;
-const alive = (): boolean => lb.child.exitCode === null && lb.child.signalCode === null;
+// Every process of the load balancer (its primary and workers); a worker that died and was restarted
+// counts as the load balancer dying.
+const rss = (): number => processTreeUsage(pid).rss;
+const alive = (): boolean => lb.child.exitCode === null && lb.child.signalCode === null && !lb.stderr().includes('worker died');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Connects and reads until `bytes` arrived (or 2 s passed); resolves with the bytes read. */
