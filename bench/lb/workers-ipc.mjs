@@ -1,13 +1,13 @@
 // What `baton-lb --workers N` pays to keep a worker's table in step (in-process, no I/O): per route
-// change, the apps it named serialised as the cluster's IPC channel does (v8 serializer, "advanced"
-// serialization) and read back, then applied to the worker's mirror and built with RouteBuilder.update;
-// per worker start, every app (the snapshot) and a build from it. Beside them, what shipping the built
-// table instead would cost (a whole RouteTable serialised: what a full assembly would have to send).
+// change, the apps it named serialised as the cluster's IPC channel does (JSON) and read back, then
+// applied to the worker's mirror and built with RouteBuilder.update; per worker start, every app (the
+// snapshot) and a build from it. Beside them, what shipping the built table instead would cost (a whole
+// RouteTable through the v8 serializer, which keeps its Maps: what each full assembly would send).
 // Uses the built packages (`npx tsc -b packages/lb` first).
 //   node bench/lb/workers-ipc.mjs [--apps 1000,10000] [--rounds 500] [--big-app-tasks 1000]
 // Prints one JSON line per cluster size (times in ms, sizes in bytes; medians unless named).
 import { performance } from 'node:perf_hooks';
-import { deserialize, serialize } from 'node:v8';
+import { serialize as v8Serialize } from 'node:v8';
 import { ClusterState } from '@baton/marathon';
 import { AppMirror, appsSnapshot, appsUpdate } from '../../packages/lb/dist/app-mirror.js';
 import { RouteBuilder } from '../../packages/lb/dist/routes.js';
@@ -40,6 +40,8 @@ const appOf = (id, port, tasks) => ({
   healthChecks: [],
   tasks: Array.from({ length: tasks }, () => taskOf(id)),
 });
+const serialize = (value) => Buffer.from(JSON.stringify(value));
+const deserialize = (bytes) => JSON.parse(bytes.toString('utf8'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const time = (fn) => {
   const t0 = performance.now();
@@ -66,7 +68,7 @@ for (const apps of SIZES) {
     return worker.build(mirror);
   });
   // Shipping the table instead: each full assembly (a new app, a removed one) would send all of it.
-  const [tableMs, tableBytes] = time(() => serialize(table));
+  const [tableMs, tableBytes] = time(() => v8Serialize(table));
 
   // Route changes: a task status update of a 2-task app, and of the big app.
   const perChange = {};

@@ -1,5 +1,5 @@
 // A worker's copy of the apps the primary's ClusterState holds (--workers). The primary ships, per
-// build, the apps a change named with their tasks (plain normalised data, structured-clone friendly);
+// build, the apps a change named with their tasks (plain normalised data, sent as JSON);
 // each worker replaces them in its mirror and runs the same RouteBuilder.update on it. Pure.
 
 import type { App, ClusterState, StateChange, Task } from '@baton/marathon';

@@ -74,7 +74,9 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   // The workers accept on the shared listening sockets themselves (the primary accepting and passing
   // each connection on would cost it CPU per connection); NODE_CLUSTER_SCHED_POLICY=rr chooses that.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ serialization: 'advanced' });
+  // JSON messages (Node's default): the 'advanced' (v8) framing of Node 20 can hold a message back
+  // until more data arrives (nodejs/node#55834); what is sent here is plain data either way.
+  cluster.setupPrimary({ serialization: 'json' });
 
   const source = await startMarathonSource(options.source, logger);
   const { state, feed } = source;

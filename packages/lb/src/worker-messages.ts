@@ -1,5 +1,5 @@
 // What the primary and the workers of `baton-lb --workers N` tell each other over the cluster's IPC
-// channel (advanced serialization: structured clones), and the sum of the workers' reports that the
+// channel (JSON), and the sum of the workers' reports that the
 // admin port shows. Pure.
 
 import type { AppsUpdate } from './app-mirror.js';
