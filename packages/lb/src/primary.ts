@@ -71,9 +71,10 @@ interface Slot {
 }
 
 export async function runPrimary(options: PrimaryOptions, logger: Logger): Promise<RunningPrimary> {
-  // The workers accept on the shared listening sockets themselves (the primary accepting and passing
-  // each connection on would cost it CPU per connection); NODE_CLUSTER_SCHED_POLICY=rr chooses that.
-  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Node's default on Linux: the primary accepts and hands each connection to the next worker. With
+  // NODE_CLUSTER_SCHED_POLICY=none the workers accept on the shared socket themselves (no hand-off),
+  // but then some new connections waited 1–2 s in bench/lb/latency.mjs, and spread unevenly.
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_RR;
   // JSON messages (Node's default): the 'advanced' (v8) framing of Node 20 can hold a message back
   // until more data arrives (nodejs/node#55834); what is sent here is plain data either way.
   cluster.setupPrimary({ serialization: 'json' });
