@@ -5,18 +5,22 @@
 // 3. writes an NSD zone file with exactly the names baton serves (built with the same record code
 //    from the same Marathon state) and runs NSD (`rrl-ratelimit: 0`) in the foreground;
 // 4. runs `dnsperf -c 4` for 30 s per server with the same query mix (A, SRV, NXDOMAIN), in rounds
-//    taking turns so that a change in the machine's load hits both;
+//    taking turns so that a change in the machine's load hits both; with `--workers 1,2` and
+//    `--nsd-server-count 1,2`, one baton-dns per worker count and one NSD per server count take turns;
+//    the server's CPU per answered query (/proc, its processes summed) and the load average go beside
+//    every figure;
 // 5. measures event-to-answer latency: scale a probe app up / kill a task in the simulator and poll
 //    baton-dns until the answer changes (from the moment the simulator publishes the event).
 // Prints qps, latency and RSS side by side. Never fails the build: problems are printed, exit 0.
 //
 //   node bench/dns/run.mjs [--apps 10000] [--tasks-per-app 3] [--duration 30] [--trials 200]
 //                          [--clients 4] [--rounds 3] [--port 15353] [--nsd-port 15354] [--queries 100000]
+//                          [--workers 1,2] [--nsd-server-count 1,2]
 //                          [--cpu-prof] [--keep] [--latency-only] [--probe-in-bench-group]
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +36,8 @@ const opts = parseFlags(process.argv.slice(2), {
   port: 15353,
   'nsd-port': 15354,
   queries: 100_000,
+  workers: '',
+  'nsd-server-count': '',
   'cpu-prof': false,
   'probe-in-bench-group': false,
   'latency-only': false,
@@ -96,19 +102,39 @@ async function main() {
   console.log(`  loaded ${loaded.loaded} apps`);
 
   // ------------------------------------------------------------------ baton-dns (the real bin)
-  step('baton-dns');
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify({ domain: 'mesos', ttl: 60, httpon: false, externalon: false, resolvers: ['127.0.0.1:1'], listener: '127.0.0.1' }));
   const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(repo, 'bench/dns/profiles')}`] : [];
-  const started = performance.now();
-  const baton = spawn(
-    process.execPath,
-    [...nodeArgs, join(repo, 'packages/dns/bin/baton-dns.js'), '--config', configFile, '--marathon', sim.url, '--port', String(opts.port), '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  cleanups.push(() => stopProcess(baton));
-  await waitForLine(baton, /listening on/, 120_000);
-  console.log(`  ready (first sync + listening) in ${((performance.now() - started) / 1000).toFixed(2)} s, RSS ${rssMb(baton.pid)} MB`);
+  const batons = [];
+  for (const [i, workers] of countList(opts.workers).entries()) {
+    const label = workers === undefined ? 'baton-dns' : `baton-dns --workers ${workers}`;
+    const port = opts.port + 2 * i;
+    step(label);
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        ...nodeArgs,
+        join(repo, 'packages/dns/bin/baton-dns.js'),
+        '--config',
+        configFile,
+        '--marathon',
+        sim.url,
+        '--port',
+        String(port),
+        '--log-level',
+        'warn',
+        ...(workers === undefined ? [] : ['--workers', String(workers)]),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    cleanups.push(() => stopProcess(child));
+    await waitForLine(child, /listening on/, 120_000);
+    const tree = processTree(child.pid);
+    console.log(`  ready (first sync + listening) in ${((performance.now() - started) / 1000).toFixed(2)} s, RSS ${rssMb(tree)} MB (${tree.map((pid) => rssMb(pid)).join(' + ')})`);
+    batons.push({ label, port, workers, pids: () => processTree(child.pid) });
+  }
+  const baton = batons[batons.length - 1];
 
   // ------------------------------------------------------------------ the same names, for NSD and for the query mix
   step('zone file and queries');
@@ -160,23 +186,29 @@ async function main() {
   console.log('  query mix: 40% A (app), 10% A (task), 30% SRV, 20% NXDOMAIN');
 
   // ------------------------------------------------------------------ NSD
-  let nsd;
-  if (hasNsd) {
-    step('nsd');
+  const nsds = [];
+  for (const [i, serverCount] of (hasNsd ? countList(opts['nsd-server-count']) : []).entries()) {
+    const label = serverCount === undefined ? 'NSD 4.6' : `NSD server-count ${serverCount}`;
+    const port = opts['nsd-port'] + 2 * i;
+    const nsdDir = join(dir, `nsd${i}`);
+    mkdirSync(nsdDir);
+    copyFileSync(join(dir, 'mesos.zone'), join(nsdDir, 'mesos.zone'));
+    step(label);
     writeFileSync(
-      join(dir, 'nsd.conf'),
+      join(nsdDir, 'nsd.conf'),
       [
         'server:',
-        `  port: ${opts['nsd-port']}`,
+        `  port: ${port}`,
+        ...(serverCount === undefined ? [] : [`  server-count: ${serverCount}`]),
         '  ip-address: 127.0.0.1',
         '  username: ""',
         '  chroot: ""',
-        `  zonesdir: "${dir}"`,
+        `  zonesdir: "${nsdDir}"`,
         '  database: ""',
-        `  pidfile: "${dir}/nsd.pid"`,
-        `  xfrdfile: "${dir}/xfrd.state"`,
-        `  zonelistfile: "${dir}/zone.list"`,
-        `  logfile: "${dir}/nsd.log"`,
+        `  pidfile: "${nsdDir}/nsd.pid"`,
+        `  xfrdfile: "${nsdDir}/xfrd.state"`,
+        `  zonelistfile: "${nsdDir}/zone.list"`,
+        `  logfile: "${nsdDir}/nsd.log"`,
         '  rrl-ratelimit: 0',
         '  verbosity: 1',
         'remote-control:',
@@ -187,22 +219,25 @@ async function main() {
         '',
       ].join('\n'),
     );
-    nsd = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const nsd = spawn('nsd', ['-d', '-c', join(nsdDir, 'nsd.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
     cleanups.push(() => stopProcess(nsd));
     const t0 = performance.now();
-    await waitFor(async () => (await udpQuery(opts['nsd-port'], appNames[0], 1, 500))?.ancount > 0 || nsd.exitCode !== null, 120_000);
+    await waitFor(async () => (await udpQuery(port, appNames[0], 1, 500))?.ancount > 0 || nsd.exitCode !== null, 120_000);
     if (nsd.exitCode !== null) {
-      console.log(`  nsd exited (${nsd.exitCode}); log:\n${existsSync(join(dir, 'nsd.log')) ? readFileSync(join(dir, 'nsd.log'), 'utf8') : ''}`);
-      nsd = undefined;
-    } else console.log(`  answering after ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS ${rssMb(nsdPids(nsd.pid))} MB`);
+      console.log(`  nsd exited (${nsd.exitCode}); log:\n${existsSync(join(nsdDir, 'nsd.log')) ? readFileSync(join(nsdDir, 'nsd.log'), 'utf8') : ''}`);
+    } else {
+      console.log(`  answering after ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS ${rssMb(processTree(nsd.pid))} MB`);
+      nsds.push({ label, port, workers: serverCount, pids: () => processTree(nsd.pid) });
+    }
   }
+  const nsd = nsds[0];
 
   // ------------------------------------------------------------------ sanity: both answer the same
   const sample = [appNames[1], srvNames[1], 'nx-sanity.marathon.mesos'];
   for (const name of sample) {
     const qtype = name.startsWith('_') ? 33 : 1;
-    const b = await udpQuery(opts.port, name, qtype);
-    const n = nsd ? await udpQuery(opts['nsd-port'], name, qtype) : undefined;
+    const b = await udpQuery(baton.port, name, qtype);
+    const n = nsd ? await udpQuery(nsd.port, name, qtype) : undefined;
     console.log(`  ${name}: baton rcode ${b?.rcode} answers ${b?.ancount}${n ? `; nsd rcode ${n.rcode} answers ${n.ancount}` : ''}`);
   }
 
@@ -212,16 +247,21 @@ async function main() {
   // duration / rounds seconds. Figures are the totals over all rounds.
   const results = {};
   if (hasDnsperf) {
-    const targets = [...(nsd ? [['NSD 4.6', opts['nsd-port'], () => nsdPids(nsd.pid)]] : []), ['baton-dns', opts.port, () => baton.pid]];
+    const targets = [...nsds, ...batons];
     const rounds = Math.max(1, opts.rounds);
     const slice = Math.max(1, Math.round(opts.duration / rounds));
     step(`dnsperf -c ${opts.clients} -l ${slice}, ${rounds} rounds per server, taking turns`);
-    for (const [label] of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0 };
+    for (const { label } of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0, cpuTicks: 0, dnsperfTicks: 0, loads: [] };
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const [label, port] of order) {
+      for (const { label, port, pids } of order) {
         const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-c', String(opts.clients), '-l', String(slice)];
+        const serverBefore = cpuTicks(pids());
+        const dnsperfBefore = childCpuTicks();
         const r = await runCapture('dnsperf', args);
+        const serverTicks = cpuTicks(pids()) - serverBefore;
+        const dnsperfTicks = childCpuTicks() - dnsperfBefore;
+        const load = loadavg()[0];
         const completed = num(/Queries completed:\s+(\d+)/, r);
         const sent = num(/Queries sent:\s+(\d+)/, r);
         const seconds = num(/Run time \(s\):\s+([\d.]+)/, r);
@@ -234,19 +274,29 @@ async function main() {
         acc.seconds += seconds;
         acc.latencySum += avg * completed;
         acc.latencySq += (sd * sd + avg * avg) * completed;
-        console.log(`  round ${round + 1} ${label}: ${(completed / seconds).toFixed(0)} qps, avg ${(avg * 1000).toFixed(3)} ms`);
+        acc.cpuTicks += serverTicks;
+        acc.dnsperfTicks += dnsperfTicks;
+        acc.loads.push(load);
+        console.log(
+          `  round ${round + 1} ${label}: ${(completed / seconds).toFixed(0)} qps, avg ${(avg * 1000).toFixed(3)} ms, ` +
+            `CPU ${usPerQuery(serverTicks, completed)} µs/query (dnsperf ${usPerQuery(dnsperfTicks, completed)}), load ${load.toFixed(2)}`,
+        );
       }
     }
-    for (const [label, , pid] of targets) {
+    for (const { label, pids, workers } of targets) {
       const acc = results[label];
       const avg = acc.latencySum / acc.queries;
       results[label] = {
+        workers,
+        cpuUs: usPerQuery(acc.cpuTicks, acc.queries),
+        dnsperfUs: usPerQuery(acc.dnsperfTicks, acc.queries),
+        load: `${Math.min(...acc.loads).toFixed(2)}–${Math.max(...acc.loads).toFixed(2)}`,
         qps: acc.queries / acc.seconds,
         avgMs: avg * 1000,
         sdMs: Math.sqrt(Math.max(0, acc.latencySq / acc.queries - avg * avg)) * 1000,
         lost: `${acc.lost} (${((100 * acc.lost) / Math.max(1, acc.sent)).toFixed(2)}%)`,
-        rss: rssMb(pid()),
-        hwm: hwmMb(pid()),
+        rss: rssMb(pids()),
+        hwm: hwmMb(pids()),
       };
     }
   }
@@ -258,7 +308,7 @@ async function main() {
   const offEvent = sim.onEvent((e) => {
     if (e.eventType === 'status_update_event' && e.appId === probeId) lastEvent = { at: performance.now(), state: e.taskStatus };
   });
-  const poller = await createPoller(opts.port, probeSrv, 33);
+  const poller = await createPoller(baton.port, probeSrv, 33);
   cleanups.push(() => poller.close());
   const count = async () => (await poller.ask())?.ancount ?? -1;
   let n = await count();
@@ -286,14 +336,29 @@ async function main() {
 
   // ------------------------------------------------------------------ report
   step('results');
-  const b = results['baton-dns'];
-  const s = results['NSD 4.6'];
+  const b = results[batons[0].label];
+  const s = nsd && results[nsd.label];
+  // Each baton-dns is compared with the NSD of as many server processes as it has workers, else the first NSD.
+  const peerOf = (r) => (r.workers !== undefined && nsds.find((n) => n.workers === r.workers) ? results[nsds.find((n) => n.workers === r.workers).label] : s);
   const row = (cells) => `| ${cells.join(' | ')} |`;
-  console.log(row(['server', 'qps', 'vs NSD', 'avg latency', 'latency stddev', 'lost', 'RSS after', 'peak RSS']));
-  console.log(row(['---', '---', '---', '---', '---', '---', '---', '---']));
+  console.log(row(['server', 'qps', 'vs NSD', 'CPU µs/query', 'dnsperf CPU µs/query', 'avg latency', 'latency stddev', 'lost', 'RSS after', 'peak RSS', 'load avg (1 min)']));
+  console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---']));
   for (const [label, r] of Object.entries(results)) {
+    const peer = peerOf(r);
     console.log(
-      row([label, r.qps.toFixed(0), s ? (r.qps / s.qps).toFixed(2) : '—', `${r.avgMs.toFixed(3)} ms`, `${r.sdMs.toFixed(3)} ms`, r.lost ?? '—', `${r.rss} MB`, `${r.hwm} MB`]),
+      row([
+        label,
+        r.qps.toFixed(0),
+        peer ? (r.qps / peer.qps).toFixed(2) : '—',
+        r.cpuUs,
+        r.dnsperfUs,
+        `${r.avgMs.toFixed(3)} ms`,
+        `${r.sdMs.toFixed(3)} ms`,
+        r.lost ?? '—',
+        `${r.rss} MB`,
+        `${r.hwm} MB`,
+        r.load,
+      ]),
     );
   }
   console.log('');
@@ -319,9 +384,48 @@ function parseFlags(argv, defaults) {
       console.log(`unknown flag ${argv[i]}; flags: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
       process.exit(0);
     }
-    out[key] = typeof defaults[key] === 'boolean' ? true : Number(argv[++i]);
+    const kind = typeof defaults[key];
+    out[key] = kind === 'boolean' ? true : kind === 'string' ? argv[++i] : Number(argv[++i]);
   }
   return out;
+}
+
+/** `1,2` → [1, 2]; '' → [undefined] (one server, with its default). */
+function countList(text) {
+  if (text === '') return [undefined];
+  return text.split(',').map((n) => {
+    if (!/^\d+$/.test(n) || Number(n) < 1) {
+      console.log(`a process count list is like 1,2; got ${text}`);
+      process.exit(0);
+    }
+    return Number(n);
+  });
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User + system CPU ticks of the processes (fields 14 and 15 of /proc/<pid>/stat). */
+function cpuTicks(pids) {
+  let ticks = 0;
+  for (const pid of [].concat(pids)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
+/** CPU ticks of this process's waited-for children (dnsperf runs one at a time). */
+function childCpuTicks() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+function usPerQuery(ticks, queries) {
+  return queries > 0 ? ((ticks / CLK_TCK) * 1e6 / queries).toFixed(1) : '—';
 }
 
 function step(what) {
@@ -358,14 +462,22 @@ function procStatus(pids, field) {
 const rssMb = (pids) => procStatus(pids, 'VmRSS');
 const hwmMb = (pids) => procStatus(pids, 'VmHWM');
 
-/** NSD forks (main, xfrd, server): its memory is the sum of the processes. */
-function nsdPids(mainPid) {
-  const out = [mainPid];
-  try {
-    const r = spawnSync('pgrep', ['-P', String(mainPid)], { encoding: 'utf8' });
-    for (const line of r.stdout.split('\n')) if (line.trim()) out.push(Number(line));
-  } catch {
-    // no pgrep
+/**
+ * A server and its descendants (NSD forks a main process that forks xfrd and the servers; baton-dns's
+ * workers): its memory and CPU are the sums.
+ */
+function processTree(mainPid) {
+  const out = [];
+  const queue = [mainPid];
+  while (queue.length && out.length < 64) {
+    const pid = queue.shift();
+    out.push(pid);
+    try {
+      const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+      for (const line of r.stdout.split('\n')) if (line.trim()) queue.push(Number(line));
+    } catch {
+      // no pgrep
+    }
   }
   return out;
 }

@@ -1,11 +1,13 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
-//   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile]
+//   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile] [--compare-bin other/bin/baton-lb.js]
 //                         [--only http,close,tcp,paths,logs,latency,first,workers] [--clients http1,undici]
-//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300] [--workers 1,2]
+//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
+//                         [--rounds 3]   (access-log variants take turns, medians compared) [--workers 1,2]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
-// and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side; the
-// workers section runs baton-lb --workers N beside HAProxy nbthread N. Never fails the build.
+// and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side.
+// --compare-bin adds the http and close rows of another build of baton-lb, in the same run; the workers
+// section runs baton-lb --workers N beside HAProxy nbthread N. Never fails the build.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
@@ -17,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
-const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 7).map((l) => l.slice(3)).join('\n');
-const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'workers']);
+const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 10).map((l) => l.slice(3)).join('\n');
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds', 'compare-bin', 'workers']);
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
   if (name === 'help' || argv[i] === '-h') {
@@ -37,6 +39,7 @@ const opt = (name, dflt) => {
   return i === -1 ? dflt : argv[i + 1];
 };
 const DURATION = Number(opt('duration', 10));
+const ROUNDS = Math.max(1, Number(opt('rounds', 3)));
 const WARM_UP = Number(opt('warm-up', 3));
 const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first,workers')).split(','));
 // Worker counts of the workers section (baton-lb --workers N beside HAProxy nbthread N).
@@ -110,25 +113,28 @@ function wrk(url, { connections = 50, headers = [], seconds = DURATION } = {}) {
   return { rps, p50: lat(50), p99: lat(99), mbps: t ? Number(t[1]) * SIZE[t[2]] : NaN, errors };
 }
 
-// CPU time (user + system) a process used, in ms, from /proc (Linux); NaN elsewhere.
-function cpuMs(pid) {
+// CPU time a process used in user and kernel mode, in ms, from /proc (Linux); NaN elsewhere.
+function cpuTimes(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+    return { user: (Number(fields[11]) * 1000) / 100, sys: (Number(fields[12]) * 1000) / 100 }; // utime, stime; USER_HZ = 100
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
 }
 
-// CPU time of a process and its children (baton-lb's workers), in ms.
-function treeCpuMs(pid) {
-  let sum = cpuMs(pid);
+// cpuTimes of a process and its children (baton-lb's workers) summed.
+function treeCpuTimes(pid) {
+  const sum = cpuTimes(pid);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += cpuMs(Number(entry));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      const child = cpuTimes(Number(entry));
+      sum.user += child.user;
+      sum.sys += child.sys;
     } catch {
       // gone meanwhile
     }
@@ -146,11 +152,14 @@ function warmUp(url, headers = []) {
 
 /** wrk, plus the CPU time `pid` (the proxy under test; with `tree`, and its children) used per request during the run. */
 function wrkCpu(pid, url, options = {}) {
-  const cpu = options.tree ? treeCpuMs : cpuMs;
+  const cpu = options.tree ? treeCpuTimes : cpuTimes;
   const before = cpu(pid);
   const r = wrk(url, options);
-  const used = cpu(pid) - before;
-  return { ...r, cpuUsPerReq: (used * 1000) / (r.rps * DURATION), cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
+  const after = cpu(pid);
+  const user = after.user - before.user;
+  const used = user + after.sys - before.sys;
+  const requests = r.rps * DURATION;
+  return { ...r, cpuUsPerReq: (used * 1000) / requests, userUsPerReq: (user * 1000) / requests, cpuShare: used / (DURATION * 1000), cpuMsPerGB: used / ((r.mbps * DURATION) / 1024) };
 }
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
@@ -162,7 +171,7 @@ function report(section, name, r, peer) {
   const main = section === 'tcp' ? `${fmt(r.mbps)} MB/s` : `${fmt(r.rps)} rps`;
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
-    (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${fmt(r.cpuShare * 100)}% of a core]` : '') +
+    (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req (${fmt(r.userUsPerReq, 1)} user), ${fmt(r.cpuShare * 100)}% of a core]` : '') +
     (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : '') +
     (r.load !== undefined ? `  load ${fmt(r.load, 2)}` : ''));
 }
@@ -246,15 +255,19 @@ backend nginx_tcp
   };
   const created = await fetch(`${simUrl}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(app) });
   if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
-  const lbArgs = [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
-    '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn', '--workers', '1'];
+  const LB_BIN = join(root, 'packages/lb/bin/baton-lb.js');
+  const COMPARE_BIN = opt('compare-bin', undefined);
+  const lbArgs = [LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
+    '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', String(b9091), '--admin-port', String(badmin), '--ssl-certs', '', '--log-level', 'warn'];
   // HAProxy logs nothing here either; the `logs` section measures what access logs cost.
   const lbQuiet = [...lbArgs, '--access-log', 'off'];
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
   // BATON_LB_UPSTREAM_CLIENT (internal) picks the upstream client: http1 (net.Socket + Node's parser) or undici.
-  const startLb = async (client) => {
-    const child = await start(process.execPath, [...nodeArgs, ...lbQuiet], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
+  const startLb = async (client, bin = LB_BIN) => {
+    // This build as one process (--workers 1); a --compare-bin build may predate the flag.
+    const child = await start(process.execPath, [...nodeArgs, bin, ...lbQuiet.slice(1), ...(bin === LB_BIN ? ['--workers', '1'] : [])], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
     child.client = client;
+    child.bin = bin;
     await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
     await waitHttp(`http://127.0.0.1:${s1}/`);
     warmUp(`http://127.0.0.1:${b80}/`, ['Host: bench.local']);
@@ -284,7 +297,13 @@ backend nginx_tcp
       report('http', `baton-lb :80 (vhost) [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
       report('http', `baton-lb service port [${client}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
     }
-    if (lb.client !== CLIENTS[0]) {
+    if (COMPARE_BIN !== undefined) {
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0], COMPARE_BIN);
+      report('http', `compare build :80 (vhost) [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
+      report('http', `compare build service port [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
+    }
+    if (lb.client !== CLIENTS[0] || lb.bin !== LB_BIN) {
       await stopLb(lb);
       lb = await startLb(CLIENTS[0]);
     }
@@ -296,6 +315,13 @@ backend nginx_tcp
     const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h1}/`, { headers: [...host, ...close] });
     report('close', 'HAProxy', haproxy);
     report('close', 'baton-lb :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+    if (COMPARE_BIN !== undefined) {
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0], COMPARE_BIN);
+      report('close', 'compare build :80 (vhost)', wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: [...host, ...close] }), haproxy);
+      await stopLb(lb);
+      lb = await startLb(CLIENTS[0]);
+    }
   }
   if (ONLY.has('tcp')) {
     console.log('\nTCP service port, 64 MiB file (wrk -c4)');
@@ -329,7 +355,7 @@ backend nginx_tcp
       const peer = { ...wrkCpu(hp.pid, `http://127.0.0.1:${wh}/`, { headers: host }), load: loadavg()[0] };
       report('workers', `HAProxy nbthread ${n}`, peer);
       hp.kill('SIGKILL');
-      const child = await start(process.execPath, [...nodeArgs, ...lbArgs.slice(0, -2), '--access-log', 'off', '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening') });
+      const child = await start(process.execPath, [...nodeArgs, ...lbQuiet, '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening') });
       await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
       warmUp(`http://127.0.0.1:${b80}/`, host);
       report('workers', `baton-lb --workers ${n}`, { ...wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host, tree: true }), load: loadavg()[0] }, peer);
@@ -356,27 +382,40 @@ backend nginx_tcp
       receiver.once('message', resolve);
       receiver.send('count');
     });
-    let off;
-    for (const [label, extra] of [['off', ['--access-log', 'off']], ['JSON on stdout', ['--access-log', 'json']], ['syslog, Unix socket', ['--syslog-socket', sockPath]]]) {
-      const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
-      const fd = openSync(logFile, 'w');
-      const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
-      children.push(child);
-      closeSync(fd);
-      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
-      warmUp(`http://127.0.0.1:${b80}/`, host);
-      const receivedBefore = await receivedCount();
-      const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host });
-      report('logs', `baton-lb, access log ${label}`, r);
-      if (off === undefined) off = r;
-      else {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const lines = extra[0] === '--syslog-socket' ? (await receivedCount()) - receivedBefore : readFileSync(logFile, 'utf8').split('\n').length - 1;
-        console.log(`    ${fmt((r.rps / off.rps) * 100, 1)}% of the rps with logs off, ${fmt(r.cpuUsPerReq - off.cpuUsPerReq, 1)} µs more CPU per request; ${fmt(lines)} lines written`);
+    // The variants take turns for --rounds rounds, so a change in the machine's load hits each of them;
+    // the summary compares medians.
+    const variants = [['off', ['--access-log', 'off']], ['JSON on stdout', ['--access-log', 'json']], ['syslog, Unix socket', ['--syslog-socket', sockPath]]];
+    const results = new Map(variants.map(([label]) => [label, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [label, extra] of variants) {
+        const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
+        const fd = openSync(logFile, 'w');
+        const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, '--workers', '1', ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
+        children.push(child);
+        closeSync(fd);
+        await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+        warmUp(`http://127.0.0.1:${b80}/`, host);
+        const receivedBefore = await receivedCount();
+        const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host });
+        report('logs', `round ${round}: baton-lb, access log ${label}`, r);
+        results.get(label).push(r);
+        if (label !== 'off') {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const lines = extra[0] === '--syslog-socket' ? (await receivedCount()) - receivedBefore : readFileSync(logFile, 'utf8').split('\n').length - 1;
+          console.log(`    ${fmt(lines)} lines written`);
+        }
+        const exited = new Promise((res) => child.on('exit', res));
+        child.kill('SIGTERM');
+        await exited;
       }
-      const exited = new Promise((res) => child.on('exit', res));
-      child.kill('SIGTERM');
-      await exited;
+    }
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const off = { rps: median(results.get('off').map((r) => r.rps)), cpu: median(results.get('off').map((r) => r.cpuUsPerReq)) };
+    console.log(`  medians of ${ROUNDS} round(s):`);
+    for (const [label] of variants) {
+      const rps = median(results.get(label).map((r) => r.rps));
+      const cpu = median(results.get(label).map((r) => r.cpuUsPerReq));
+      console.log(`    access log ${label.padEnd(20)} ${fmt(rps)} rps, ${fmt(cpu, 1)} µs CPU/req` + (label === 'off' ? '' : ` — ${fmt((rps / off.rps) * 100, 1)}% of the rps with logs off, ${fmt(cpu - off.cpu, 1)} µs more CPU per request (${fmt(((cpu - off.cpu) / off.cpu) * 100, 1)}%)`));
     }
     receiver.kill('SIGKILL');
   }

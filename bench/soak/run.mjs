@@ -98,7 +98,8 @@ function startBin(name, bin, args, memFile) {
   children.push(child);
   let out = '';
   let errTail = '';
-  child.stdout.on('data', (d) => (out += d));
+  // Only the start-up line is looked for; baton-lb's access log (JSON on stdout) keeps flowing after it.
+  child.stdout.on('data', (d) => (out = (out + d).slice(-64 * 1024)));
   child.stderr.on('data', (d) => (errTail = (errTail + d).slice(-4000)));
   child.on('exit', (code, signal) => {
     if (!stopping) log(`!! ${name} exited (${code ?? signal}); last stderr:\n${errTail}`);
@@ -451,12 +452,12 @@ async function main() {
     ['baton-lb', lb],
     ...(hostile ? [['baton-dns (hostile feed)', hostile.dns], ['baton-lb (hostile feed)', hostile.lb]] : []),
   ];
-  const series = new Map(servers.map(([name]) => [name, []])); // name -> [{ t, rss, heapLive }]
+  const series = new Map(servers.map(([name]) => [name, []])); // name -> [{ t, rss, rssAfterGc, heapLive }]
   const mem = (m) => (m ? `rss ${mb(m.rss)} MB heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB live ${m.heapLive === undefined ? '-' : mb(m.heapLive)} MB` : 'n/a');
   const report = () => {
     const t = Date.now() - startedAt;
     const now = servers.map(([name, proc]) => [name, memOf(proc)]);
-    for (const [name, m] of now) if (m) series.get(name).push({ t, rss: m.rss, heapLive: m.heapLive });
+    for (const [name, m] of now) if (m) series.get(name).push({ t, rss: m.rss, rssAfterGc: m.rssAfterGc, heapLive: m.heapLive });
     const [d, l] = [now[0][1], now[1][1]];
     log(
       `min ${(t / 60_000).toFixed(1).padStart(4)}: dns ${mem(d)} | lb ${mem(l)} | dns queries ${stats.queries} wrong ${stats.wrong} timeouts ${stats.dnsTimeouts}` +
@@ -490,27 +491,25 @@ async function main() {
   log(`  DNS: ${stats.queries} answers, ${stats.wrong} wrong, ${stats.dnsTimeouts} unanswered${stats.wrongSamples.length ? `; e.g. ${stats.wrongSamples.join('; ')}` : ''}`);
   log(`  HTTP: ${stats.requests} requests, ${stats.failed} failed outside killed backends, ${stats.failedDuringKills} within ${KILL_EXCUSE_MS} ms of a kill${stats.failedSamples.length ? `; e.g. ${stats.failedSamples.join('; ')}` : ''}`);
   // Warm-up: the first minute (or the first sample of a shorter run); flat = every later sample
-  // within ±10% of the first one after warm-up. The hostile-feed pair holds up to the feed's line cap
-  // (16 MiB) while the phase lasts: its samples from the phase's start to a minute after its end are
-  // shown but not judged.
+  // within ±10% of the first one after warm-up. The RSS right after the probe's last full GC is printed
+  // beside it (what the process holds without the garbage of the moment). The hostile-feed pair holds
+  // up to the feed's line cap (16 MiB) while the phase lasts: its samples from the phase's start to a
+  // minute after its end are shown but not judged.
   let flatAll = true;
   const judged = (name, p) => !name.includes('hostile') || p.t < hostilePhase.from || p.t >= hostilePhase.to + 60_000;
+  const drift = (values) => `${(((values.at(-1) - values[0]) / values[0]) * 100).toFixed(1)}%`;
   for (const [name, points] of series) {
     const after = points.filter((p) => p.t >= Math.min(60_000, points[0]?.t ?? 0) && judged(name, p));
-    if (after.length === 0) {
-      log(`  RSS ${name}: no samples`);
-      flatAll = false;
-      continue;
-    }
-    const base = after[0].rss;
-    const devs = after.map((p) => ((p.rss - base) / base) * 100);
+    const values = after.map((p) => p.rss);
+    const base = values[0];
+    const devs = values.map((v) => ((v - base) / base) * 100);
     const flat = devs.every((x) => Math.abs(x) <= 10);
     if (!flat) flatAll = false;
-    const live = after.filter((p) => p.heapLive !== undefined);
-    const liveDrift = live.length > 1 ? `${(((live.at(-1).heapLive - live[0].heapLive) / live[0].heapLive) * 100).toFixed(1)}%` : 'n/a';
+    const live = after.filter((p) => p.heapLive !== undefined).map((p) => p.heapLive);
+    log(`  RSS ${name} (MB, every ${REPORT_MS / 1000} s): ${points.map((p) => mb(p.rss)).join(' ')}; after full GC: ${points.map((p) => (p.rssAfterGc === undefined ? '-' : mb(p.rssAfterGc))).join(' ')}`);
     log(
-      `  RSS ${name} (MB, every ${REPORT_MS / 1000} s): ${points.map((p) => mb(p.rss)).join(' ')}; after warm-up${name.includes('hostile') ? ' (outside the phase)' : ''} ${Math.min(...devs).toFixed(1)}% .. +${Math.max(...devs).toFixed(1)}%` +
-        ` of ${mb(base)} MB, end ${devs.at(-1).toFixed(1)}%: ${flat ? 'flat (±10%)' : 'NOT flat'}; live heap drift ${liveDrift}`,
+      `    RSS after warm-up${name.includes('hostile') ? ' (outside the phase)' : ''} ${Math.min(...devs).toFixed(1)}% .. +${Math.max(...devs).toFixed(1)}%` +
+        ` of ${mb(base)} MB, end ${devs.at(-1).toFixed(1)}%: ${flat ? 'flat (±10%)' : 'NOT flat'}; live heap drift ${live.length > 1 ? drift(live) : 'n/a'}`,
     );
   }
   if (ATTACKERS) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
-import { BINS, ensureBuilt, processUsage, startBin, waitFor, type RunningBin } from './hardening-helpers.js';
+import { BINS, ensureBuilt, framed, processUsage, startBin, udpAsk, waitFor, type RunningBin } from './hardening-helpers.js';
 
 const MiB = 1024 * 1024;
 /** Growth allowed while an attack runs (today's build grows by gigabytes under the TCP attack). */
@@ -44,31 +44,8 @@ function query(id: number, name: string, qtype = 1): Buffer {
   return Buffer.concat([header, encodeName(name), Buffer.from([qtype >> 8, qtype & 0xff, 0, 1])]);
 }
 
-const framed = (msg: Buffer): Buffer => Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 0xff]), msg]);
-
 /** rcode and answer count of a reply. */
 const summary = (reply: Buffer) => ({ id: reply.readUInt16BE(0), rcode: reply[3] & 0x0f, answers: reply.readUInt16BE(6) });
-
-/** One query over UDP on its own socket, retried (a flooded socket buffer may drop it). */
-async function udpAsk(port: number, msg: Buffer): Promise<Buffer> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const reply = await new Promise<Buffer | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), 2_000);
-        socket.once('message', (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        });
-        socket.send(msg, port, '127.0.0.1');
-      });
-      if (reply) return reply;
-    }
-    throw new Error('no UDP reply after 5 tries');
-  } finally {
-    socket.close();
-  }
-}
 
 /** One query over a fresh TCP connection; resolves with the reply. */
 function tcpAsk(port: number, msg: Buffer): Promise<Buffer> {

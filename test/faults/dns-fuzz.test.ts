@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator } from '@baton/marathon-sim';
-import { BINS, ensureBuilt, processUsage, startBin, waitFor, type RunningBin } from './hardening-helpers.js';
+import { BINS, ensureBuilt, framed, processUsage, startBin, udpAsk, waitFor, type RunningBin } from './hardening-helpers.js';
 
 const TOTAL = 100_000;
 const BATCH = 250; // garbage messages between two checked valid queries
@@ -217,29 +217,6 @@ function tcpExchange(port: number, frames: Buffer[], expectReplies: number): Pro
   });
 }
 
-/** One valid query over UDP on its own socket, retried (a flooded socket buffer may drop it); returns the reply. */
-async function udpExchange(port: number, msg: Buffer): Promise<Buffer> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const reply = await new Promise<Buffer | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), 2_000);
-        socket.once('message', (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        });
-        socket.send(msg, port, '127.0.0.1');
-      });
-      if (reply) return reply;
-    }
-    throw new Error('no UDP reply after 5 tries');
-  } finally {
-    socket.close();
-  }
-}
-
-const framed = (msg: Buffer, length = msg.length): Buffer => Buffer.concat([Buffer.from([length >> 8, length & 0xff]), msg]);
-
 /** Sends TCP garbage without waiting for answers: impossible lengths, partial frames, pipelined junk. */
 function tcpGarbage(port: number, rnd: () => number, i: number): Promise<void> {
   return new Promise((resolve) => {
@@ -337,7 +314,7 @@ describe('baton-dns under 100,000 malformed and mutated messages', () => {
       await Promise.all(batch);
       // The server reads its socket in order: this answer comes after the batch was handled.
       const id = (sent * 7) & 0xffff;
-      const answer = aRecords(await udpExchange(port, query(id, APP_NAME, 1, checked % 2 ? { edns: opt(1232, Buffer.alloc(0)) } : {})), id);
+      const answer = aRecords(await udpAsk(port, query(id, APP_NAME, 1, checked % 2 ? { edns: opt(1232, Buffer.alloc(0)) } : {})), id);
       expect(answer, `valid query after ${sent} messages`).toEqual(expected);
       checked++;
       if (checked % 40 === 0) {

@@ -1,6 +1,7 @@
 // Helpers for the bad-input and security tests: the real bins (built on demand), their memory and
 // open file descriptors, free ports and a listener that must never receive anything.
 import type { ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -186,4 +187,28 @@ export async function startGuardedApp(
   const tripwire = await startTripwire();
   cleanups.push(() => tripwire.close());
   return { sim, backend, tripwire };
+}
+
+/** A DNS message framed for TCP: its 2-byte length (as given, to forge impossible ones), then the message. */
+export const framed = (msg: Buffer, length = msg.length): Buffer => Buffer.concat([Buffer.from([length >> 8, length & 0xff]), msg]);
+
+/** One DNS query over UDP on its own socket, retried (a flooded socket buffer may drop it); returns the reply. */
+export async function udpAsk(port: number, msg: Buffer): Promise<Buffer> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const reply = await new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 2_000);
+        socket.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        socket.send(msg, port, '127.0.0.1');
+      });
+      if (reply) return reply;
+    }
+    throw new Error('no UDP reply after 5 tries');
+  } finally {
+    socket.close();
+  }
 }

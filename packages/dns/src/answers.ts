@@ -275,10 +275,18 @@ function syntheticName(wireLength: number, domain: string): string {
 /** Default bound of the answer cache (config `cacheSize`): entries, one per (question name, qtype). */
 export const DEFAULT_CACHE_SIZE = 100_000;
 
-interface CacheEntry {
-  enc: Encoded;
-  /** Names whose records went into it: its own (for a wildcard, the cleaned name), SRV targets. */
-  deps: string[];
+/**
+ * Replies kept per question name, one per qtype: clients ask a name a few types (A, AAAA, SRV, ANY,
+ * HTTPS…); a client cycling through all 65,536 evicts only that name's own older replies.
+ */
+const MAX_TYPES_PER_NAME = 16;
+
+/** The cached replies for one question name, one per qtype asked. */
+interface NameEntry {
+  /** `[qtype, reply, qtype, reply, …]`: few qtypes are asked of one name. */
+  replies: (number | Encoded)[];
+  /** Other names whose records went into them (a wildcard's cleaned name, SRV targets), if any. */
+  deps: string[] | undefined;
   /** `Answers.stamp` when it last moved to the recent end. */
   stamp: number;
 }
@@ -301,11 +309,13 @@ export class Answers {
   private readonly domain: string;
   private readonly domainSuffix: string;
   private readonly maxEntries: number;
-  /** `qtype:name` → reply, least recently used first. */
-  private readonly cache = new Map<string, CacheEntry>();
+  /** Question name → its replies, least recently used first. */
+  private readonly cache = new Map<string, NameEntry>();
+  /** Replies held in `cache` (what `cacheSize` bounds). */
+  private size = 0;
   /** For unknown in-domain names: replies that depend only on the question's wire length. */
   private readonly byLength = new Map<number, Encoded>();
-  /** Name → cache keys of the replies built from its records. */
+  /** Name → the other question names whose replies were built from its records. */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly unsubscribe: () => void;
   private stamp = 0;
@@ -325,24 +335,23 @@ export class Answers {
   close(): void {
     this.unsubscribe();
     this.cache.clear();
+    this.size = 0;
     this.byLength.clear();
     this.dependents.clear();
   }
 
   /** Names with cached replies (for metrics and tests). */
   get cachedNames(): number {
-    const names = new Set<string>();
-    for (const key of this.cache.keys()) names.add(key.slice(key.indexOf(':') + 1));
-    return names.size;
+    return this.cache.size;
   }
 
   /** Cached replies (one per name and type). */
   get cachedReplies(): number {
-    return this.cache.size;
+    return this.size;
   }
 
   stats(): AnswerCacheStats {
-    return { size: this.cache.size, maxSize: this.maxEntries, hits: this.hits, misses: this.misses, evictions: this.evictions };
+    return { size: this.size, maxSize: this.maxEntries, hits: this.hits, misses: this.misses, evictions: this.evictions };
   }
 
   /** Whether this server answers `name` itself: the domain, or a reverse name the view holds. */
@@ -355,37 +364,53 @@ export class Answers {
 
   private invalidate(changed: ReadonlySet<string>): void {
     for (const name of changed) {
-      const keys = this.dependents.get(name);
-      if (keys) for (const key of [...keys]) this.remove(key);
+      this.remove(name);
+      const names = this.dependents.get(name);
+      if (names) for (const dependent of [...names]) this.remove(dependent);
     }
   }
 
-  private remove(key: string): void {
-    const entry = this.cache.get(key);
-    if (!entry) return;
-    this.cache.delete(key);
-    for (const dep of entry.deps) {
-      const keys = this.dependents.get(dep);
-      if (!keys) continue;
-      keys.delete(key);
-      if (keys.size === 0) this.dependents.delete(dep);
+  /** Drops every cached reply to questions for `name`; returns how many there were. */
+  private remove(name: string): number {
+    const entry = this.cache.get(name);
+    if (!entry) return 0;
+    this.cache.delete(name);
+    const count = entry.replies.length >> 1;
+    this.size -= count;
+    if (entry.deps) {
+      for (const dep of entry.deps) {
+        const names = this.dependents.get(dep);
+        if (!names) continue;
+        names.delete(name);
+        if (names.size === 0) this.dependents.delete(dep);
+      }
     }
+    return count;
   }
 
   private encoded(q: QueryFields): Encoded {
     const name = q.name;
     const qtype = q.qtype;
-    const key = `${qtype}:${name}`;
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.hits++;
-      // Move to the recent end only once it has aged a quarter of the cache: hot entries cost no Map churn.
-      if (this.stamp - hit.stamp > this.maxEntries >> 2) {
-        this.cache.delete(key);
-        this.cache.set(key, hit);
-        hit.stamp = ++this.stamp;
+    let entry = this.cache.get(name);
+    if (entry) {
+      const replies = entry.replies;
+      for (let i = 0; i < replies.length; i += 2) {
+        if (replies[i] !== qtype) continue;
+        this.hits++;
+        const enc = replies[i + 1] as Encoded;
+        if (i !== replies.length - 2) {
+          // The name's most recently used reply goes last; the first one is evicted from a full entry.
+          replies.splice(i, 2);
+          replies.push(qtype, enc);
+        }
+        // Move to the recent end only once it has aged a quarter of the cache: hot entries cost no Map churn.
+        if (this.stamp - entry.stamp > this.maxEntries >> 2) {
+          this.cache.delete(name);
+          this.cache.set(name, entry);
+          entry.stamp = ++this.stamp;
+        }
+        return enc;
       }
-      return hit.enc;
     }
     const wildcard = name.includes('*');
     const owner = wildcard ? cleanWildcard(name) : name;
@@ -395,16 +420,38 @@ export class Answers {
     this.misses++;
     const plan = planAnswer(this.view, this.config, owner, name, qtype);
     const enc = encodePlan(plan, name, this.view.serial);
-    const deps = [owner, ...plan.dependsOn];
-    this.cache.set(key, { enc, deps, stamp: ++this.stamp });
-    for (const dep of deps) {
-      const keys = this.dependents.get(dep);
-      if (keys) keys.add(key);
-      else this.dependents.set(dep, new Set([key]));
-    }
-    while (this.cache.size > this.maxEntries) {
-      this.remove(this.cache.keys().next().value!);
+    if (entry) {
+      this.cache.delete(name); // to the recent end
+      entry.stamp = ++this.stamp;
+    } else entry = { replies: [], deps: undefined, stamp: ++this.stamp };
+    this.cache.set(name, entry);
+    if (entry.replies.length >= 2 * MAX_TYPES_PER_NAME) {
+      entry.replies.splice(0, 2);
+      this.size--;
       this.evictions++;
+    }
+    entry.replies.push(qtype, enc);
+    this.size++;
+    for (const dep of owner === name ? plan.dependsOn : [owner, ...plan.dependsOn]) {
+      if (dep === name) continue;
+      if (entry.deps === undefined) entry.deps = [dep];
+      else if (!entry.deps.includes(dep)) entry.deps.push(dep);
+      else continue;
+      const names = this.dependents.get(dep);
+      if (names) names.add(name);
+      else this.dependents.set(dep, new Set([name]));
+    }
+    while (this.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value!;
+      if (oldest !== name) {
+        this.evictions += this.remove(oldest);
+        continue;
+      }
+      // Only this name is left: keep just the reply built now.
+      const dropped = (entry.replies.length >> 1) - 1;
+      entry.replies = [qtype, enc];
+      this.size -= dropped;
+      this.evictions += dropped;
     }
     return enc;
   }

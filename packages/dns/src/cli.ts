@@ -1,5 +1,6 @@
 // baton-dns: a Mesos-DNS-compatible resolver fed by Marathon's event stream (and, optionally, by
 // the Mesos master state), with Mesos-DNS's config.json.
+import cluster from 'node:cluster';
 import {
   UsageError,
   createLogger,
@@ -27,6 +28,8 @@ import { MesosMasterSource, type LeaderSource } from './master-source.js';
 import { createHttpApi } from './http-api.js';
 import { DnsMetrics } from './metrics.js';
 import { startDnsServer, type DnsServer } from './server.js';
+import { startWorkerPool, type WorkerPool } from './worker-pool.js';
+import { runDnsWorker } from './dns-worker.js';
 
 export const USAGE = `Usage: baton-dns [options]
 
@@ -51,6 +54,9 @@ Options:
   --forward-max-pending <n>
                          forwarded queries that may wait for upstreams at once; more are answered
                          SERVFAIL at once (config "forwardMaxPending", default 1024)
+  --workers <n>          processes answering DNS on the shared UDP and TCP sockets, each from its own
+                         copy of the records (config "workers", default 1); the cache, forwarding and
+                         rate limits apply per worker
   --state-file <path>    save the last good Marathon state there and, at start, serve from it
                          (reported stale) until Marathon answers
   --log-level <level>    trace | debug | info | warn | error | fatal | silent (default info; logs go to
@@ -87,6 +93,7 @@ const SPEC: FlagSpec = {
   'dcos-auth-credentials': { type: 'string' },
   'cache-size': { type: 'string' },
   'forward-max-pending': { type: 'string' },
+  workers: { type: 'string' },
   'http-auth': { type: 'string' },
   'log-level': { type: 'string' },
 };
@@ -122,6 +129,7 @@ export function parseArgs(argv: string[]): CliOptions {
   if (v['dcos-auth-credentials'] !== undefined) out.dcosAuthCredentials = v['dcos-auth-credentials'];
   if (v['cache-size'] !== undefined) out.overrides.cacheSize = positive('--cache-size', v['cache-size']);
   if (v['forward-max-pending'] !== undefined) out.overrides.forwardMaxPending = positive('--forward-max-pending', v['forward-max-pending']);
+  if (v.workers !== undefined) out.overrides.workers = positive('--workers', v.workers);
   if (v['http-auth'] !== undefined) {
     if (v['http-auth'].indexOf(':') < 1) throw new UsageError('--http-auth needs user:password');
     out.overrides.httpAuth = v['http-auth'];
@@ -133,8 +141,11 @@ export function parseArgs(argv: string[]): CliOptions {
 export interface BatonDns {
   config: DnsConfig;
   store: RecordStore;
+  /** The DNS server's metrics (with `workers` > 1: this process answers no query, see `workers`). */
   metrics: DnsMetrics;
   dns?: DnsServer;
+  /** With `workers` > 1: the worker processes answering DNS. */
+  workers?: WorkerPool;
   /** The Marathon state (when the Marathon source is on). */
   state?: ClusterState;
   /** What `--state-file` gave at start. */
@@ -178,6 +189,7 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     publishNameserver(store, config.soaMname, listenerAddresses(config.listener));
     const metrics = new DnsMetrics();
     const statuses: (() => SourceStatus)[] = [];
+    let workers: WorkerPool | undefined;
     let stateFileStatus: () => StateFileStatus | undefined = () => undefined;
     const addresses: string[] = [];
 
@@ -188,7 +200,10 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
         version: VERSION,
         health: () => statuses.map((s) => s()),
         stateFile: () => stateFileStatus(),
-        metricsText: () => metrics.render() + stateFileMetricsText('baton_dns', stateFileStatus()),
+        metricsText: () => {
+          const stateFileText = stateFileMetricsText('baton_dns', stateFileStatus());
+          return workers ? workers.metricsText().then((text) => text + stateFileText) : metrics.render() + stateFileText;
+        },
         logger: logger.child({ module: 'http-api' }),
       });
       await new Promise<void>((resolve, reject) => {
@@ -269,12 +284,18 @@ export async function startBatonDns(config: DnsConfig, logger: Logger, options: 
     await Promise.all(waits);
 
     let dns: DnsServer | undefined;
-    if (config.dnsOn) {
+    if (config.dnsOn && config.workers > 1) {
+      const pool = await startWorkerPool({ config, store, workers: config.workers, logger: logger.child({ module: 'dns-workers' }), logLevel: logger.level });
+      workers = pool;
+      closers.push(() => pool.close());
+      addresses.unshift(`dns udp+tcp ${hostPort(pool.address, pool.port)}`);
+      logger.info({ workers: config.workers }, 'DNS answered by worker processes');
+    } else if (config.dnsOn) {
       dns = await startDnsServer({ config, view: store, logger: logger.child({ module: 'dns-server' }), metrics });
       closers.push(() => dns!.close());
       addresses.unshift(`dns udp+tcp ${hostPort(dns.address, dns.udpPort)}`);
     }
-    return { config, store, metrics, dns, state: marathonState, stateFile, addresses, close };
+    return { config, store, metrics, dns, workers, state: marathonState, stateFile, addresses, close };
   } catch (err) {
     await close();
     throw err;
@@ -348,6 +369,10 @@ function hostPort(host: string, p: number): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (cluster.isWorker) {
+    runDnsWorker();
+    return;
+  }
   let options: CliOptions;
   try {
     options = parseArgs(argv);

@@ -1,7 +1,7 @@
 // Mesos-DNS's config.json, read unchanged (reference mesos-dns.md §8): keys match case-insensitively,
 // unknown keys are ignored (reported as warnings), same defaults and validation. baton adds a few keys
 // (marathon, healthyOnly, ptrOn, forwardAllowedNetworks, maxUdpPayload, forwardMaxPending, cacheSize,
-// httpAuth, hostnameResolvers, minimalAny, rrl*). Errors name the key.
+// workers, httpAuth, hostnameResolvers, minimalAny, rrl*). Errors name the key.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -54,8 +54,10 @@ export interface DnsConfig {
   maxUdpPayload: number;
   /** Forwarded queries that may wait for upstreams at once; more get SERVFAIL at once. */
   forwardMaxPending: number;
-  /** Pre-encoded answers kept (least recently used evicted beyond it). */
+  /** Pre-encoded answers kept (least recently used evicted beyond it), per DNS worker. */
   cacheSize: number;
+  /** Processes answering DNS (`--workers`); 1 = the one process does everything. */
+  workers: number;
   /** `user:password` for HTTP Basic auth on the HTTP API (all but `/health`); '' = open. */
   httpAuth: string;
   /** DNS servers (`ip` / `ip:port`) resolving agent and framework host names; [] = the system resolver. */
@@ -92,6 +94,10 @@ export interface ParseOptions {
 export const DEFAULT_FORWARD_ALLOWED_NETWORKS: readonly string[] = [
   '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', '169.254.0.0/16', 'fe80::/10',
 ];
+
+/** DNS worker processes by default (see docs/benchmarks.md, "Workers"). */
+export const DEFAULT_WORKERS = 1;
+export const MAX_WORKERS = 256;
 
 export function defaultDnsConfig(): DnsConfig {
   return {
@@ -136,6 +142,7 @@ export function defaultDnsConfig(): DnsConfig {
     maxUdpPayload: 4096,
     forwardMaxPending: 1024,
     cacheSize: 100_000,
+    workers: DEFAULT_WORKERS,
     httpAuth: '',
     hostnameResolvers: [],
     minimalAny: true,
@@ -198,6 +205,7 @@ const KEYS: [key: string, field: keyof DnsConfig | '', kind: Kind][] = [
   ['maxUdpPayload', 'maxUdpPayload', 'int'],
   ['forwardMaxPending', 'forwardMaxPending', 'posint'],
   ['cacheSize', 'cacheSize', 'posint'],
+  ['workers', 'workers', 'posint'],
   ['httpAuth', 'httpAuth', 'string'],
   ['hostnameResolvers', 'hostnameResolvers', 'strings'],
   ['minimalAny', 'minimalAny', 'bool'],
@@ -385,6 +393,7 @@ function validate(config: DnsConfig, opts: ParseOptions): DnsConfig {
   if (c.rrlSlip > 10) fail(key('rrlSlip'), `must be between 0 and 10, got ${c.rrlSlip}`);
   if (c.rrlIpv4PrefixLength > 32) fail(key('rrlIpv4PrefixLength'), `must be between 0 and 32, got ${c.rrlIpv4PrefixLength}`);
   if (c.rrlIpv6PrefixLength > 128) fail(key('rrlIpv6PrefixLength'), `must be between 0 and 128, got ${c.rrlIpv6PrefixLength}`);
+  if (c.workers > MAX_WORKERS) fail(key('workers'), `must be between 1 and ${MAX_WORKERS}, got ${c.workers}`);
   if (c.maxUdpPayload < 512 || c.maxUdpPayload > 65535) fail(key('maxUdpPayload'), `must be between 512 and 65535, got ${c.maxUdpPayload}`);
   if (c.httpAuth !== '' && c.httpAuth.indexOf(':') < 1) fail(key('httpAuth'), 'must be "user:password"');
   if (!MECHANISMS.has(c.mesosAuthentication)) fail(key('mesosAuthentication'), `must be "", "basic" or "iam", got ${show(c.mesosAuthentication)}`);

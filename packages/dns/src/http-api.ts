@@ -18,8 +18,8 @@ export interface HttpApiOptions {
   health?: () => SourceStatus[];
   /** `--state-file`'s writes and failures, for `/health` (default: none). */
   stateFile?: () => StateFileStatus | undefined;
-  /** More Prometheus text appended to `/metrics` (the DNS server's query counters). */
-  metricsText?: () => string;
+  /** More Prometheus text appended to `/metrics` (the DNS server's query counters, summed over the workers). */
+  metricsText?: () => string | Promise<string>;
   logger?: Logger;
 }
 
@@ -164,6 +164,7 @@ export function configJson(config: DnsConfig, serial: number): Record<string, un
     MaxUdpPayload: config.maxUdpPayload,
     ForwardMaxPending: config.forwardMaxPending,
     CacheSize: config.cacheSize,
+    Workers: config.workers,
     HttpAuth: config.httpAuth === '' ? '' : `${config.httpAuth.slice(0, config.httpAuth.indexOf(':'))}:<redacted>`,
     HostnameResolvers: config.hostnameResolvers,
     MinimalAny: config.minimalAny,
@@ -452,11 +453,19 @@ export function httpApiHandler(opts: HttpApiOptions): (req: IncomingMessage, res
       return json(res, report.ok ? 200 : 503, report);
     }
     if (path === '/metrics') {
-      let text = storeMetricsText(view, sources());
+      const storeText = storeMetricsText(view, sources());
+      const send = (extra: string | undefined): void => {
+        if (res.destroyed) return;
+        const text = storeText + (!extra ? '' : extra.endsWith('\n') ? extra : extra + '\n');
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+      };
       const extra = opts.metricsText?.();
-      if (extra) text += extra.endsWith('\n') ? extra : extra + '\n';
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-      res.end(text);
+      if (!(extra instanceof Promise)) return send(extra);
+      extra.then(send, (err: unknown) => {
+        logger.error({ err, url: req.url }, 'HTTP API request failed');
+        if (!res.headersSent) json(res, 500, { error: (err as Error).message });
+      });
       return;
     }
     json(res, 404, { error: `no route ${path}` });

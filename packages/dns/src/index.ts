@@ -14,3 +14,5 @@ export * from './forwarder.js';
 export * from './metrics.js';
 export * from './server.js';
 export * from './tcp-connection.js';
+export * from './record-replica.js';
+export * from './worker-pool.js';

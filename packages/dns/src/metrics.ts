@@ -36,6 +36,32 @@ export interface DnsGauges {
   forwardPending: number;
 }
 
+/** The plain counters of DnsMetrics (summed across workers). */
+const COUNTERS = [
+  'forwardedUdp',
+  'forwardedTcp',
+  'forwardFailures',
+  'forwardRejected',
+  'malformed',
+  'truncated',
+  'refused',
+  'tcpConnections',
+  'badVersion',
+  'badClass',
+  'rateLimitedDropped',
+  'rateLimitedSlipped',
+] as const;
+
+/** What a worker's DnsMetrics hold at one moment, as plain data (it crosses the IPC channel by structured clone). */
+export interface DnsMetricsSnapshot {
+  queries: Float64Array;
+  latencyBuckets: Float64Array;
+  latencySum: number;
+  latencyCount: number;
+  counters: Record<(typeof COUNTERS)[number], number>;
+  gauges?: DnsGauges;
+}
+
 export class DnsMetrics {
   private readonly queries = new Float64Array((OTHER_QTYPE + 1) * RCODES);
   private readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS.length + 1);
@@ -59,6 +85,43 @@ export class DnsMetrics {
   rateLimitedSlipped = 0;
   /** Set by the server: read when rendering. */
   gauges?: () => DnsGauges;
+
+  /** The counters and gauges now, as plain data. */
+  snapshot(): DnsMetricsSnapshot {
+    const counters = {} as DnsMetricsSnapshot['counters'];
+    for (const key of COUNTERS) counters[key] = this[key];
+    const out: DnsMetricsSnapshot = {
+      queries: this.queries.slice(),
+      latencyBuckets: this.latencyBuckets.slice(),
+      latencySum: this.latencySum,
+      latencyCount: this.latencyCount,
+      counters,
+    };
+    const gauges = this.gauges?.();
+    if (gauges) out.gauges = { cache: { ...gauges.cache }, forwardPending: gauges.forwardPending };
+    return out;
+  }
+
+  /** Metrics whose counters and gauges are the sums of the snapshots' (the workers of one server). */
+  static sum(snapshots: readonly DnsMetricsSnapshot[]): DnsMetrics {
+    const total = new DnsMetrics();
+    let gauges: DnsGauges | undefined;
+    for (const s of snapshots) {
+      for (let i = 0; i < total.queries.length; i++) total.queries[i] += s.queries[i] ?? 0;
+      for (let i = 0; i < total.latencyBuckets.length; i++) total.latencyBuckets[i] += s.latencyBuckets[i] ?? 0;
+      total.latencySum += s.latencySum;
+      total.latencyCount += s.latencyCount;
+      for (const key of COUNTERS) total[key] += s.counters[key] ?? 0;
+      if (s.gauges) {
+        gauges ??= { cache: { size: 0, maxSize: 0, hits: 0, misses: 0, evictions: 0 }, forwardPending: 0 };
+        for (const key of ['size', 'maxSize', 'hits', 'misses', 'evictions'] as const) gauges.cache[key] += s.gauges.cache[key];
+        gauges.forwardPending += s.gauges.forwardPending;
+      }
+    }
+    const summed = gauges;
+    if (summed) total.gauges = () => summed;
+    return total;
+  }
 
   /** One answered query: its qtype, the reply's rcode and the time spent, in seconds. */
   query(qtype: number, rcode: number, seconds: number): void {

@@ -91,6 +91,9 @@ function flat(s: string): string {
  */
 export type OwnerInput = OwnerRecords | (() => OwnerRecords);
 
+/** Sees each owner replacement: the records now (undefined when the owner publishes nothing) and before. */
+export type OwnerWatcher = (owner: string, records: OwnerRecords | undefined, previous: OwnerRecords) => void;
+
 const EMPTY: readonly never[] = Object.freeze([]);
 const NO_OWNER: OwnerRecords = Object.freeze({ tasks: [], records: [] }) as OwnerRecords;
 
@@ -101,6 +104,7 @@ export class RecordStore implements RecordView {
   private readonly entries = new Map<string, NameEntry>();
   private readonly owners = new Map<string, OwnerInput>();
   private readonly listeners = new Set<(changed: ReadonlySet<string>) => void>();
+  private readonly ownerWatchers = new Set<OwnerWatcher>();
   /** host name (`mysql.marathon.mesos`) → SRV names of its services. */
   private readonly srvByHost = new Map<string, string | string[]>();
   private readonly counts: Record<RecordType, number> = { A: 0, AAAA: 0, SRV: 0, PTR: 0 };
@@ -143,6 +147,22 @@ export class RecordStore implements RecordView {
     };
   }
 
+  /**
+   * Calls `watcher` on every `replaceOwner`, with what the owner publishes now (undefined: nothing) and
+   * what it published before: how another copy of the store is kept in step (record-replica.ts).
+   */
+  watchOwners(watcher: OwnerWatcher): () => void {
+    this.ownerWatchers.add(watcher);
+    return () => {
+      this.ownerWatchers.delete(watcher);
+    };
+  }
+
+  /** Takes the serial of the store this one copies (a worker's copy answers with the primary's serial). */
+  setSerial(serial: number): void {
+    this.currentSerial = serial >>> 0;
+  }
+
   // ---------------------------------------------------------------------------------- updates
 
   /**
@@ -168,6 +188,7 @@ export class RecordStore implements RecordView {
     this.taskCount += incoming.tasks.length - previous.tasks.length;
     if (empty) this.owners.delete(owner);
     else this.owners.set(owner, input!);
+    for (const watcher of this.ownerWatchers) watcher(owner, empty ? undefined : incoming, previous);
     const didChange = this.valueChanges !== before;
     if (this.batchDepth === 0) this.flush();
     return didChange;

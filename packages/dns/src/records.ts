@@ -4,7 +4,7 @@
 //
 // Names are lower-case FQDNs without the trailing dot; SRV values are `target:port`.
 import { isIP } from 'node:net';
-import type { App, Task } from '@baton/marathon';
+import { ipv6Text, type App, type Task } from '@baton/marathon';
 import { agentSuffix, domainFrag, labelSpec, taskHash, toHostname, type LabelSpec } from './naming.js';
 
 export type RecordType = 'A' | 'AAAA' | 'SRV' | 'PTR';
@@ -60,7 +60,7 @@ export function canonicalIp(text: string): { family: 4 | 6; ip: string } | undef
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return { family: 4, ip: `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}` };
   }
-  return { family: 6, ip: compressIpv6(groups) };
+  return { family: 6, ip: ipv6Text(groups) };
 }
 
 /** The 8 16-bit groups of a valid IPv6 literal (zone ids are dropped). */
@@ -81,28 +81,6 @@ function expandIpv6(text: string): number[] | undefined {
   const groups = tailText === undefined ? head : [...head, ...new Array<number>(Math.max(0, 8 - head.length - rest.length)).fill(0), ...rest];
   if (groups.length !== 8 || groups.some((g) => !Number.isFinite(g))) return undefined;
   return groups;
-}
-
-/** RFC 5952 text: lower-case, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`. */
-function compressIpv6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
 }
 
 /** The reverse-lookup name of an IP: `4.3.2.1.in-addr.arpa`, or the 32 nibbles under `ip6.arpa`. */

@@ -64,6 +64,20 @@ describe('answer cache', () => {
     expect(answers.stats().misses).toBe(misses + 1);
   });
 
+  it('keeps at most 16 replies per name, so one name asked every qtype cannot flush the others', () => {
+    const { view, answers, ask } = setup(100);
+    for (let i = 0; i < 50; i++) {
+      view.set(`app${i}.marathon.mesos`, { a: [`10.0.1.${i}`] });
+      ask(`app${i}.marathon.mesos`, QTYPE.A);
+    }
+    view.set('web.marathon.mesos', { a: ['10.0.0.1'] });
+    for (let qtype = 1000; qtype < 2000; qtype++) ask('web.marathon.mesos', qtype);
+    expect(answers.stats().size).toBe(50 + 16);
+    const misses = answers.stats().misses;
+    for (let i = 0; i < 50; i++) expect(ask(`app${i}.marathon.mesos`, QTYPE.A).answers.map((r) => r.address)).toEqual([`10.0.1.${i}`]);
+    expect(answers.stats().misses).toBe(misses);
+  });
+
   it('forgets the evicted answers in its invalidation index', () => {
     const { view, answers, ask } = setup(10);
     view.set('_web._tcp.marathon.mesos', { srv: [{ target: 'web-a-s1.marathon.mesos', port: 31000 }] });

@@ -42,6 +42,7 @@ describe('parseArgs', () => {
       overrides: { marathon: ['http://m1:8080', 'http://m2:8080'], port: 5353, listener: '127.0.0.2', httpPort: 0, healthyOnly: true },
     });
     expect(parseArgs(['--cache-size', '5000', '--forward-max-pending=64']).overrides).toEqual({ cacheSize: 5000, forwardMaxPending: 64 });
+    expect(parseArgs(['--workers', '4']).overrides).toEqual({ workers: 4 });
     expect(parseArgs(['-config=x.json']).configFile).toBe('x.json');
     expect(parseArgs(['-config', 'y.json', '-version'])).toMatchObject({ configFile: 'y.json', version: true });
     expect(parseArgs(['--log-level', 'WARNING']).logLevel).toBe('warn');
@@ -56,6 +57,7 @@ describe('parseArgs', () => {
     [['--config'], /--config needs a value/],
     [['--cache-size', '0'], /--cache-size needs a positive integer, got 0/],
     [['--forward-max-pending', 'lots'], /--forward-max-pending needs a positive integer, got lots/],
+    [['--workers', '0'], /--workers needs a positive integer, got 0/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

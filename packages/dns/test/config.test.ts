@@ -157,6 +157,8 @@ describe('parseDnsConfig', () => {
     [{ forwardAllowedNetworks: ['10.0.0.0/33'] }, 'config: "forwardAllowedNetworks" has "10.0.0.0/33", which has an invalid prefix length'],
     [{ maxUdpPayload: 100 }, 'config: "maxUdpPayload" must be between 512 and 65535, got 100'],
     [{ cacheSize: 0 }, 'config: "cacheSize" must be a positive integer, got 0'],
+    [{ workers: 0 }, 'config: "workers" must be a positive integer, got 0'],
+    [{ workers: 1000 }, 'config: "workers" must be between 1 and 256, got 1000'],
     [{ forwardMaxPending: -1 }, 'config: "forwardMaxPending" must be a positive integer, got -1'],
     [{ mesosAuthentication: 'kerberos' }, 'config: "mesosAuthentication" must be "", "basic" or "iam", got "kerberos"'],
     [{ mesosAuthentication: 'basic' }, 'config: "mesosCredentials" needs a principal and a secret when "mesosAuthentication" is "basic"'],

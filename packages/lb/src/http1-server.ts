@@ -21,7 +21,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { AfterHead, createNativeParser, type HttpParser, type MessageHead } from './native-http-parser.js';
+import { AfterHead, createNativeParser, type HttpParser, type MessageHead, type ParseError } from './native-http-parser.js';
 
 
 export interface Http1ServerOptions {
@@ -378,6 +378,8 @@ class Http1Connection {
     socket.on('end', this.onEnd);
     socket.on('error', noop);
     socket.on('close', this.onClose);
+    // Plain TCP: llhttp reads the socket itself ('data' then only brings bytes buffered before).
+    this.parser.consume(socket, this.onRead);
   }
 
   get closing(): boolean {
@@ -395,8 +397,17 @@ class Http1Connection {
   }
 
   private readonly onData = (data: Buffer): void => {
+    this.parsed(this.parser.execute(data), data);
+  };
+
+  /** A read the parser took from the socket itself (`consume`). */
+  private readonly onRead = (ret: number | ParseError): void => {
+    this.parsed(ret, undefined);
+  };
+
+  /** After a read was parsed: `data` is the read (undefined: the parser's own, `currentBuffer()`). */
+  private parsed(ret: number | ParseError, data: Buffer | undefined): void {
     this.lastActivity = Date.now();
-    const ret = this.parser.execute(data);
     // A request is started only once its read is parsed: an error later in the same read (a bad
     // body, say) then refuses it before anything was forwarded.
     const toStart = this.toStart;
@@ -411,16 +422,22 @@ class Http1Connection {
     }
     const upgrade = this.upgrade;
     if (upgrade !== undefined && upgrade.head === undefined) {
-      upgrade.head = data.subarray(ret);
-      this.socket.pause();
+      upgrade.head = (data ?? this.parser.currentBuffer()).subarray(ret);
+      this.pauseReading();
     }
     if (this.holding && this.held === undefined) {
-      this.held = data.subarray(ret);
-      this.socket.pause();
+      this.held = (data ?? this.parser.currentBuffer()).subarray(ret);
+      this.pauseReading();
     }
     if (toStart !== undefined) this.start(toStart);
     if (this.upgrade !== undefined && this.current === undefined) this.handOver();
-  };
+  }
+
+  /** Stops reading the client (the read being parsed is parsed to its end). */
+  private pauseReading(): void {
+    this.socket.pause();
+    this.parser.pauseReading();
+  }
 
   private readonly onEnd = (): void => {
     this.clientEnded = true;
@@ -499,6 +516,8 @@ class Http1Connection {
     if (this.detached) return;
     this.detached = true;
     const socket = this.socket;
+    // Later bytes go to the socket's stream (read and dropped, or paused there), as with 'data'.
+    this.parser.unconsume();
     socket.off('data', this.onData);
     socket.off('end', this.onEnd);
     this.owner.connections.delete(this);
@@ -555,7 +574,7 @@ class Http1Connection {
       this.waiting.push(req);
       if (this.waiting.length >= MAX_WAITING && !this.pausedForQueue) {
         this.pausedForQueue = true;
-        this.socket.pause();
+        this.pauseReading();
       }
     }
     return AfterHead.ReadBody;
@@ -566,7 +585,7 @@ class Http1Connection {
     const req = this.reading;
     if (req !== undefined && !req.pushBody(chunk) && !this.pausedForBody) {
       this.pausedForBody = true;
-      this.socket.pause();
+      this.pauseReading();
     }
   };
 
@@ -584,7 +603,9 @@ class Http1Connection {
 
   /** Reads the socket again unless something still holds it. */
   private resumeReading(): void {
-    if (!this.pausedForBody && !this.pausedForQueue && !this.pausedForWrite && !this.holding && !this.detached) this.socket.resume();
+    if (this.pausedForBody || this.pausedForQueue || this.pausedForWrite || this.holding || this.detached) return;
+    this.socket.resume();
+    this.parser.resumeReading();
   }
 
   private start(req: FrontRequest): void {
@@ -626,7 +647,7 @@ class Http1Connection {
     if (socket.writableLength > WRITE_HIGH_WATER) {
       // The client is not reading its replies: the next request waits, and the socket is not read.
       this.pausedForWrite = true;
-      socket.pause();
+      this.pauseReading();
       socket.once('drain', this.onDrain);
       return;
     }

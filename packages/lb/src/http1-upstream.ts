@@ -7,7 +7,7 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { AfterHead, createNativeParser, type HttpParser, type MessageHead } from './native-http-parser.js';
+import { AfterHead, createNativeParser, type HttpParser, type MessageHead, type ParseError } from './native-http-parser.js';
 
 /** The callbacks of one request (the subset of undici's DispatchHandler that proxy.ts implements). */
 export interface UpstreamHandler {
@@ -97,6 +97,8 @@ class Connection {
   private statusCode = 0;
   private keepAlive = true;
   private gotResponseBytes = false;
+  /** A response to the request in flight completed during the read being parsed. */
+  private answeredInRead = false;
   private reused = false;
   private paused = false;
   private bodySource: Readable | undefined;
@@ -260,23 +262,44 @@ class Connection {
     this.connected = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    // llhttp reads the socket itself (no Buffer or 'data' event per read); 'data' is the fallback.
+    this.parser.consume(this.socket, this.onRead);
     if (this.request !== undefined) this.writeRequest();
   };
 
   private readonly onSocketData = (data: Buffer): void => {
-    this.gotResponseBytes = true;
     if (this.handler === undefined) {
-      // Bytes with no request in flight: the connection is out of step; drop it.
-      this.socket.destroy();
+      this.outOfStep();
       return;
     }
-    const r = this.parser.execute(data);
+    this.parsed(this.parser.execute(data), data);
+  };
+
+  /** A read the parser took from the socket itself (`consume`). */
+  private readonly onRead = (ret: number | ParseError): void => {
+    // A consumed socket's bytes reach the parser before this class sees them: a read that ended no
+    // response while none is in flight brought bytes nobody asked for.
+    const answered = this.answeredInRead;
+    this.answeredInRead = false;
+    if (this.handler === undefined && !answered && this.switched === undefined) this.outOfStep();
+    else this.parsed(ret, undefined);
+  };
+
+  /** Bytes with no request in flight: the connection is out of step; drop it. */
+  private outOfStep(): void {
+    this.gotResponseBytes = true;
+    this.socket.destroy();
+  }
+
+  /** After a read was parsed: `data` is the read (undefined: the parser's own, `currentBuffer()`). */
+  private parsed(r: number | ParseError, data: Buffer | undefined): void {
+    this.gotResponseBytes = true;
     // Only the final response's bytes refresh the server timer: interim (1xx) responses or a head
     // trickled byte by byte do not keep a request waiting past the server timeout.
     if (this.statusCode >= 200) this.activity = true;
     if (typeof r !== 'number') this.fail(codedError(`invalid response from the server: ${(r as Error).message}`, (r as CodedError).code ?? 'HPE_INVALID'));
-    else if (this.switched !== undefined) this.switchProtocols(data.subarray(r));
-  };
+    else if (this.switched !== undefined) this.switchProtocols((data ?? this.parser.currentBuffer()).subarray(r));
+  }
 
   /** The server switched protocols: the socket leaves the pool and goes to the handler. */
   private switchProtocols(head: Buffer): void {
@@ -360,7 +383,9 @@ class Connection {
   private readonly resume = (): void => {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.closed) this.socket.resume();
+    if (this.closed) return;
+    this.socket.resume();
+    this.parser.resumeReading();
   };
 
   // --- parser callbacks ---
@@ -420,6 +445,7 @@ class Connection {
     if (this.paused || this.closed) return;
     this.paused = true;
     this.socket.pause();
+    this.parser.pauseReading();
   }
 
   private readonly onBody = (chunk: Buffer): void => {
@@ -432,6 +458,7 @@ class Connection {
     const handler = this.handler;
     if (handler === undefined) return;
     this.handler = undefined;
+    this.answeredInRead = true;
     this.paused = false;
     handler.onComplete(null);
     if (this.bodyDone) this.afterResponse();
@@ -452,7 +479,10 @@ class Connection {
     }
     // A response that completed while its client was slow left the socket paused (`paused` is reset
     // by then): a pooled connection must read, or the next request on it would wait for nothing.
-    if (this.socket.isPaused()) this.socket.resume();
+    if (this.socket.isPaused()) {
+      this.socket.resume();
+      this.parser.resumeReading();
+    }
     this.reused = true;
     this.pool.release(this);
   }

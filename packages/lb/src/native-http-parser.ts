@@ -1,7 +1,8 @@
 // The one place baton-lb touches Node's internal HTTP/1 parser (`_http_common`'s `HTTPParser`, the
 // llhttp binding Node's own http server and client use). Node documents that module as deprecated
 // (DEP0199) and may close or change it, so everything about it is here: loading it, its positional
-// callback slots (`kOnHeadersComplete`…) turned into named callbacks, and a self-test run once at
+// callback slots (`kOnHeadersComplete`…) turned into named callbacks, its `consume` (the parser reads
+// a socket's libuv stream itself, as Node's http server has it do), and a self-test run once at
 // start-up that parses a canned request and a canned response (keep-alive, chunked body, upgrade).
 //
 // When the module is missing or the self-test fails — or `BATON_LB_HTTP_PARSER=fallback` asks —
@@ -10,6 +11,7 @@
 // the first request.
 
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 
 /** A message head as the parser reports it. */
 export interface MessageHead {
@@ -39,13 +41,15 @@ export const AfterHead = {
 } as const;
 export type AfterHead = (typeof AfterHead)[keyof typeof AfterHead];
 
+/** The callbacks of one parser, called with the native parser as `this`: pass arrow functions. */
 export interface ParserCallbacks {
-  onMessageBegin?(): void;
+  onMessageBegin?: () => void;
   /** Part of a head too long for one callback: its headers and (request parsers) target so far. */
-  onHeaders(headers: string[], url: string): void;
-  onHeadersComplete(head: MessageHead): AfterHead;
-  onBody(chunk: Buffer): void;
-  onMessageComplete(): void;
+  onHeaders: (headers: string[], url: string) => void;
+  /** `head` is the parser's own, refilled for the next message: read it during the call. */
+  onHeadersComplete: (head: MessageHead) => AfterHead;
+  onBody: (chunk: Buffer) => void;
+  onMessageComplete: () => void;
 }
 
 /** A parse error, with llhttp's code (`HPE_HEADER_OVERFLOW`, `HPE_INVALID_METHOD`…). */
@@ -56,8 +60,37 @@ export interface HttpParser {
   execute(data: Buffer): number | ParseError;
   /** The input ended (a body delimited by the connection's end completes here). */
   finish(): number | ParseError | undefined;
-  /** Detaches the callbacks; the parser is not used again. */
+  /**
+   * Has the parser read `socket` itself, as Node's http server does: each read goes from libuv into
+   * llhttp with no Buffer, stream push or 'data' event in between (the read buffer is the binding's
+   * own, reused), and `onRead` then gets what `execute` would have returned. The socket's end and
+   * errors still reach its stream. False (nothing changed; feed `execute` from 'data') when the socket
+   * cannot be read that way: not a libuv stream (TLS), or its stream already carried bytes.
+   */
+  consume(socket: Socket, onRead: (ret: number | ParseError) => void): boolean;
+  /**
+   * Stops / restarts reading a consumed socket (its stream's `pause()`/`resume()` do not reach the
+   * reads the parser takes). The read being parsed is still parsed to its end.
+   */
+  pauseReading(): void;
+  resumeReading(): void;
+  /**
+   * Gives the socket back to its stream: later bytes come as 'data' again (its reads restart if
+   * `pauseReading` stopped them; the stream's own back-pressure then applies).
+   */
+  unconsume(): void;
+  /** Inside `onRead`: a copy of the bytes of the read just parsed. */
+  currentBuffer(): Buffer;
+  /** Detaches the callbacks (and gives a consumed socket back); the parser is not used again. */
   close(): void;
+}
+
+/** The libuv stream under a `net.Socket` (undefined once it is closed). */
+interface StreamHandle {
+  isStreamBase?: boolean;
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -81,11 +114,20 @@ function loadBinding(): NativeBinding {
   return createRequire(import.meta.url)('_http_common') as NativeBinding;
 }
 
+function handleOf(socket: Socket): StreamHandle | undefined {
+  return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? undefined;
+}
+
 class NativeHttpParser implements HttpParser {
   private closed = false;
+  /** The consumed socket. */
+  private socket: Socket | undefined;
+  /** `pauseReading` stopped the consumed socket's reads. */
+  private stopped = false;
 
   constructor(
     private readonly native: NativeParser,
+    private readonly binding: NativeBinding,
     private readonly free: NativeParser[] | undefined,
   ) {}
 
@@ -97,11 +139,57 @@ class NativeHttpParser implements HttpParser {
     return this.native.finish();
   }
 
+  consume(socket: Socket, onRead: (ret: number | ParseError) => void): boolean {
+    const p = this.native;
+    const handle = handleOf(socket);
+    if (this.closed || this.socket !== undefined || typeof p.consume !== 'function' || handle?.isStreamBase !== true) return false;
+    // Only a socket whose stream never carried data: one that did (a PROXY header read first) may
+    // have bytes buffered, or restart its reads from the stream side behind `pauseReading`.
+    if ((socket as { encrypted?: boolean }).encrypted === true || socket.readableLength > 0 || socket.readableDidRead) return false;
+    p[this.binding.HTTPParser.kOnExecute] = onRead;
+    p.consume(handle);
+    this.socket = socket;
+    return true;
+  }
+
+  pauseReading(): void {
+    if (this.stopped || this.socket === undefined) return;
+    this.stopped = true;
+    const handle = handleOf(this.socket);
+    if (handle === undefined || !handle.reading) return;
+    handle.reading = false;
+    handle.readStop();
+  }
+
+  resumeReading(): void {
+    if (!this.stopped || this.socket === undefined) return;
+    this.stopped = false;
+    restartReads(this.socket);
+  }
+
+  unconsume(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    const p = this.native;
+    p.unconsume();
+    p[this.binding.HTTPParser.kOnExecute] = null;
+    if (this.stopped) {
+      this.stopped = false;
+      if (!socket.destroyed) restartReads(socket);
+    }
+  }
+
+  currentBuffer(): Buffer {
+    return this.native.getCurrentBuffer();
+  }
+
   close(): void {
     if (this.closed) return;
+    this.unconsume();
     this.closed = true;
     const p = this.native;
-    const b = bindingOf(p);
+    const b = this.binding;
     p[b.HTTPParser.kOnMessageBegin] = p[b.HTTPParser.kOnHeaders] = p[b.HTTPParser.kOnHeadersComplete] = null;
     p[b.HTTPParser.kOnBody] = p[b.HTTPParser.kOnMessageComplete] = null;
     p.remove?.();
@@ -110,9 +198,11 @@ class NativeHttpParser implements HttpParser {
   }
 }
 
-const bindings = new WeakMap<object, NativeBinding>();
-function bindingOf(native: NativeParser): NativeBinding {
-  return bindings.get(native)!;
+function restartReads(socket: Socket): void {
+  const handle = handleOf(socket);
+  if (handle === undefined || handle.reading) return;
+  handle.reading = true;
+  handle.readStart();
 }
 
 /** Request parsers are pooled (one per client connection); response parsers are not. */
@@ -127,31 +217,31 @@ export function createParser(binding: NativeBinding, kind: 'request' | 'response
     if (free === undefined) freeRequestParsers.set(binding, (free = []));
   }
   const p: NativeParser = free?.pop() ?? new HTTPParser();
-  bindings.set(p, binding);
   p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, maxHeaderSize, HTTPParser.kLenientNone ?? 0);
-  p[HTTPParser.kOnMessageBegin] = cb.onMessageBegin ?? noop;
+  // No function in a slot: the binding skips that call into JS.
+  p[HTTPParser.kOnMessageBegin] = cb.onMessageBegin ?? null;
   p[HTTPParser.kOnHeaders] = (headers: string[], url: string) => cb.onHeaders(headers, url ?? '');
+  // One head object per parser, filled for each message (callbacks read it during the call only).
+  const head: MessageHead = { versionMajor: 0, versionMinor: 0, headers: undefined, method: '', url: '', statusCode: 0, statusText: '', upgrade: false, shouldKeepAlive: false };
   p[HTTPParser.kOnHeadersComplete] = (
     versionMajor: number, versionMinor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
     statusCode: number | undefined, statusText: string | undefined, upgrade: boolean, shouldKeepAlive: boolean,
-  ): number =>
-    cb.onHeadersComplete({
-      versionMajor,
-      versionMinor,
-      headers,
-      method: method === undefined ? '' : (methods[method] ?? ''),
-      url: url ?? '',
-      statusCode: statusCode ?? 0,
-      statusText: statusText ?? '',
-      upgrade: Boolean(upgrade),
-      shouldKeepAlive: Boolean(shouldKeepAlive),
-    });
-  p[HTTPParser.kOnBody] = (chunk: Buffer) => cb.onBody(chunk);
-  p[HTTPParser.kOnMessageComplete] = () => cb.onMessageComplete();
-  return new NativeHttpParser(p, free);
+  ): number => {
+    head.versionMajor = versionMajor;
+    head.versionMinor = versionMinor;
+    head.headers = headers;
+    head.method = method === undefined ? '' : (methods[method] ?? '');
+    head.url = url ?? '';
+    head.statusCode = statusCode ?? 0;
+    head.statusText = statusText ?? '';
+    head.upgrade = Boolean(upgrade);
+    head.shouldKeepAlive = Boolean(shouldKeepAlive);
+    return cb.onHeadersComplete(head);
+  };
+  p[HTTPParser.kOnBody] = cb.onBody;
+  p[HTTPParser.kOnMessageComplete] = cb.onMessageComplete;
+  return new NativeHttpParser(p, binding, free);
 }
-
-function noop(): void {}
 
 // --- the self-test ---
 

@@ -3,6 +3,7 @@
 // Pure: bytes in, a verdict out. The listener glue (proxy-accept.ts) feeds it what has arrived.
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv6Text } from '@baton/marathon';
 
 export interface ProxyEndpoint {
   address: string;
@@ -103,35 +104,18 @@ function parseV2(data: Buffer): ProxyHeader {
       status: 'ok',
       version: 2,
       length,
-      source: { address: ipv6Text(body.subarray(0, 16)), port: body.readUInt16BE(32) },
-      destination: { address: ipv6Text(body.subarray(16, 32)), port: body.readUInt16BE(34) },
+      source: { address: ipv6BytesText(body.subarray(0, 16)), port: body.readUInt16BE(32) },
+      destination: { address: ipv6BytesText(body.subarray(16, 32)), port: body.readUInt16BE(34) },
     };
   }
   if (family === 0 || family === 3) return { status: 'ok', version: 2, length }; // UNSPEC, UNIX: no IP to use
   return invalid(`v2 address family ${family} is unknown`);
 }
 
-/** RFC 5952 text of 16 bytes: lower-case hex, the longest run of two or more zero groups as `::`. */
-function ipv6Text(bytes: Buffer): string {
+/** RFC 5952 text of 16 bytes; an IPv4-mapped address keeps its dotted tail (`::ffff:1.2.3.4`). */
+function ipv6BytesText(bytes: Buffer): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return ipv6Text(groups);
 }

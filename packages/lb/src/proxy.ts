@@ -215,13 +215,9 @@ function plainResponse(res: FrontRequest, frontend: Frontend, status: number, bo
 }
 const TEXT_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-cache'];
 
-/** Status of the last `sendAnswer`, for the access-log line of a request answered without a server. */
-let lastPlainStatus = 0;
-
 /** Sends an answer the LB gives itself (admission's, or a failed exchange's). */
 export function sendAnswer(res: FrontRequest, frontend: Frontend, answer: Answer): void {
   frontend.counters.countStatus(answer.status);
-  lastPlainStatus = answer.status;
   if (res.headersSent) {
     res.destroy();
     return;
@@ -243,8 +239,9 @@ export function createRequestHandler(ctx: ProxyContext, frontend: Frontend): (re
   if (log === undefined) return handle;
   return (req) => {
     const acceptedAt = Date.now();
-    // Handled at once (refused, redirected, no route) → logged here; else the exchange logs its end.
-    if (handle(req) === undefined) logAnswered(log, req, frontend, acceptedAt, lastPlainStatus);
+    // Answered at once (refused, redirected, no route) → logged here; else the exchange logs its end.
+    const answered = handle(req);
+    if (answered !== 0) logAnswered(log, req, frontend, acceptedAt, answered);
   };
 }
 
@@ -271,18 +268,21 @@ function logAnswered(log: AccessLog, req: FrontRequest, frontend: Frontend, acce
   });
 }
 
-/** Handles one request; true when a `ProxyExchange` took it over (it then logs its own end). */
-function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => true | undefined {
+/**
+ * Handles one request: the status the LB answered it with itself, or 0 when a `ProxyExchange` took it
+ * over (it then logs its own end).
+ */
+function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontRequest) => number {
   return (req) => {
     const raw = req.rawHeaders;
     const head = readHead(raw, ctx.overwriteForwardedProto === true);
     const url = req.url;
     const clientIp = clientAddress(clientEndpoint(req.socket).address);
     const backend = admitOrAnswer(ctx, frontend, req, head, clientIp, false);
-    if (backend === undefined) return;
+    if (typeof backend === 'number') return backend;
     if (head.expect !== undefined && !req.http10) req.writeContinue();
     new ProxyExchange(ctx, frontend, req, backend, head, clientIp, url).start();
-    return true;
+    return 0;
   };
 }
 
@@ -294,13 +294,8 @@ function requestHandler(ctx: ProxyContext, frontend: Frontend): (req: FrontReque
 export type TunnelStarter = (client: Socket, clientHead: Buffer, upstream: Socket, upstreamHead: Buffer, server: Server) => void;
 
 /**
- * Forwards an Upgrade request (already checked, `head.forward` keeping its `Connection`/`Upgrade`
- * headers) as an ordinary request: a `101` switches both connections to a tunnel (`startTunnel`); any
- * other answer is relayed as a response and the client connection stays HTTP.
- */
-/**
- * Runs the admission chain for a request or an Upgrade request: the backend it goes to, or undefined
- * once the LB answered it itself (an Upgrade request's answer closes the connection).
+ * Runs the admission chain for a request or an Upgrade request: the backend it goes to, or the status
+ * the LB answered it with itself (an Upgrade request's answer closes the connection).
  */
 export function admitOrAnswer(
   ctx: ProxyContext,
@@ -309,7 +304,7 @@ export function admitOrAnswer(
   head: Pick<RequestHead, 'host' | 'duplicateHost' | 'expect' | 'authorization' | 'appId'>,
   clientIp: string,
   upgrade: boolean,
-): Backend | undefined {
+): Backend | number {
   const admission = admit(
     {
       frontend,
@@ -330,9 +325,14 @@ export function admitOrAnswer(
   if (admission.answer === undefined) return admission.route.backend;
   if (admission.answer.requestError) frontend.counters.ereq++;
   sendAnswer(req, frontend, upgrade ? { ...admission.answer, close: true } : admission.answer);
-  return undefined;
+  return admission.answer.status;
 }
 
+/**
+ * Forwards an Upgrade request (already checked, `head.forward` keeping its `Connection`/`Upgrade`
+ * headers) as an ordinary request: a `101` switches both connections to a tunnel (`startTunnel`); any
+ * other answer is relayed as a response and the client connection stays HTTP.
+ */
 export function forwardUpgrade(ctx: ProxyContext, frontend: Frontend, req: FrontRequest, backend: Backend, head: RequestHead, clientIp: string, startTunnel: TunnelStarter): void {
   new ProxyExchange(ctx, frontend, req, backend, head, clientIp, req.url, startTunnel).start();
 }

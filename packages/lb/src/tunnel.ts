@@ -254,7 +254,7 @@ export function createUpgradeHandler(ctx: ProxyContext, frontend: Frontend): (re
     }
     const clientIp = clientAddress(clientEndpoint(req.socket).address);
     const backend = admitOrAnswer(ctx, frontend, req, { host, duplicateHost, expect: undefined, authorization, appId }, clientIp, true);
-    if (backend === undefined) return;
+    if (typeof backend === 'number') return;
     // Until the server answers `101` this is an ordinary request (client and server timeouts, the
     // proxypass rewrite, X-Forwarded-*); the tunnel and its timeout start only then.
     const head = { host, expect: undefined, duplicateHost, cookie, authorization, appId, hasBody: false, forward };

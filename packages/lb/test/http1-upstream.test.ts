@@ -287,6 +287,20 @@ describe('connections', () => {
     expect(connections()).toBe(2);
   });
 
+  it('drops a pooled connection on which the server sends bytes while no request is in flight', async () => {
+    const { port, connections } = await rawServer((n, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      // An answer nobody asked for, 100 ms after the first one: the connection is out of step.
+      if (n === 0) setTimeout(() => socket.write('HTTP/1.1 204 No Content\r\n\r\n'), 100);
+    });
+    const p = pool(port, { keepAliveMs: 60_000 }); // not closed for being idle during the test
+    expect((await send(p).done).body.toString()).toBe('ok');
+    await waitFor(() => p.connections === 0, 5_000);
+    const again = await send(p).done;
+    expect([again.status, again.body.toString(), again.error]).toEqual([200, 'ok', undefined]);
+    expect(connections()).toBe(2);
+  });
+
   it('reuses a connection no longer than the Keep-Alive timeout the server announces, less a second', async () => {
     let sockets = 0;
     // Node announces `Keep-Alive: timeout=1` for 1.5 s: a second less leaves nothing to reuse.

@@ -14,3 +14,4 @@ export * from './state-file.js';
 export * from './dcos-login.js';
 export * from './cli-flags.js';
 export * from './source.js';
+export * from './ip-text.js';

@@ -82,6 +82,12 @@ const MAX_APPLY_BATCH = 8192;
 /** Tasks whose last status update is remembered (for ordering late updates); the oldest are forgotten. */
 const STATUS_CLOCK_LIMIT = 50_000;
 
+/**
+ * How long after a terminal status a listing may still show the task because it was fetched before
+ * the event arrived (a resync of 100,000 tasks takes seconds to fetch and apply, more on a busy node).
+ */
+const LISTING_LAG_MS = 120_000;
+
 interface Entry {
   /** Undefined while only tasks are known (a status update for an app not fetched yet). */
   app?: App;
@@ -110,7 +116,7 @@ export class ClusterState {
    * and whether it was terminal. Mesos may deliver a task's updates late and out of order; one older
    * than what was applied is stale, and a terminal one is final unless a strictly newer update follows.
    */
-  private readonly statusClock = new Map<string, { at: number; terminal: boolean }>();
+  private readonly statusClock = new Map<string, { at: number; terminal: boolean; seenAt: number }>();
 
   constructor(opts: { logger?: Logger } = {}) {
     this.logger = opts.logger ?? silentLogger();
@@ -416,6 +422,7 @@ export class ClusterState {
     const remember = app.healthChecks.length > 0;
     const incoming = new Map<string, Task>();
     for (const task of tasks) {
+      if (this.killedRecently(task.id)) continue;
       if (remember && task.health === 'unknown') {
         // Right after a leader election Marathon reports no health results: keep what we knew.
         const known = this.taskIndex.get(task.id);
@@ -620,9 +627,19 @@ export class ClusterState {
     if (last && !terminal && (last.terminal ? !(at > last.at) : at < last.at)) return false;
     this.statusClock.delete(taskId);
     const newest = last === undefined || Number.isNaN(last.at) ? at : Number.isNaN(at) ? last.at : Math.max(at, last.at);
-    this.statusClock.set(taskId, { at: newest, terminal });
+    this.statusClock.set(taskId, { at: newest, terminal, seenAt: Date.now() });
     if (this.statusClock.size > STATUS_CLOCK_LIMIT) this.statusClock.delete(this.statusClock.keys().next().value!);
     return true;
+  }
+
+  /**
+   * Whether a listed task is one a terminal status removed less than `LISTING_LAG_MS` ago: a listing
+   * (resync, group or app refetch) fetched before the kill event arrived still lists it, and must
+   * not bring it back. Past that, a listing that still shows the task is believed.
+   */
+  private killedRecently(taskId: string): boolean {
+    const last = this.statusClock.get(taskId);
+    return last !== undefined && last.terminal && Date.now() - last.seenAt < LISTING_LAG_MS;
   }
 
   private applyHealthStatusChanged(event: MarathonEvent): ApplyResult {

@@ -369,6 +369,54 @@ describe('ClusterState: status_update_event', () => {
     expect(state.version).toBe(version);
   });
 
+  it('a listing fetched before a kill does not bring the killed task back (resync, group and app refetch)', () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    const listing = [
+      rawApp('/web', [rawTask(id, { healthCheckResults: alive(true) }), rawTask(`web.${UUID_B}`, { healthCheckResults: alive(false) })], { healthChecks }),
+      rawApp('/db', [rawTask('db.t1')]),
+    ];
+    state.applyEvent(status(id, 'TASK_KILLED', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    state.replaceAll(listing);
+    expect(state.getTask(id)).toBeUndefined();
+    state.replaceAllFromJson(JSON.stringify({ apps: listing }));
+    expect(state.getTask(id)).toBeUndefined();
+    state.replaceGroup('/', listing);
+    state.replaceApp('/web', listing[0]);
+    expect(state.getTask(id)).toBeUndefined();
+    expect(state.tasksOf('/web').map((t) => t.id)).toEqual([`web.${UUID_B}`]);
+    // A task that came back with a strictly newer live status is listed again.
+    state.applyEvent(status(id, 'TASK_RUNNING', { timestamp: '2021-01-01T00:00:09.000Z' }));
+    state.replaceAll(listing);
+    expect(state.getTask(id)?.state).toBe('TASK_RUNNING');
+  });
+
+  it('a listing that still shows a killed task two minutes later is believed', () => {
+    vi.useFakeTimers({ now: new Date('2021-01-01T00:00:05.000Z'), toFake: ['Date'] });
+    try {
+      const state = seeded();
+      const id = `web.${UUID_A}`;
+      state.applyEvent(status(id, 'TASK_LOST', { timestamp: '2021-01-01T00:00:05.000Z' }));
+      vi.setSystemTime(new Date('2021-01-01T00:01:59.000Z'));
+      state.replaceAll([rawApp('/web', [rawTask(id), rawTask(`web.${UUID_B}`)], { healthChecks }), rawApp('/db', [rawTask('db.t1')])]);
+      expect(state.getTask(id)).toBeUndefined();
+      vi.setSystemTime(new Date('2021-01-01T00:02:06.000Z'));
+      state.replaceAll([rawApp('/web', [rawTask(id), rawTask(`web.${UUID_B}`)], { healthChecks }), rawApp('/db', [rawTask('db.t1')])]);
+      expect(state.getTask(id)?.state).toBe('TASK_RUNNING');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a sliced resync fetched before a kill does not bring the killed task back', async () => {
+    const state = seeded();
+    const id = `web.${UUID_A}`;
+    const text = JSON.stringify({ apps: [rawApp('/web', [rawTask(id), rawTask(`web.${UUID_B}`)], { healthChecks }), rawApp('/db', [rawTask('db.t1')])] });
+    state.applyEvent(status(id, 'TASK_KILLED', { timestamp: '2021-01-01T00:00:05.000Z' }));
+    await state.replaceAllFromJsonSliced(text);
+    expect(state.getTask(id)).toBeUndefined();
+  });
+
   it('a terminal update without a timestamp is final', () => {
     const state = seeded();
     const id = `web.${UUID_A}`;

@@ -326,6 +326,7 @@ export class ZkSession extends EventEmitter {
       retries: 0,
     });
     this.client = client;
+    guardHandshake(client, Math.max(HANDSHAKE_MIN_MS, this.requestedTimeoutMs));
     client.on('state', (state: State) => {
       if (generation === this.generation && this.sessionState !== 'closed') this.onClientState(client, state);
     });
@@ -463,6 +464,31 @@ export function toZkError(error: unknown, what: string, path?: string): ZkError 
 }
 
 const CLOSED_STATE = -2; // ConnectionManager STATES.CLOSED
+const CONNECTED_STATES = new Set([2, 3]); // ConnectionManager STATES.CONNECTED, CONNECTED_READ_ONLY
+
+/** Shortest wait for a server's answer to the session handshake. */
+const HANDSHAKE_MIN_MS = 2_000;
+
+/**
+ * node-zookeeper-client stops its connect timer once the TCP connection is up and then waits for the
+ * server's answer to its ConnectRequest without a deadline: a server that accepts connections but
+ * does not answer yet (a ZooKeeper still starting) would hold the client forever. This gives every
+ * handshake `timeoutMs`, after which the socket is dropped and the library tries again, keeping
+ * its session id (a session that is still alive is resumed).
+ */
+function guardHandshake(client: Client, timeoutMs: number): void {
+  const manager = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
+  if (!manager) return;
+  const onSocketConnected = manager.onSocketConnected;
+  manager.onSocketConnected = function (this: ConnectionManagerInternals) {
+    onSocketConnected.call(this);
+    const socket = this.socket;
+    const timer = setTimeout(() => {
+      if (manager.socket === socket && !CONNECTED_STATES.has(manager.state)) socket?.destroy();
+    }, timeoutMs);
+    timer.unref();
+  };
+}
 
 /**
  * Closes a node-zookeeper-client client for good and resolves once its socket is gone (at most ~1 s).

@@ -1,6 +1,7 @@
 // ZkSession against a real ZooKeeper 3.8 on 127.0.0.1: watches that re-arm, nodes that appear and
 // vanish, a server restart within the session timeout, and a session that expires while the server
 // is down and is replaced by a new one with every watch registered again.
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ZkError, ZkSession, watchKafkaBrokers, type KafkaBrokers } from '@baton/zookeeper';
 import { waitFor } from '../../../test/helpers/wait.js';
@@ -38,6 +39,27 @@ it('a session to a port where nothing listens rejects with a clear timeout', asy
   expect((error as ZkError).code).toBe('TIMEOUT');
   expect((error as Error).message).toBe('could not connect to ZooKeeper at 127.0.0.1:1 within 1000 ms');
   expect(Date.now() - started).toBeLessThan(15_000);
+});
+
+it('a server that takes the connection but never answers the handshake is dropped and tried again', async () => {
+  // A ZooKeeper still starting accepts connections before it answers them.
+  const accepted: Socket[] = [];
+  let droppedByClient = 0;
+  const silent = createServer((socket) => {
+    accepted.push(socket);
+    socket.resume(); // read (and ignore) the ConnectRequest, to see the client's end
+    socket.on('end', () => droppedByClient++);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const session = new ZkSession({ connectString: `127.0.0.1:${port}`, sessionTimeoutMs: 2_000, spinDelayMs: 100 }).start();
+  try {
+    await waitFor(() => droppedByClient >= 2 && accepted.length >= 3, 15_000);
+  } finally {
+    await session.close();
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+  }
 });
 
 it('rejects zk:// URLs and relative paths with a message saying what to do', async () => {
