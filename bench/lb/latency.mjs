@@ -4,12 +4,13 @@
 // which publishes `api_post_event` while handling it); the clock starts when the PUT is sent and stops
 // when a request for the new vhost, sent back to back over one keep-alive connection (a round trip
 // takes ~0.1–0.3 ms), first stops answering 503 (no route); with the new route it answers 301 to https.
-//   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--profile] [--lb-bin path/to/baton-lb.js]
+//   node bench/lb/latency.mjs [--apps 1000] [--samples 200] [--groups 20] [--workers 1] [--profile] [--lb-bin path/to/baton-lb.js]
 // Apps are spread over --groups Marathon groups (/bench/g<k>/app<i>), as clusters usually are.
 // Prints one JSON line: { apps, samples, p50, p99, max, putP50, eventP50, eventP99, lbP50, lbP99, lbMax, lbCpuMsPerSample } (ms); event* =
 // PUT sent → the api_post_event reaching another event-stream client (the simulator's part); lb* = that
 // event → the first request the new route answers (baton-lb's part, per sample); lbCpuMsPerSample = CPU time
-// (user + system) baton-lb used during the samples, per sample (includes answering the polling requests).
+// (user + system) baton-lb used during the samples, per sample (includes answering the polling requests;
+// with --workers N > 1, the primary's only: the route change then also crosses the IPC channel to the worker).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -27,9 +28,12 @@ const arg = (name, dflt) => {
 const APPS = arg('apps', 1000);
 const SAMPLES = arg('samples', 200);
 const GROUPS = Math.max(1, arg('groups', 20));
+const WORKERS = arg('workers', 1);
 // Another build of baton-lb (e.g. an older one, to compare on the same machine at the same time).
 const binAt = process.argv.indexOf('--lb-bin');
 const LB_BIN = binAt === -1 ? join(root, 'packages/lb/bin/baton-lb.js') : process.argv[binAt + 1];
+// An older build given with --lb-bin may not know --workers (it runs one process).
+const workerArgs = binAt !== -1 && !process.argv.includes('--workers') ? [] : ['--workers', String(WORKERS)];
 const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-latency-'));
 const children = [];
 const outputs = [];
@@ -109,7 +113,7 @@ try {
   const prof = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
   const lb = await start([...prof, LB_BIN, '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(http80), '--https-port', String(https443), '--app-id-port', String(appId), '--admin-port', String(admin),
-    '--ssl-certs', '', '--log-level', 'warn'], (o) => o.includes('baton-lb listening'));
+    '--ssl-certs', '', '--log-level', 'warn', ...workerArgs], (o) => o.includes('baton-lb listening'));
   const deadline = Date.now() + 60_000;
   while ((await get(http80, `app${APPS - 1}.bench`)) === 503) {
     if (Date.now() > deadline) throw new Error('routes not built');

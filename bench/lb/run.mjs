@@ -1,26 +1,26 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile] [--compare-bin other/bin/baton-lb.js]
-//                         [--only http,close,tcp,paths,logs,latency,first] [--clients http1,undici]
+//                         [--only http,close,tcp,paths,logs,latency,first,workers] [--clients http1,undici]
 //                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
-//                         [--rounds 3]   (access-log variants take turns, medians compared)
+//                         [--rounds 3]   (access-log variants take turns, medians compared) [--workers 1,2]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
-// and baton-lb (the real bin, one process) following it. Prints rps and p50/p99 side by side.
-// --compare-bin adds the http and close rows of another build of baton-lb, in the same run.
-// Never fails the build: errors are printed and the script exits 0.
+// and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side.
+// --compare-bin adds the http and close rows of another build of baton-lb, in the same run; the workers
+// section runs baton-lb --workers N beside HAProxy nbthread N. Never fails the build.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
 const USAGE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 10).map((l) => l.slice(3)).join('\n');
-const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds', 'compare-bin']);
+const VALUED = new Set(['duration', 'warm-up', 'only', 'clients', 'paths', 'apps', 'samples', 'rounds', 'compare-bin', 'workers']);
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
   if (name === 'help' || argv[i] === '-h') {
@@ -41,7 +41,9 @@ const opt = (name, dflt) => {
 const DURATION = Number(opt('duration', 10));
 const ROUNDS = Math.max(1, Number(opt('rounds', 3)));
 const WARM_UP = Number(opt('warm-up', 3));
-const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first')).split(','));
+const ONLY = new Set(String(opt('only', 'http,close,tcp,paths,logs,latency,first,workers')).split(','));
+// Worker counts of the workers section (baton-lb --workers N beside HAProxy nbthread N).
+const WORKERS = String(opt('workers', '1,2')).split(',').map(Number);
 // baton-lb's upstream HTTP clients to measure in the keep-alive rows (the first is used for the rest).
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
@@ -122,6 +124,24 @@ function cpuTimes(pid) {
   }
 }
 
+// cpuTimes of a process and its children (baton-lb's workers) summed.
+function treeCpuTimes(pid) {
+  const sum = cpuTimes(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      const child = cpuTimes(Number(entry));
+      sum.user += child.user;
+      sum.sys += child.sys;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+
 /**
  * An unreported run before a proxy's first measured one (HAProxy and each fresh baton-lb alike), so
  * that a just-started Node process is measured after its JIT warm-up and first heap growth.
@@ -130,11 +150,12 @@ function warmUp(url, headers = []) {
   wrk(url, { headers, seconds: WARM_UP });
 }
 
-/** wrk, plus the CPU time `pid` (the proxy under test) used per request during the run. */
-function wrkCpu(pid, url, options) {
-  const before = cpuTimes(pid);
+/** wrk, plus the CPU time `pid` (the proxy under test; with `tree`, and its children) used per request during the run. */
+function wrkCpu(pid, url, options = {}) {
+  const cpu = options.tree ? treeCpuTimes : cpuTimes;
+  const before = cpu(pid);
   const r = wrk(url, options);
-  const after = cpuTimes(pid);
+  const after = cpu(pid);
   const user = after.user - before.user;
   const used = user + after.sys - before.sys;
   const requests = r.rps * DURATION;
@@ -151,7 +172,8 @@ function report(section, name, r, peer) {
   console.log(`  ${name.padEnd(34)} ${main.padStart(14)}  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms` +
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
     (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req (${fmt(r.userUsPerReq, 1)} user), ${fmt(r.cpuShare * 100)}% of a core]` : '') +
-    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : ''));
+    (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : '') +
+    (r.load !== undefined ? `  load ${fmt(r.load, 2)}` : ''));
 }
 
 try {
@@ -188,9 +210,9 @@ http {
   await start('nginx', ['-p', tmp, '-e', `${tmp}/nginx-error.log`, '-c', join(tmp, 'nginx.conf')]);
   await waitHttp(`http://127.0.0.1:${n1}/`);
 
-  writeFileSync(join(tmp, 'haproxy.cfg'), `
+  const haproxyConfig = (threads, httpPort, tcpPort) => `
 global
-  nbthread 1
+  nbthread ${threads}
   maxconn 8000
 defaults
   mode http
@@ -202,19 +224,20 @@ defaults
   timeout http-keep-alive 1s
   timeout http-request 15s
 frontend http_in
-  bind 127.0.0.1:${h1}
+  bind 127.0.0.1:${httpPort}
   default_backend nginx_http
 backend nginx_http
   option forwardfor
   server n1 127.0.0.1:${n1}
 frontend tcp_in
   mode tcp
-  bind 127.0.0.1:${h2}
+  bind 127.0.0.1:${tcpPort}
   default_backend nginx_tcp
 backend nginx_tcp
   mode tcp
   server n2 127.0.0.1:${n2}
-`);
+`;
+  writeFileSync(join(tmp, 'haproxy.cfg'), haproxyConfig(1, h1, h2));
   const haproxyProc = await start('haproxy', ['-db', '-f', join(tmp, 'haproxy.cfg')]);
   await waitHttp(`http://127.0.0.1:${h1}/`);
   warmUp(`http://127.0.0.1:${h1}/`);
@@ -241,7 +264,8 @@ backend nginx_tcp
   const nodeArgs = flag('profile') ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench/lb/profiles')] : [];
   // BATON_LB_UPSTREAM_CLIENT (internal) picks the upstream client: http1 (net.Socket + Node's parser) or undici.
   const startLb = async (client, bin = LB_BIN) => {
-    const child = await start(process.execPath, [...nodeArgs, bin, ...lbQuiet.slice(1)], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
+    // This build as one process (--workers 1); a --compare-bin build may predate the flag.
+    const child = await start(process.execPath, [...nodeArgs, bin, ...lbQuiet.slice(1), ...(bin === LB_BIN ? ['--workers', '1'] : [])], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_UPSTREAM_CLIENT: client } });
     child.client = client;
     child.bin = bin;
     await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
@@ -258,7 +282,7 @@ backend nginx_tcp
   let lb = await startLb(CLIENTS[0]);
   const host = ['Host: bench.local'];
 
-  console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (one process, Node ${process.versions.node})`);
+  console.log(`\nwrk -t1 -c50 -d${DURATION}s --latency; nginx 1.22 (worker_processes 1), HAProxy 2.6 (nbthread 1), baton-lb (--workers 1: one process, Node ${process.versions.node})`);
   if (ONLY.has('http')) {
     console.log('\nHTTP keep-alive (nginx `return 200`)');
     const direct = wrk(`http://127.0.0.1:${n1}/`);
@@ -320,6 +344,24 @@ backend nginx_tcp
     }
   }
   await stopLb(lb);
+  if (ONLY.has('workers')) {
+    console.log(`\nWorkers: HTTP keep-alive through :80, wrk -t1 -c50 -d${DURATION}s, baton-lb --workers N beside HAProxy nbthread N (CPU of every process of each proxy; 1-minute load average after each run; wrk and nginx share the same ${availableParallelism()} cores)`);
+    const [wh, wt] = await Promise.all([freePort(), freePort()]);
+    for (const n of WORKERS) {
+      writeFileSync(join(tmp, `haproxy-${n}.cfg`), haproxyConfig(n, wh, wt));
+      const hp = await start('haproxy', ['-db', '-f', join(tmp, `haproxy-${n}.cfg`)]);
+      await waitHttp(`http://127.0.0.1:${wh}/`);
+      warmUp(`http://127.0.0.1:${wh}/`);
+      const peer = { ...wrkCpu(hp.pid, `http://127.0.0.1:${wh}/`, { headers: host }), load: loadavg()[0] };
+      report('workers', `HAProxy nbthread ${n}`, peer);
+      hp.kill('SIGKILL');
+      const child = await start(process.execPath, [...nodeArgs, ...lbQuiet, '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening') });
+      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+      warmUp(`http://127.0.0.1:${b80}/`, host);
+      report('workers', `baton-lb --workers ${n}`, { ...wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host, tree: true }), load: loadavg()[0] }, peer);
+      await stopLb(child);
+    }
+  }
   if (ONLY.has('logs')) {
     console.log('\nAccess logs: HTTP keep-alive through :80, one line per request (baton-lb stdout to a file)');
     // A Unix datagram socket that receives the syslog lines and counts them, as /dev/log would, in its
@@ -348,7 +390,7 @@ backend nginx_tcp
       for (const [label, extra] of variants) {
         const logFile = join(tmp, `access-${extra[1].replace(/\W/g, '')}.log`);
         const fd = openSync(logFile, 'w');
-        const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
+        const child = spawn(process.execPath, [...nodeArgs, ...lbArgs, '--workers', '1', ...extra], { cwd: root, stdio: ['ignore', fd, 'ignore'] });
         children.push(child);
         closeSync(fd);
         await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });

@@ -49,6 +49,24 @@ export function processUsage(pid: number): { rss: number; fds: number } {
   return { rss: kb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
+/** processUsage of a process and its children summed (baton-lb's primary and its workers). */
+export function processTreeUsage(pid: number): { rss: number; fds: number } {
+  const sum = processUsage(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      const child = processUsage(Number(entry));
+      sum.rss += child.rss;
+      sum.fds += child.fds;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

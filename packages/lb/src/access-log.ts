@@ -123,7 +123,7 @@ function asctime(ms: number): string {
  * applied to one access-log line. Known keys: asctime, name, levelname, levelno, message, process,
  * created; others become empty. Widths (`-15`, `8`) pad as Python does.
  */
-export function applyLogFormat(format: string, ms: number, message: string): string {
+export function applyLogFormat(format: string, ms: number, message: string, pid = process.pid): string {
   return format.replace(/%(?:\((\w+)\)(-?\d*)([sd])|%)/g, (whole, key: string | undefined, width: string) => {
     if (key === undefined) return '%';
     let value: string;
@@ -133,7 +133,7 @@ export function applyLogFormat(format: string, ms: number, message: string): str
       case 'levelname': value = 'INFO'; break;
       case 'levelno': value = '20'; break;
       case 'message': value = message; break;
-      case 'process': value = String(process.pid); break;
+      case 'process': value = String(pid); break;
       case 'created': value = (ms / 1000).toFixed(3); break;
       default: value = '';
     }
@@ -175,27 +175,42 @@ const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 50;
 
 /**
- * Lines to a file descriptor in large writes: one `fs.write` per 64 KiB or per 50 ms, one at a time,
- * at most `maxBytes` waiting (more is dropped and counted). pino's asynchronous destination writes
- * once per event-loop turn, which under load cost ~5 µs per line; this costs a fraction of that.
+ * Where a LineWriter's chunks go: `done` tells how much was taken (less than all: the rest is offered
+ * again). A chunk always ends at the end of a line.
+ */
+export type ChunkSink = (chunk: Buffer, done: (err: NodeJS.ErrnoException | null, written: number) => void) => void;
+
+function fdSink(fd: number): ChunkSink {
+  return (chunk, done) => fsWrite(fd, chunk, 0, chunk.length, null, done);
+}
+
+/**
+ * Lines to a file descriptor (or another sink) in large writes: one write per 64 KiB or per 50 ms,
+ * one at a time, at most `maxBytes` waiting (more is dropped and counted). pino's asynchronous
+ * destination writes once per event-loop turn, which under load cost ~5 µs per line; this costs a
+ * fraction of that.
  */
 export class LineWriter {
   dropped = 0;
   private buffer = '';
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
+  private readonly sink: ChunkSink;
 
   constructor(
-    private readonly fd: number,
+    private readonly target: number | ChunkSink,
     private readonly maxBytes = JSON_BUFFER_BYTES,
-  ) {}
+  ) {
+    this.sink = typeof target === 'number' ? fdSink(target) : target;
+  }
 
-  write(line: string): void {
-    if (this.buffer.length + line.length > this.maxBytes) {
-      this.dropped++;
+  /** `text`: one or more whole lines (`lines` of them, for the count of dropped lines). */
+  write(text: string, lines = 1): void {
+    if (this.buffer.length + text.length > this.maxBytes) {
+      this.dropped += lines;
       return;
     }
-    this.buffer += line;
+    this.buffer += text;
     if (this.writing) return;
     if (this.buffer.length >= FLUSH_BYTES) this.flush();
     else if (this.timer === undefined) {
@@ -215,7 +230,7 @@ export class LineWriter {
   };
 
   private writeChunk(chunk: Buffer): void {
-    fsWrite(this.fd, chunk, 0, chunk.length, null, (err, written) => {
+    this.sink(chunk, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') written = 0;
       else if (err) {
         this.dropped++; // stdout closed or broken: the chunk is lost, later lines are tried again
@@ -241,45 +256,50 @@ export class LineWriter {
     this.timer = undefined;
     const deadline = Date.now() + timeoutMs;
     while (this.writing && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    if (this.buffer !== '') {
+    if (this.buffer === '') return;
+    if (typeof this.target === 'number') {
       try {
-        writeSync(this.fd, this.buffer);
+        writeSync(this.target, this.buffer);
       } catch {
         this.dropped++;
       }
       this.buffer = '';
+      return;
     }
+    this.flush();
+    while (this.writing && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
 /**
  * pino's JSON line format (`level`, `time`, `pid`, `hostname`, `component`, `msg`) with HAProxy's field
- * names, on `fd` (stdout by default). The line is built here rather than by pino's `logger.info(object)`,
+ * names, on `destination`: a file descriptor (stdout by default), or a sink (a worker's lines go to the
+ * primary, the one writer of stdout). The line is built here rather than by pino's `logger.info(object)`,
  * which walks and escapes every field (~4 µs per request).
  */
-export function jsonAccessLog(fd = 1): AccessLog {
-  const destination = new LineWriter(fd);
-  const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"component":"access"`;
+export function jsonAccessLog(destination: number | ChunkSink = 1, options: { pid?: number } = {}): AccessLog {
+  const writer = new LineWriter(destination);
+  const base = `,"pid":${options.pid ?? process.pid},"hostname":${JSON.stringify(hostname())},"component":"access"`;
   const str = (value: string): string => (SAFE_JSON.test(value) ? `"${value}"` : JSON.stringify(value));
   return {
     http(e) {
-      destination.write(
+      writer.write(
         `{"level":30,"time":${Date.now()}${base},"client_ip":"${e.clientIp}","client_port":${e.clientPort},"accept_date":"${haproxyDate(e.acceptedAt)}",` +
           `"frontend_name":${str(e.frontend)},"backend_name":${str(e.backend)},"server_name":${str(e.server)},"TR":${e.TR},"Tw":${e.Tw},"Tc":${e.Tc},"Tr":${e.Tr},"Ta":${e.Ta},` +
           `"status_code":${e.status},"bytes_read":${e.bytes},"termination_state":"${e.termination}","http_request":${str(`${e.method} ${e.url} HTTP/1.${e.http10 ? 0 : 1}`)},"msg":"http"}\n`,
       );
     },
     tcp(e) {
-      destination.write(
+      writer.write(
         `{"level":30,"time":${Date.now()}${base},"client_ip":"${e.clientIp}","client_port":${e.clientPort},"accept_date":"${haproxyDate(e.acceptedAt)}",` +
           `"frontend_name":${str(e.frontend)},"backend_name":${str(e.backend)},"server_name":${str(e.server)},"Tw":${e.Tw},"Tc":${e.Tc},"Tt":${e.Tt},` +
           `"bytes_read":${e.bytes},"termination_state":"${e.termination}","msg":"tcp"}\n`,
       );
     },
     get dropped() {
-      return destination.dropped;
+      return writer.dropped;
     },
-    close: () => destination.close(),
+    close: () => writer.close(),
   };
 }
 
@@ -326,12 +346,15 @@ export interface SyslogOptions {
   logFormat?: string;
   /** Program name in the RFC 3164 header (default baton-lb). */
   tag?: string;
+  /** The pid in each line (default this process's; with --workers, the primary's: one pid per load balancer). */
+  pid?: number;
 }
 
 /** Syslog over a Unix datagram socket or UDP, facility local0, severity info (HAProxy's `log ... local0`). */
 export function syslogAccessLog(options: SyslogOptions): AccessLog {
   const sender = options.target.kind === 'unix' ? unixSender(options.target.path) : udpSender(options.target.host, options.target.port);
   const tag = options.tag ?? 'baton-lb';
+  const pid = options.pid ?? process.pid;
   const priority = 16 * 8 + 6;
   let pending = 0;
   let dropped = 0;
@@ -345,7 +368,7 @@ export function syslogAccessLog(options: SyslogOptions): AccessLog {
       dropped++;
       return;
     }
-    let line = options.logFormat === undefined ? rfc3164(priority, at, tag, process.pid, message) : `<${priority}>${applyLogFormat(options.logFormat, at, message)}`;
+    let line = options.logFormat === undefined ? rfc3164(priority, at, tag, pid, message) : `<${priority}>${applyLogFormat(options.logFormat, at, message, pid)}`;
     if (line.length > MAX_SYSLOG_LINE) line = line.slice(0, MAX_SYSLOG_LINE);
     pending++;
     sender.send(Buffer.from(line, 'utf8'), sent);

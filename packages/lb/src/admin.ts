@@ -3,14 +3,41 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basicAuthMatches, stateFileMetricsText, type FeedStatus, type Logger, type StateFileStatus } from '@baton/marathon';
-import type { Backend, RouteTable } from './route-table.js';
-import type { LoadBalancer } from './load-balancer.js';
-import type { Counters } from './stats.js';
+import type { Backend, RouteProblem, RouteTable } from './route-table.js';
+import type { ListenerInfo } from './load-balancer.js';
+import type { Counters, LbStats } from './stats.js';
 import type { CheckStatus } from './health-check.js';
+import type { HealthChecker } from './health-checker.js';
+import type { PassiveHealth } from './balancer.js';
+
+/** A worker process of `--workers N`, as the admin port reports it. */
+export interface WorkerStatus {
+  worker: number;
+  pid: number | null;
+  /** `serving`: answered the admin port's question in time; `silent`: did not; `starting`: not serving yet. */
+  state: 'serving' | 'silent' | 'starting';
+  /** Cluster state version of the table the worker serves. */
+  tableVersion?: number;
+  restarts: number;
+}
+
+/** What the admin pages read of the data plane: one process's load balancer, or every worker's summed. */
+export interface AdminLbView {
+  listeners(): ListenerInfo[];
+  problems(): RouteProblem[];
+  stats: LbStats;
+  balancer: { health: Pick<PassiveHealth, 'details'>; activeOn(serverId: string): number };
+  checks?: Pick<HealthChecker, 'view' | 'checksTotal' | 'checksFailed' | 'size' | 'down' | 'running' | 'waiting'>;
+  accessLog?: { readonly dropped: number };
+  /** With `--workers`: each worker, and whether it answered. */
+  workers?: WorkerStatus[];
+}
 
 export interface AdminSource {
   table(): RouteTable;
-  lb: Pick<LoadBalancer, 'listeners' | 'problems' | 'stats' | 'balancer' | 'checks' | 'accessLog'>;
+  lb: AdminLbView;
+  /** The data plane's figures gathered per request (every worker's, with `--workers`); `lb` without it. */
+  view?(): Promise<AdminLbView>;
   feedStatus(): FeedStatus | undefined;
   /** `--state-file`'s writes and failures, when there is one. */
   stateFileStatus?(): StateFileStatus | undefined;
@@ -111,6 +138,7 @@ export function renderStatus(source: Pick<AdminSource, 'lb' | 'table' | 'feedSta
     tableVersion: table.stateVersion,
     feed: feed === undefined ? null : { ...feed, ageSeconds: syncAgeSeconds(feed.lastSyncAt) },
     ...(stateFile ? { stateFile } : {}),
+    ...(source.lb.workers ? { workers: source.lb.workers } : {}),
     listeners: source.lb.listeners(),
     problems: source.lb.problems(),
     backends: [...table.backends.values()].map(
@@ -209,11 +237,17 @@ export function renderStatsCsv(rows: StatsRow[]): string {
   return out;
 }
 
+function workersLine(workers: WorkerStatus[]): string {
+  const serving = workers.filter((w) => w.state === 'serving').length;
+  const missing = workers.filter((w) => w.state !== 'serving').map((w) => `worker ${w.worker} ${w.state}`);
+  return `${serving} of ${workers.length} workers counted${missing.length > 0 ? ` (${missing.join(', ')})` : ''}`;
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-export function renderStatsHtml(rows: StatsRow[], tableVersion: number): string {
+export function renderStatsHtml(rows: StatsRow[], tableVersion: number, workers?: WorkerStatus[]): string {
   const groups = new Map<string, StatsRow[]>();
   for (const row of rows) {
     let list = groups.get(row.pxname);
@@ -232,7 +266,7 @@ export function renderStatsHtml(rows: StatsRow[], tableVersion: number): string 
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>baton-lb statistics</title>
 <style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px;text-align:right}td:first-child{text-align:left}tr.up td{background:#c0ffc0}tr.down td{background:#ffc0c0}tr.maint td{background:#a0a0ff}</style>
-</head><body><h1>baton-lb statistics</h1><p>route table version ${tableVersion}</p>
+</head><body><h1>baton-lb statistics</h1><p>route table version ${tableVersion}</p>${workers === undefined ? '' : `<p>${escapeHtml(workersLine(workers))}</p>`}
 ${body}</body></html>
 `;
 }
@@ -305,6 +339,13 @@ export function renderMetrics(source: Pick<AdminSource, 'lb' | 'table' | 'feedSt
     metric('baton_lb_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log sink could not keep up.');
     lines.push(`baton_lb_access_log_dropped_total ${source.lb.accessLog.dropped}`);
   }
+  const workers = source.lb.workers;
+  if (workers !== undefined) {
+    metric('baton_lb_workers', 'gauge', 'Worker processes by state (serving: answered this scrape in time).');
+    for (const state of ['serving', 'silent', 'starting']) lines.push(`baton_lb_workers{state="${state}"} ${workers.filter((w) => w.state === state).length}`);
+    metric('baton_lb_worker_restarts_total', 'counter', 'Worker processes restarted after they died.');
+    lines.push(`baton_lb_worker_restarts_total ${workers.reduce((n, w) => n + w.restarts, 0)}`);
+  }
   metric('baton_lb_proxy_header_refused_total', 'counter', 'Connections closed on accept-proxy listeners: PROXY protocol header missing, malformed or late.');
   lines.push(`baton_lb_proxy_header_refused_total ${source.lb.stats.proxyHeaderRefused}`);
   metric('baton_lb_route_problems', 'gauge', 'Problems in the current route table, by kind (each affects only its app port).');
@@ -364,9 +405,11 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
     return;
   }
   const table = source.table();
+  // The pages of the data plane's figures: with --workers, gathered from every worker first.
+  const withView = async (): Promise<AdminSource> => (source.view === undefined ? source : { ...source, lb: await source.view() });
   switch (path) {
     case '/_haproxy_getconfig':
-      send(res, 200, 'text/plain; charset=utf-8', source.renderConfig ? source.renderConfig(table) : `${JSON.stringify(renderStatus(source), null, 2)}\n`);
+      send(res, 200, 'text/plain; charset=utf-8', source.renderConfig ? source.renderConfig(table) : `${JSON.stringify(renderStatus(await withView()), null, 2)}\n`);
       return;
     case '/_haproxy_getvhostmap':
       send(res, 200, 'text/plain; charset=utf-8', source.renderVhostMap ? source.renderVhostMap(table) : '');
@@ -391,17 +434,18 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
       return;
     case '/haproxy':
       if (query.startsWith('stats')) {
-        const rows = statsRows(source);
+        const viewed = await withView();
+        const rows = statsRows(viewed);
         if (query.includes(';csv')) send(res, 200, 'text/csv; charset=utf-8', renderStatsCsv(rows));
-        else send(res, 200, 'text/html; charset=utf-8', renderStatsHtml(rows, table.stateVersion));
+        else send(res, 200, 'text/html; charset=utf-8', renderStatsHtml(rows, table.stateVersion, viewed.lb.workers));
         return;
       }
       break;
     case '/metrics':
-      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(source));
+      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(await withView()));
       return;
     case '/_baton/status':
-      send(res, 200, 'application/json', `${JSON.stringify(renderStatus(source), null, 2)}\n`);
+      send(res, 200, 'application/json', `${JSON.stringify(renderStatus(await withView()), null, 2)}\n`);
       return;
   }
   send(res, 404, 'text/plain', 'Not found\n');

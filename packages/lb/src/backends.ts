@@ -22,6 +22,11 @@ export class LruCache<K, V> {
     return this.map.size;
   }
 
+  /** Oldest first. */
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   get(key: K): V | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {
@@ -166,6 +171,19 @@ export class ServicePortAssigner {
 
   get size(): number {
     return this.byKey.size;
+  }
+
+  /** The assignments (`appId\nportIndex` → port), for `restore` in another assigner. */
+  entries(): [key: string, port: number][] {
+    return [...this.byKey];
+  }
+
+  restore(entries: Iterable<[key: string, port: number]>): void {
+    for (const [key, port] of entries) {
+      if (this.used.has(port) || port < this.min || port > this.max) continue;
+      this.byKey.set(key, port);
+      this.used.set(port, key);
+    }
   }
 }
 

@@ -1,6 +1,9 @@
-// baton-lb: marathon-lb's flags, one process: Marathon feed → ClusterState → RouteBuilder → data plane.
+// baton-lb: marathon-lb's flags; Marathon feed → ClusterState → RouteBuilder → data plane, in one
+// process (--workers 1) or a primary and N workers (primary.ts, worker.ts).
 
+import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import {
   UsageError,
   createLogger,
@@ -18,15 +21,18 @@ import {
   type MarathonAuth,
   type MarathonFeed,
   type MarathonFeedOptions,
-  type StateChange,
+  type MarathonSourceOptions,
   type StateFileLoad,
 } from '@baton/marathon';
 import { isZkUrl, marathonUrlResolver, parseZkUrl } from '@baton/zookeeper';
 import { renderAppMap, renderConfig, renderVhostMap } from './admin-text.js';
-import { RouteBuilder, mergeChanges } from './routes.js';
-import { startLoadBalancer, type LoadBalancer } from './server.js';
-import type { Timeouts } from './proxy.js';
-import { jsonAccessLog, parseSyslogTarget, syslogAccessLog, type AccessLog, type SyslogTarget } from './access-log.js';
+import { RouteBuilder, type RouteOptionsInput } from './routes.js';
+import { onChangeBursts } from './change-bursts.js';
+import { startLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from './server.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './proxy.js';
+import { jsonAccessLog, parseSyslogTarget, syslogAccessLog, type AccessLog, type ChunkSink, type SyslogTarget } from './access-log.js';
+import { runPrimary, type RunningPrimary } from './primary.js';
+import { runWorker } from './worker.js';
 
 export const USAGE = `Usage: baton-lb --group NAME [options]
 
@@ -102,6 +108,12 @@ Access logs (one line per HTTP request and TCP connection, HAProxy's httplog/tcp
       --log-format FORMAT          marathon-lb's Python logging format for those syslog lines, e.g.
                                    '%(asctime)-15s %(name)s: %(message)s' (default: HAProxy's header)
 
+Processes:
+      --workers N                  Data-plane processes sharing the listeners (default: one per core,
+                                   ${availableParallelism()} here). One primary keeps the Marathon feed, the route table, the
+                                   state file, the active checks and the admin port, and restarts a worker
+                                   that dies; 1 = everything in one process
+
 Other:
       --state-file PATH            Save the last good Marathon state there and, at start, serve its
                                    routes (reported stale) until Marathon answers
@@ -146,6 +158,8 @@ export interface CliOptions {
   proxyProtocol: boolean;
   /** --http2: offer h2 through ALPN on the HTTPS port. */
   http2: boolean;
+  /** --workers: data-plane processes (1 = one process for everything). */
+  workers: number;
   help: boolean;
   /** marathon-lb flags given that mean nothing here, each with why; logged as warnings at start. */
   ignored: string[];
@@ -202,6 +216,7 @@ const SPEC: FlagSpec = {
   'overwrite-forwarded-proto': { type: 'boolean' },
   'proxy-protocol': { type: 'boolean' },
   http2: { type: 'boolean' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   'haproxy-config': { type: 'string', ignored: 'there is no HAProxy config file: routes live in memory' },
   command: { type: 'string', short: 'c', ignored: NO_RELOADS },
@@ -241,6 +256,8 @@ function integer(flag: string, value: string): number {
   return n;
 }
 
+const MAX_WORKERS = 1024;
+
 const commaList = (values: string[]): string[] => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 
 /** Parses the command line; throws CliError naming the flag at fault. */
@@ -279,6 +296,7 @@ export function parseArgs(argv: string[]): CliOptions {
     overwriteForwardedProto: flag('overwrite-forwarded-proto'),
     proxyProtocol: flag('proxy-protocol'),
     http2: flag('http2'),
+    workers: int('workers', availableParallelism()),
     help: flag('help'),
     ignored,
   };
@@ -344,6 +362,7 @@ export function parseArgs(argv: string[]): CliOptions {
   else throw new UsageError(`--access-log: expected json, syslog or off, not ${accessLog}`);
   if (out.accessLog === 'syslog' && out.syslog.kind === 'off') throw new UsageError('--access-log syslog needs --syslog-socket PATH or udp://HOST:PORT');
   if (out.maxConcurrentChecks < 1) throw new UsageError('--max-concurrent-checks: must be at least 1');
+  if (out.workers < 1 || out.workers > MAX_WORKERS) throw new UsageError(`--workers: must be 1 to ${MAX_WORKERS}: ${out.workers}`);
   if (out.sslCerts === undefined && existsSync('/etc/ssl/cert.pem')) out.sslCerts = ['/etc/ssl/cert.pem'];
   return out;
 }
@@ -362,8 +381,7 @@ export interface RunOptions {
   feed?: Partial<Omit<MarathonFeedOptions, 'client' | 'logger'>>;
 }
 
-/** Starts feed, route builder and data plane for parsed options. */
-export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptions = {}): Promise<RunningLb> {
+function sourceOptions(opts: CliOptions, runOptions: RunOptions): MarathonSourceOptions {
   let auth: MarathonAuth | undefined;
   const token = opts.dcosToken ?? process.env.DCOS_AUTH_TOKEN;
   if (token !== undefined && token !== '' && opts.authCredentials === undefined) auth = { token };
@@ -371,22 +389,21 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     const colon = opts.authCredentials.indexOf(':');
     auth = { username: opts.authCredentials.slice(0, colon), password: opts.authCredentials.slice(colon + 1) };
   }
-  const source = await startMarathonSource(
-    {
-      urls: opts.marathon,
-      auth,
-      dcosCredentials: opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL,
-      ca: opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8'),
-      // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
-      zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger }),
-      stateFile: opts.stateFile,
-      served: 'routes',
-      feed: runOptions.feed,
-    },
-    logger,
-  );
-  const { state, feed, stateFile, feedStatus } = source;
-  const builder = new RouteBuilder({
+  return {
+    urls: opts.marathon,
+    auth,
+    dcosCredentials: opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL,
+    ca: opts.marathonCaCert === undefined ? undefined : readFileSync(opts.marathonCaCert, 'utf8'),
+    // zk://host:2181/marathon: the leader is read from ZooKeeper and followed when it changes.
+    zkResolver: (marathonLogger) => marathonUrlResolver({ logger: marathonLogger }),
+    stateFile: opts.stateFile,
+    served: 'routes',
+    feed: runOptions.feed,
+  };
+}
+
+function routeOptions(opts: CliOptions): RouteOptionsInput {
+  return {
     groups: opts.groups,
     healthCheck: opts.healthCheck,
     strictMode: opts.strictMode,
@@ -400,23 +417,37 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
       opts.appIdPort,
       opts.adminPort,
     ].filter((p) => p > 0),
-  });
+  };
+}
+
+/** The data plane's settings from the flags (one process's, or each worker's). */
+function dataPlaneOptions(opts: CliOptions): LoadBalancerOptions {
+  return {
+    bindAddress: opts.bindAddress,
+    httpPort: opts.httpPort,
+    httpsPort: opts.httpsPort,
+    appIdPort: opts.appIdPort,
+    dontBindHttpHttps: opts.dontBindHttpHttps,
+    sslCerts: opts.sslCerts,
+    timeouts: opts.timeouts,
+    overwriteForwardedProto: opts.overwriteForwardedProto,
+    proxyProtocol: opts.proxyProtocol,
+    http2: opts.http2,
+  };
+}
+
+/** Starts feed, route builder and data plane for parsed options, in this process (--workers 1). */
+export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptions = {}): Promise<RunningLb> {
+  const source = await startMarathonSource(sourceOptions(opts, runOptions), logger);
+  const { state, feed, stateFile, feedStatus } = source;
+  const builder = new RouteBuilder(routeOptions(opts));
   const accessLog = createAccessLog(opts);
   let lb: LoadBalancer;
   try {
     lb = await startLoadBalancer({
-      bindAddress: opts.bindAddress,
-      httpPort: opts.httpPort,
-      httpsPort: opts.httpsPort,
-      appIdPort: opts.appIdPort,
+      ...dataPlaneOptions(opts),
       adminPort: opts.adminPort,
-      dontBindHttpHttps: opts.dontBindHttpHttps,
-      sslCerts: opts.sslCerts,
       adminAuth: opts.adminAuth,
-      timeouts: opts.timeouts,
-      overwriteForwardedProto: opts.overwriteForwardedProto,
-      proxyProtocol: opts.proxyProtocol,
-      http2: opts.http2,
       initialTable: builder.build(state),
       feedStatus,
       stateFileStatus: () => source.stateFileStatus(),
@@ -431,22 +462,7 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
     await accessLog?.close();
     throw err;
   }
-  // One build per event-loop turn for all the changes of that turn (an event and the status updates
-  // read with it); setImmediate runs right after this turn's I/O, so a lone change is not delayed.
-  let pending: StateChange[] = [];
-  const unsubscribeState = state.subscribe((change) => {
-    if (pending.length === 0) setImmediate(buildPending);
-    pending.push(change);
-  });
-  function buildPending(): void {
-    const changes = pending;
-    pending = [];
-    if (changes.length > 0) void lb.apply(builder.update(state, mergeChanges(changes)));
-  }
-  const unsubscribe = (): void => {
-    unsubscribeState();
-    pending = [];
-  };
+  const unsubscribe = onChangeBursts(state, (change) => void lb.apply(builder.update(state, change)));
   source.start();
   return {
     lb,
@@ -462,10 +478,45 @@ export async function run(opts: CliOptions, logger: Logger, runOptions: RunOptio
   };
 }
 
-function createAccessLog(opts: CliOptions): AccessLog | undefined {
+/** `toPrimary`: where a worker's JSON lines go (the primary writes them); `pid`: the one the lines name. */
+function createAccessLog(opts: CliOptions, toPrimary?: ChunkSink, pid = process.pid): AccessLog | undefined {
   if (opts.accessLog === 'off') return undefined;
-  if (opts.accessLog === 'json' || opts.syslog.kind === 'off') return jsonAccessLog();
-  return syslogAccessLog({ target: opts.syslog, logFormat: opts.logFormat });
+  if (opts.accessLog === 'json' || opts.syslog.kind === 'off') return jsonAccessLog(toPrimary ?? 1, { pid });
+  return syslogAccessLog({ target: opts.syslog, logFormat: opts.logFormat, pid });
+}
+
+/** The primary of --workers N. */
+function startPrimary(opts: CliOptions, logger: Logger): Promise<RunningPrimary> {
+  return runPrimary(
+    {
+      workers: opts.workers,
+      source: sourceOptions(opts, {}),
+      routes: routeOptions(opts),
+      bindAddress: opts.bindAddress,
+      adminPort: opts.adminPort,
+      adminAuth: opts.adminAuth,
+      connectTimeoutMs: opts.timeouts.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
+      activeChecks: opts.activeChecks && { maxConcurrent: opts.maxConcurrentChecks },
+      renderers: { renderConfig, renderVhostMap, renderAppMap },
+      relayAccessLog: opts.accessLog === 'json',
+    },
+    logger,
+  );
+}
+
+/** A worker of --workers N (this process was forked by the primary, with the same command line). */
+function startWorker(opts: CliOptions): void {
+  const logger = createLogger('lb', opts.logLevel).child({ worker: Number(process.env.BATON_LB_WORKER) });
+  runWorker(
+    {
+      routes: routeOptions(opts),
+      lb: dataPlaneOptions(opts),
+      // Access-log lines name the load balancer's pid (the primary's), as HAProxy's one process does.
+      accessLog: (toPrimary) => createAccessLog(opts, toPrimary, process.ppid),
+      shutdownGraceMs: opts.shutdownGraceMs,
+    },
+    logger,
+  );
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -480,14 +531,22 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (cluster.isWorker) {
+    startWorker(opts);
+    return;
+  }
   const logger = createLogger('lb', opts.logLevel);
   for (const warning of opts.ignored) logger.warn(`marathon-lb flag ignored: ${warning}`);
   if (opts.accessLog === 'syslog' && opts.syslog.kind === 'unix' && !existsSync(opts.syslog.path)) {
     logger.warn({ path: opts.syslog.path }, `--syslog-socket ${opts.syslog.path} does not exist (yet): access-log lines are dropped until a syslog daemon listens there`);
   }
-  let running: RunningLb;
+  let running: { addresses: LoadBalancer['addresses']; stop(graceMs: number): Promise<void> };
   try {
-    running = await run(opts, logger);
+    if (opts.workers > 1) running = await startPrimary(opts, logger);
+    else {
+      const single = await run(opts, logger);
+      running = { addresses: single.lb.addresses, stop: (graceMs) => single.stop(graceMs) };
+    }
   } catch (err) {
     const message = redactCredentials((err as Error).message);
     logger.fatal({ err: message }, 'cannot start');
@@ -497,7 +556,7 @@ export async function main(argv: string[]): Promise<void> {
     setTimeout(() => process.exit(1), 100).unref();
     return;
   }
-  const a = running.lb.addresses;
+  const a = running.addresses;
   const parts = [`http=${a.http ?? '-'}`, `https=${a.https ?? '-'}`, `app-id=${a.appId ?? '-'}`, `admin=${a.admin ?? '-'}`];
   process.stdout.write(`baton-lb listening on ${a.bindAddress}: ${parts.join(' ')}\n`);
   onStopSignal('baton-lb', logger, () => running.stop(opts.shutdownGraceMs), 'shutting down: finishing in-flight requests');

@@ -53,6 +53,18 @@ export const DEFAULT_ROUTE_OPTIONS: Readonly<Omit<RouteOptions, 'groups'>> = Obj
 
 export type RouteOptionsInput = Partial<RouteOptions> & Pick<RouteOptions, 'groups'>;
 
+/** What route building reads of the cluster: a `ClusterState`, or a worker's mirror of one (app-mirror.ts). */
+export type AppSource = Pick<ClusterState, 'version' | 'apps' | 'getApp' | 'tasksOf'>;
+
+/**
+ * What a RouteBuilder remembers across builds (task health results, IP-per-task service ports), so
+ * that a builder started later (a restarted worker) builds the same table from the same apps.
+ */
+export interface RouteMemory {
+  health: [taskId: string, alive: boolean][];
+  servicePorts: [key: string, port: number][];
+}
+
 /** One StateChange for several (to build once per burst): the apps of all, the last version. */
 export function mergeChanges(changes: readonly StateChange[]): StateChange {
   if (changes.length === 1) return changes[0];
@@ -70,7 +82,7 @@ export function mergeChanges(changes: readonly StateChange[]): StateChange {
 }
 
 /** Builds a table from scratch (no memory of earlier builds; use RouteBuilder to keep one). */
-export function buildRouteTable(state: ClusterState, options: RouteOptionsInput): RouteTable {
+export function buildRouteTable(state: AppSource, options: RouteOptionsInput): RouteTable {
   return new RouteBuilder(options).build(state);
 }
 
@@ -283,8 +295,18 @@ export class RouteBuilder {
     return this.current;
   }
 
+  memory(): RouteMemory {
+    return { health: [...this.filter.healthCache.entries()], servicePorts: this.assigner.entries() };
+  }
+
+  /** Takes over another builder's memory (before the first build). */
+  restoreMemory(memory: RouteMemory): void {
+    for (const [taskId, alive] of memory.health) this.filter.healthCache.set(taskId, alive);
+    this.assigner.restore(memory.servicePorts);
+  }
+
   /** Recomputes every app. */
-  build(state: ClusterState): RouteTable {
+  build(state: AppSource): RouteTable {
     const ids = new Set(this.unitOfApp.keys());
     for (const app of state.apps()) ids.add(app.id);
     // Sorted, so that a build from scratch does not depend on the order Marathon listed the apps in.
@@ -293,7 +315,7 @@ export class RouteBuilder {
   }
 
   /** Recomputes the apps `change` names (everything on the first call) and returns the new table. */
-  update(state: ClusterState, change: StateChange): RouteTable {
+  update(state: AppSource, change: StateChange): RouteTable {
     if (!this.current) return this.build(state);
     const changed = this.recompute(state, change.appIds);
     return this.patch(state.version, changed) ?? this.assemble(state.version);
@@ -307,7 +329,7 @@ export class RouteBuilder {
   }
 
   /** Rebuilds the fragments of `appIds`' units; returns each dirty unit's fragment before and after. */
-  private recompute(state: ClusterState, appIds: Iterable<string>): FragmentChange[] {
+  private recompute(state: AppSource, appIds: Iterable<string>): FragmentChange[] {
     const dirty = new Set<string>();
     for (const appId of appIds) {
       const before = this.unitOfApp.get(appId);
@@ -346,7 +368,7 @@ export class RouteBuilder {
     return changes;
   }
 
-  private unitInput(state: ClusterState, key: string): UnitInput | undefined {
+  private unitInput(state: AppSource, key: string): UnitInput | undefined {
     const memberIds = this.members.get(key);
     if (!memberIds || memberIds.size === 0) return undefined;
     const strict = { strictMode: this.options.strictMode };

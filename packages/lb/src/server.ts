@@ -112,7 +112,8 @@ function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
   };
 }
 
-function problemKey(p: RouteProblem): string {
+/** Identifies a problem, for reporting each once. */
+export function problemKey(p: RouteProblem): string {
   return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
 }
 

@@ -56,3 +56,53 @@ export class LbStats {
     for (const [id, c] of this.servers) if (!serverIds.has(id) && c.scur === 0) this.servers.delete(id);
   }
 }
+
+/** Counters as plain data (for a worker's report to the primary). */
+export interface CountersData {
+  scur: number;
+  stot: number;
+  bin: number;
+  bout: number;
+  ereq: number;
+  econ: number;
+  eresp: number;
+  hrsp: number[];
+}
+
+export interface LbStatsData {
+  frontends: [string, CountersData][];
+  backends: [string, CountersData][];
+  servers: [string, CountersData][];
+  proxyHeaderRefused: number;
+}
+
+function countersData(c: Counters): CountersData {
+  return { scur: c.scur, stot: c.stot, bin: c.bin, bout: c.bout, ereq: c.ereq, econ: c.econ, eresp: c.eresp, hrsp: [...c.hrsp] };
+}
+
+export function statsData(stats: LbStats): LbStatsData {
+  const all = (map: Map<string, Counters>): [string, CountersData][] => [...map].map(([key, c]): [string, CountersData] => [key, countersData(c)]);
+  return { frontends: all(stats.frontends), backends: all(stats.backends), servers: all(stats.servers), proxyHeaderRefused: stats.proxyHeaderRefused };
+}
+
+/** The sum of several processes' counters (the workers of one load balancer). */
+export function sumStats(parts: readonly LbStatsData[]): LbStats {
+  const sum = new LbStats();
+  const add = (target: Counters, c: CountersData): void => {
+    target.scur += c.scur;
+    target.stot += c.stot;
+    target.bin += c.bin;
+    target.bout += c.bout;
+    target.ereq += c.ereq;
+    target.econ += c.econ;
+    target.eresp += c.eresp;
+    for (let i = 0; i < target.hrsp.length; i++) target.hrsp[i] += c.hrsp[i] ?? 0;
+  };
+  for (const part of parts) {
+    for (const [name, c] of part.frontends) add(sum.frontend(name), c);
+    for (const [name, c] of part.backends) add(sum.backend(name), c);
+    for (const [id, c] of part.servers) add(sum.server(id), c);
+    sum.proxyHeaderRefused += part.proxyHeaderRefused;
+  }
+  return sum;
+}

@@ -3,6 +3,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +108,14 @@ describe('parseArgs', () => {
     expect(o.shutdownGraceMs).toBe(0);
     expect(o.stateFile).toBe('/var/lib/baton/lb.json');
     expect(parseArgs(['--group', 'x'])).toMatchObject({ timeouts: {}, shutdownGraceMs: 10_000 });
+  });
+
+  it('takes --workers N (default: one per core; at least 1)', () => {
+    expect(parseArgs(['--group', 'x']).workers).toBe(availableParallelism());
+    expect(parseArgs(['--group', 'x', '--workers', '1']).workers).toBe(1);
+    expect(parseArgs(['--group', 'x', '--workers', '16']).workers).toBe(16);
+    expect(() => parseArgs(['--group', 'x', '--workers', '0'])).toThrow(/--workers/);
+    expect(() => parseArgs(['--group', 'x', '--workers', 'all'])).toThrow(/--workers/);
   });
 });
 
