@@ -2,7 +2,7 @@
 //   node bench/lb/http2.mjs [--duration 5] [--clients 10] [--streams 10] [--skip-build]
 // Starts nginx (`return 200` on loopback, HTTP/1.1), HAProxy 2.6 (nbthread 1, `bind ... ssl crt
 // <self-signed> alpn h2,http/1.1`), the simulator with one app whose task port is nginx's, and
-// baton-lb (the real bin, one process, --http2 --ssl-certs <the same PEM>). Runs h2load against each
+// baton-lb (the real bin, one process: --workers 1 --http2 --ssl-certs <the same PEM>). Runs h2load against each
 // (--clients connections, --streams concurrent streams each) and prints rps and the proxy's CPU per
 // request (from /proc). Never fails the build: errors are printed and the script exits 0.
 import { execFileSync, spawn } from 'node:child_process';
@@ -165,7 +165,7 @@ backend nginx_http
   if (created.status !== 201) throw new Error(`cannot create the bench app: ${created.status} ${await created.text()}`);
   const lb = await start(process.execPath, [join(root, 'packages/lb/bin/baton-lb.js'), '--marathon', simUrl, '--group', 'bench', '--bind-address', '127.0.0.1',
     '--http-port', String(b80), '--https-port', String(b443), '--app-id-port', '0', '--admin-port', String(badmin), '--ssl-certs', pem, '--http2',
-    '--access-log', 'off', '--log-level', 'warn'], (o) => o.includes('baton-lb listening'));
+    '--access-log', 'off', '--log-level', 'warn', '--workers', '1'], (o) => o.includes('baton-lb listening'));
 
   await ready(`https://127.0.0.1:${haproxyPort}/`);
   await ready(`https://127.0.0.1:${b443}/`);

@@ -1,4 +1,5 @@
-// bench/soak: baton-dns and baton-lb (the real bins) following the simulator through minutes of task
+// bench/soak: baton-dns and baton-lb (the real bins; baton-lb as one process, --workers 1, so its memory
+// is one process's) following the simulator through minutes of task
 // churn while DNS and HTTP load runs against them, and attackers beside it.
 //   node bench/soak/run.mjs [--minutes 10] [--attackers on|off] [--skip-build] [--dns-qps 500]
 //                           [--http-concurrency 8] [--report-seconds 60]      (--help: the options)
@@ -261,7 +262,7 @@ async function main() {
 
   writeFileSync(join(tmp, 'dns.json'), JSON.stringify({ HTTPListener: '127.0.0.1', resolvers: ['127.0.0.1:1'], ttl: 1 }));
   const dns = startBin('baton-dns', 'packages/dns/bin/baton-dns.js', ['--config', join(tmp, 'dns.json'), '--marathon', sim.url, '--port', '0', '--listener', '127.0.0.1', '--http-port', '0', '--healthy-only', '--log-level', 'warn'], join(tmp, 'dns-mem.json'));
-  const lb = startBin('baton-lb', 'packages/lb/bin/baton-lb.js', ['--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'warn'], join(tmp, 'lb-mem.json'));
+  const lb = startBin('baton-lb', 'packages/lb/bin/baton-lb.js', ['--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'warn', '--workers', '1'], join(tmp, 'lb-mem.json'));
   const dnsPort = Number((await dns.line(/udp\+tcp 127\.0\.0\.1:(\d+)/))[1]);
   const httpPort = Number((await lb.line(/http=(\d+)/))[1]);
   log(`soak: ${MINUTES} min; baton-dns udp ${dnsPort}, baton-lb http ${httpPort}; DNS ${DNS_QPS} q/s, HTTP ${HTTP_CONCURRENCY} concurrent; attackers ${ATTACKERS ? [...enabled].join(',') : 'off'}`);
@@ -278,7 +279,7 @@ async function main() {
   if (enabled.has('feed')) {
     proxy = await hostileMarathon({ upstreamUrl: sim.url, hostile: inHostilePhase, bytesPerSecond: 4 * 1024 * 1024, stats: feedStats });
     const hdns = startBin('baton-dns (hostile feed)', 'packages/dns/bin/baton-dns.js', ['--config', join(tmp, 'dns.json'), '--marathon', proxy.url, '--port', '0', '--listener', '127.0.0.1', '--http-port', '0', '--healthy-only', '--log-level', 'error'], join(tmp, 'hdns-mem.json'));
-    const hlb = startBin('baton-lb (hostile feed)', 'packages/lb/bin/baton-lb.js', ['--marathon', proxy.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'error'], join(tmp, 'hlb-mem.json'));
+    const hlb = startBin('baton-lb (hostile feed)', 'packages/lb/bin/baton-lb.js', ['--marathon', proxy.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'error', '--workers', '1'], join(tmp, 'hlb-mem.json'));
     hostile = { dns: hdns, lb: hlb, dnsPort: Number((await hdns.line(/udp\+tcp 127\.0\.0\.1:(\d+)/))[1]), httpPort: Number((await hlb.line(/http=(\d+)/))[1]) };
     log(`  hostile feed pair: baton-dns udp ${hostile.dnsPort}, baton-lb http ${hostile.httpPort}; endless SSE line from ${(hostilePhase.from / 1000).toFixed(0)} s to ${(hostilePhase.to / 1000).toFixed(0)} s`);
   }
