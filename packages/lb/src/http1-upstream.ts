@@ -97,8 +97,6 @@ class Connection {
   private statusCode = 0;
   private keepAlive = true;
   private gotResponseBytes = false;
-  /** A response to the request in flight completed during the read being parsed. */
-  private answeredInRead = false;
   private reused = false;
   private paused = false;
   private bodySource: Readable | undefined;
@@ -262,8 +260,8 @@ class Connection {
     this.connected = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    // llhttp reads the socket itself (no Buffer or 'data' event per read); 'data' is the fallback.
-    this.parser.consume(this.socket, this.onRead);
+    // The upstream side reads through 'data', not llhttp's own reads (`consume`): on Node 22 a consumed
+    // upstream socket handed to a tunnel on `101` while its server flooded crashed the process (SIGSEGV).
     if (this.request !== undefined) this.writeRequest();
   };
 
@@ -273,16 +271,6 @@ class Connection {
       return;
     }
     this.parsed(this.parser.execute(data), data);
-  };
-
-  /** A read the parser took from the socket itself (`consume`). */
-  private readonly onRead = (ret: number | ParseError): void => {
-    // A consumed socket's bytes reach the parser before this class sees them: a read that ended no
-    // response while none is in flight brought bytes nobody asked for.
-    const answered = this.answeredInRead;
-    this.answeredInRead = false;
-    if (this.handler === undefined && !answered && this.switched === undefined) this.outOfStep();
-    else this.parsed(ret, undefined);
   };
 
   /** Bytes with no request in flight: the connection is out of step; drop it. */
@@ -458,7 +446,6 @@ class Connection {
     const handler = this.handler;
     if (handler === undefined) return;
     this.handler = undefined;
-    this.answeredInRead = true;
     this.paused = false;
     handler.onComplete(null);
     if (this.bodyDone) this.afterResponse();
