@@ -119,7 +119,7 @@ beforeAll(async () => {
   await Promise.all(['/web', '/private', '/svc'].map((id) => sim.waitForRunning(id, 1)));
   lb = startBin('lb', 'baton-lb', [
     '--marathon', sim.url, '--group', 'external', '--bind-address', '127.0.0.1', '--http2', '--ssl-certs', cert,
-    '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0',
+    '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--access-log', 'json',
   ]);
   const [, https, adminPort] = await lb.line(/listening on 127\.0\.0\.1: http=\d+ https=(\d+) app-id=\d+ admin=(\d+)/);
   httpsPort = Number(https);
@@ -152,6 +152,8 @@ describe('HTTP/2 through ALPN (the real bin)', () => {
       const r = await h2request(session, { ':path': '/echo?x=1', ':authority': 'web.test', cookie: 'c=1', 'x-forwarded-for': '10.9.9.9' });
       expect(r.status).toBe(200);
       expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+      // The access log (JSON on stdout, the default) gives the request line HAProxy logs for HTTP/2.
+      await waitFor(() => lb.stdout().includes('"http_request":"GET /echo?x=1 HTTP/2.0"'), 5_000);
       const echo = JSON.parse(r.body.toString()) as { url: string; headers: Record<string, string> };
       expect(echo.url).toBe('/echo?x=1');
       expect(echo.headers.host).toBe('web.test');

@@ -37,6 +37,8 @@ export interface HttpLogEntry {
   method: string;
   url: string;
   http10: boolean;
+  /** The request came over HTTP/2 (logged as `HTTP/2.0`, as HAProxy does). */
+  http2?: boolean;
 }
 
 export interface TcpLogEntry {
@@ -87,9 +89,14 @@ export function haproxyDate(ms: number): string {
   return datePrefix + (millis >= 100 ? '' : millis >= 10 ? '0' : '00') + millis;
 }
 
+/** The protocol of the request line as HAProxy logs it. */
+function httpVersion(e: HttpLogEntry): string {
+  return e.http2 === true ? 'HTTP/2.0' : e.http10 ? 'HTTP/1.0' : 'HTTP/1.1';
+}
+
 /** The request line as HAProxy logs it, quoted. */
 function requestLine(e: HttpLogEntry): string {
-  return `"${e.method} ${e.url} HTTP/1.${e.http10 ? 0 : 1}"`;
+  return `"${e.method} ${e.url} ${httpVersion(e)}"`;
 }
 
 /**
@@ -286,7 +293,7 @@ export function jsonAccessLog(destination: number | ChunkSink = 1, options: { pi
       writer.write(
         `{"level":30,"time":${Date.now()}${base},"client_ip":"${e.clientIp}","client_port":${e.clientPort},"accept_date":"${haproxyDate(e.acceptedAt)}",` +
           `"frontend_name":${str(e.frontend)},"backend_name":${str(e.backend)},"server_name":${str(e.server)},"TR":${e.TR},"Tw":${e.Tw},"Tc":${e.Tc},"Tr":${e.Tr},"Ta":${e.Ta},` +
-          `"status_code":${e.status},"bytes_read":${e.bytes},"termination_state":"${e.termination}","http_request":${str(`${e.method} ${e.url} HTTP/1.${e.http10 ? 0 : 1}`)},"msg":"http"}\n`,
+          `"status_code":${e.status},"bytes_read":${e.bytes},"termination_state":"${e.termination}","http_request":${str(`${e.method} ${e.url} ${httpVersion(e)}`)},"msg":"http"}\n`,
       );
     },
     tcp(e) {

@@ -14,6 +14,8 @@ export interface FrontRequest {
   readonly socket: Socket;
   /** The client spoke HTTP/1.0. */
   readonly http10: boolean;
+  /** The request came on an HTTP/2 stream. */
+  readonly http2?: boolean;
   readonly headersSent: boolean;
   /** Called once when the client connection closes before the response ended. */
   onAbort: (() => void) | undefined;

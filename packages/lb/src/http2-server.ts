@@ -59,6 +59,7 @@ export class H2Request {
   readonly rawHeaders: string[];
   readonly socket: Socket;
   readonly http10 = false;
+  readonly http2 = true;
   readonly upgrade = false;
   keepAlive = true;
   finished = false;

@@ -265,6 +265,7 @@ function logAnswered(log: AccessLog, req: FrontRequest, frontend: Frontend, acce
     method: req.method,
     url: req.url,
     http10: req.http10,
+    http2: req.http2,
   });
 }
 
@@ -476,6 +477,7 @@ class ProxyExchange implements UpstreamHandler {
       method: res.method,
       url: res.url,
       http10: res.http10,
+      http2: res.http2,
     });
   }
 
