@@ -1,13 +1,15 @@
 // bench/lb: baton-lb next to HAProxy and the backend itself, in one run, with wrk.
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile] [--compare-bin other/bin/baton-lb.js]
 //                         [--only http,close,tcp,paths,logs,latency,first,workers] [--clients http1,undici]
-//                         [--paths none,dispatch,request,http-proxy,raw,http1] [--apps 1000,10000] [--samples 300]
+//                         [--paths none,dispatch,request,http-proxy,raw,http1,tcp-pipe] [--apps 1000,10000] [--samples 300]
 //                         [--rounds 3]   (access-log variants take turns, medians compared) [--workers 1,2]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side.
 // --compare-bin adds the http and close rows of another build of baton-lb, in the same run; the workers
-// section runs baton-lb --workers N beside HAProxy nbthread N. Never fails the build.
+// section runs baton-lb --workers N beside HAProxy nbthread N. The http and close sections end with
+// two "Node floor" rows: what a Node process costs on the same load before any proxy work of its own.
+// Never fails the build.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
@@ -48,6 +50,24 @@ const WORKERS = String(opt('workers', '1,2')).split(',').map(Number);
 const CLIENTS = String(opt('clients', 'http1,undici')).split(',');
 const children = [];
 const tmp = mkdtempSync(join(tmpdir(), 'bench-lb-'));
+
+// What any Node proxy costs before it does any work of its own, on the same load as the rows above:
+// the Node http server answering by itself, and a plain socket pipe to nginx (no HTTP parsing).
+const NODE_FLOORS = [
+  ['none', 'Node floor: http server, no upstream'],
+  ['tcp-pipe', 'Node floor: plain socket pipe'],
+];
+
+/** wrk against a minimal Node process of bench/lb/mini-proxy.mjs (`kind`) in front of nginx's `target` port. */
+async function nodeFloor(kind, target, wrkOptions = {}, path = '/') {
+  const port = await freePort();
+  const p = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), kind, String(port), String(target)], { waitFor: (o) => o.includes('ready') });
+  try {
+    return wrkCpu(p.pid, `http://127.0.0.1:${port}${path}`, wrkOptions);
+  } finally {
+    p.kill('SIGKILL');
+  }
+}
 
 function freePort() {
   return new Promise((resolve) => {
@@ -303,6 +323,7 @@ backend nginx_tcp
       report('http', `compare build :80 (vhost) [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${b80}/`, { headers: host }), haproxy);
       report('http', `compare build service port [${CLIENTS[0]}]`, wrkCpu(lb.pid, `http://127.0.0.1:${s1}/`), haproxy);
     }
+    for (const [kind, name] of NODE_FLOORS) report('http', name, await nodeFloor(kind, n1), haproxy);
     if (lb.client !== CLIENTS[0] || lb.bin !== LB_BIN) {
       await stopLb(lb);
       lb = await startLb(CLIENTS[0]);
@@ -322,6 +343,7 @@ backend nginx_tcp
       await stopLb(lb);
       lb = await startLb(CLIENTS[0]);
     }
+    for (const [kind, name] of NODE_FLOORS) report('close', name, await nodeFloor(kind, n1, { headers: close }), haproxy);
   }
   if (ONLY.has('tcp')) {
     console.log('\nTCP service port, 64 MiB file (wrk -c4)');
@@ -329,19 +351,16 @@ backend nginx_tcp
     const haproxy = wrkCpu(haproxyProc.pid, `http://127.0.0.1:${h2}/big.bin`, { connections: 4 });
     report('tcp', 'HAProxy mode tcp', haproxy);
     report('tcp', 'baton-lb tcp service port', wrkCpu(lb.pid, `http://127.0.0.1:${s2}/big.bin`, { connections: 4 }), haproxy);
-    const pipePort = await freePort();
-    const pipe = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), 'tcp-pipe', String(pipePort), String(n2)], { waitFor: (o) => o.includes('ready') });
-    report('tcp', 'plain Node socket pipe (reference)', wrkCpu(pipe.pid, `http://127.0.0.1:${pipePort}/big.bin`, { connections: 4 }), haproxy);
-    pipe.kill('SIGKILL');
+    report('tcp', 'plain Node socket pipe (reference)', await nodeFloor('tcp-pipe', n2, { connections: 4 }, '/big.bin'), haproxy);
   }
   if (ONLY.has('paths')) {
     console.log('\nUpstream paths in isolation (minimal one-target proxies, bench/lb/mini-proxy.mjs)');
-    for (const kind of (opt('paths', 'none,dispatch,request,http-proxy,raw,http1')).split(',')) {
-      const port = await freePort();
-      const p = await start(process.execPath, [join(root, 'bench/lb/mini-proxy.mjs'), kind, String(port), String(n1)], { waitFor: (o) => o.includes('ready') });
-      report('paths', kind === 'none' ? 'node http, no upstream (ceiling)' : kind === 'raw' ? 'node http + net.Socket + native parser' : kind === 'http1' ? 'node http + baton http1-upstream' : `node http + ${kind === 'http-proxy' ? 'http-proxy (keep-alive agent)' : `undici ${kind === 'dispatch' ? 'Pool.dispatch' : 'pool.request'}`}`, wrkCpu(p.pid, `http://127.0.0.1:${port}/`));
-      p.kill('SIGKILL');
-    }
+    const names = {
+      none: 'node http, no upstream (ceiling)', raw: 'node http + net.Socket + native parser', http1: 'node http + baton http1-upstream',
+      'http-proxy': 'node http + http-proxy (keep-alive agent)', dispatch: 'node http + undici Pool.dispatch', request: 'node http + undici pool.request',
+      'tcp-pipe': 'plain Node socket pipe',
+    };
+    for (const kind of (opt('paths', 'none,dispatch,request,http-proxy,raw,http1')).split(',')) report('paths', names[kind] ?? kind, await nodeFloor(kind, n1));
   }
   await stopLb(lb);
   if (ONLY.has('workers')) {
