@@ -5,7 +5,8 @@
 // 3. writes an NSD zone file with exactly the names baton serves (built with the same record code
 //    from the same Marathon state) and runs NSD (`rrl-ratelimit: 0`) in the foreground;
 // 4. runs `dnsperf -c 4` for 30 s per server with the same query mix (A, SRV, NXDOMAIN), in rounds
-//    taking turns so that a change in the machine's load hits both; with `--workers 1,2` and
+//    taking turns so that a change in the machine's load hits both (and a third contender, "Node floor":
+//    bench/dns/udp-floor.mjs, a bare Node UDP responder, the ceiling of one Node socket); with `--workers 1,2` and
 //    `--nsd-server-count 1,2`, one baton-dns per worker count and one NSD per server count take turns;
 //    the server's CPU per answered query (/proc, its processes summed) and the load average go beside
 //    every figure;
@@ -232,6 +233,17 @@ async function main() {
   }
   const nsd = nsds[0];
 
+  // ------------------------------------------------------------------ the ceiling of one Node UDP socket
+  const floors = [];
+  {
+    const label = 'Node floor: bare dgram responder';
+    step(label);
+    const child = spawn(process.execPath, [join(repo, 'bench/dns/udp-floor.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => stopProcess(child));
+    const port = Number(/ready (\d+)/.exec(await waitForLine(child, /ready \d+\n/, 30_000))[1]);
+    floors.push({ label, port, workers: undefined, pids: () => processTree(child.pid) });
+  }
+
   // ------------------------------------------------------------------ sanity: both answer the same
   const sample = [appNames[1], srvNames[1], 'nx-sanity.marathon.mesos'];
   for (const name of sample) {
@@ -247,7 +259,7 @@ async function main() {
   // duration / rounds seconds. Figures are the totals over all rounds.
   const results = {};
   if (hasDnsperf) {
-    const targets = [...nsds, ...batons];
+    const targets = [...nsds, ...batons, ...floors];
     const rounds = Math.max(1, opts.rounds);
     const slice = Math.max(1, Math.round(opts.duration / rounds));
     step(`dnsperf -c ${opts.clients} -l ${slice}, ${rounds} rounds per server, taking turns`);
