@@ -144,20 +144,27 @@ function cpuTimes(pid) {
   }
 }
 
-// cpuTimes of a process and its children (baton-lb's workers) summed.
-function treeCpuTimes(pid) {
-  const sum = cpuTimes(pid);
+// cpuTimes of each child of a process (baton-lb's workers), by pid.
+function childCpuTimes(pid) {
+  const times = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
-      const child = cpuTimes(Number(entry));
-      sum.user += child.user;
-      sum.sys += child.sys;
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) times.set(Number(entry), cpuTimes(Number(entry)));
     } catch {
       // gone meanwhile
     }
+  }
+  return times;
+}
+
+// cpuTimes of a process and its children (baton-lb's workers) summed.
+function treeCpuTimes(pid) {
+  const sum = cpuTimes(pid);
+  for (const child of childCpuTimes(pid).values()) {
+    sum.user += child.user;
+    sum.sys += child.sys;
   }
   return sum;
 }
@@ -193,7 +200,7 @@ function report(section, name, r, peer) {
     (peer ? `  ${fmt(ratio, 2)}× HAProxy${section === 'tcp' ? '' : `, p99 ${fmt(p99ratio, 2)}×`}` : '') +
     (Number.isFinite(r.cpuUsPerReq) && section !== 'tcp' ? `  [${fmt(r.cpuUsPerReq, 1)} µs CPU/req (${fmt(r.userUsPerReq, 1)} user), ${fmt(r.cpuShare * 100)}% of a core]` : '') +
     (Number.isFinite(r.cpuShare) && section === 'tcp' ? `  [${fmt(r.cpuShare * 100)}% of a core, ${fmt(r.cpuMsPerGB)} ms CPU/GB]` : '') + (r.errors ? `  (${r.errors})` : '') +
-    (r.load !== undefined ? `  load ${fmt(r.load, 2)}` : ''));
+    (r.split !== undefined ? `  ${r.split}` : '') + (r.load !== undefined ? `  load ${fmt(r.load, 2)}` : ''));
 }
 
 try {
@@ -364,8 +371,14 @@ backend nginx_tcp
   }
   await stopLb(lb);
   if (ONLY.has('workers')) {
-    console.log(`\nWorkers: HTTP keep-alive through :80, wrk -t1 -c50 -d${DURATION}s, baton-lb --workers N beside HAProxy nbthread N (CPU of every process of each proxy; 1-minute load average after each run; wrk and nginx share the same ${availableParallelism()} cores)`);
+    console.log(`\nWorkers: HTTP through :80, wrk -t1 -c50 -d${DURATION}s, keep-alive and a new connection per request (Connection: close), baton-lb --workers N beside HAProxy nbthread N (CPU of every process of each proxy; the share of each worker; 1-minute load average after each run; wrk and nginx share the same ${availableParallelism()} cores)`);
+    // How the workers of --workers N ≥ 2 share a listening port: the primary accepts and hands each
+    // connection over (Node's cluster, round-robin), or, on Node ≥ 22.12, each worker has a socket of
+    // its own (SO_REUSEPORT) and the kernel spreads connections. The modes take turns, --rounds times.
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    const modes = ['handoff', ...(major > 22 || (major === 22 && minor >= 12) ? ['reuseport'] : [])];
     const [wh, wt] = await Promise.all([freePort(), freePort()]);
+    const close = [...host, 'Connection: close'];
     for (const n of WORKERS) {
       writeFileSync(join(tmp, `haproxy-${n}.cfg`), haproxyConfig(n, wh, wt));
       const hp = await start('haproxy', ['-db', '-f', join(tmp, `haproxy-${n}.cfg`)]);
@@ -373,12 +386,28 @@ backend nginx_tcp
       warmUp(`http://127.0.0.1:${wh}/`);
       const peer = { ...wrkCpu(hp.pid, `http://127.0.0.1:${wh}/`, { headers: host }), load: loadavg()[0] };
       report('workers', `HAProxy nbthread ${n}`, peer);
+      const peerClose = { ...wrkCpu(hp.pid, `http://127.0.0.1:${wh}/`, { headers: close }), load: loadavg()[0] };
+      report('workers', `HAProxy nbthread ${n}, close`, peerClose);
       hp.kill('SIGKILL');
-      const child = await start(process.execPath, [...nodeArgs, ...lbQuiet, '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening') });
-      await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
-      warmUp(`http://127.0.0.1:${b80}/`, host);
-      report('workers', `baton-lb --workers ${n}`, { ...wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers: host, tree: true }), load: loadavg()[0] }, peer);
-      await stopLb(child);
+      for (let round = 0; round < (n > 1 ? ROUNDS : 1); round++) {
+        for (const mode of n > 1 ? modes : ['handoff']) {
+          const label = `baton-lb --workers ${n}${n > 1 ? ` ${mode}` : ''}`;
+          const child = await start(process.execPath, [...nodeArgs, ...lbQuiet, '--workers', String(n)], { waitFor: (o) => o.includes('baton-lb listening'), env: { BATON_LB_LISTEN: mode } });
+          await waitHttp(`http://127.0.0.1:${b80}/`, { host: 'bench.local' });
+          warmUp(`http://127.0.0.1:${b80}/`, host);
+          for (const [name, headers, against] of [[label, host, peer], [`${label}, close`, close, peerClose]]) {
+            // Each process's share of the CPU used: the primary's (the hand-off's cost), each worker's (the spread).
+            const ms = (t) => (t === undefined ? 0 : t.user + t.sys);
+            const before = [cpuTimes(child.pid), childCpuTimes(child.pid)];
+            const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers, tree: true });
+            const primary = ms(cpuTimes(child.pid)) - ms(before[0]);
+            const used = [...childCpuTimes(child.pid)].map(([pid, t]) => ms(t) - ms(before[1].get(pid)));
+            const pct = (x) => Math.round((x / (primary + used.reduce((a, b) => a + b, 0))) * 100);
+            report('workers', name, { ...r, load: loadavg()[0], split: n > 1 ? `primary ${pct(primary)}%, workers ${used.map(pct).join('/')}%` : undefined }, against);
+          }
+          await stopLb(child);
+        }
+      }
     }
   }
   if (ONLY.has('logs')) {

@@ -12,7 +12,7 @@ import { createAdminServer, type AdminLbView, type AdminSource, type WorkerStatu
 import { LineWriter } from './access-log.js';
 import { appsSnapshot, appsUpdate } from './app-mirror.js';
 import { HealthChecker } from './health-checker.js';
-import { closeListening, listen } from './listening.js';
+import { closeListening, listen, listenMode } from './listening.js';
 import type { ListenerInfo, LoadBalancer } from './load-balancer.js';
 import type { RouteTable } from './route-table.js';
 import { RouteBuilder, type RouteOptionsInput } from './routes.js';
@@ -71,6 +71,9 @@ interface Slot {
 }
 
 export async function runPrimary(options: PrimaryOptions, logger: Logger): Promise<RunningPrimary> {
+  // Where Node offers it, each worker listens on a socket of its own (listening.ts); otherwise, and
+  // for port 0, through the cluster's hand-off below.
+  const mode = listenMode();
   // Node's default on Linux: the primary accepts and hands each connection to the next worker. With
   // NODE_CLUSTER_SCHED_POLICY=none the workers accept on the shared socket themselves (no hand-off),
   // but then some new connections waited 1–2 s in bench/lb/latency.mjs, and spread unevenly.
@@ -148,7 +151,7 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   function fork(slot: Slot): void {
     slot.timer = undefined;
     if (stopping) return;
-    const worker = cluster.fork({ BATON_LB_WORKER: String(slot.index) });
+    const worker = cluster.fork({ BATON_LB_WORKER: String(slot.index), BATON_LB_LISTEN: mode });
     Object.assign(slot, { worker, fed: false, serving: false, startedAt: Date.now(), unsent: 0 });
     worker.on('error', (err) => logger.debug({ err: err.message, worker: slot.index }, 'worker channel error'));
     worker.on('message', (message: FromWorker) => onMessage(slot, worker, message));
@@ -165,7 +168,7 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
       case 'listening':
         slot.serving = true;
         Object.assign(addresses, message.addresses, { admin: addresses.admin });
-        logger.info({ worker: slot.index, pid: worker.process.pid }, 'worker serving');
+        logger.info({ worker: slot.index, pid: worker.process.pid, listen: mode }, 'worker serving');
         if (slots.every((s) => s.serving)) startup?.resolve();
         return;
       case 'failed':

@@ -1,5 +1,5 @@
 // A worker of `baton-lb --workers N`: the data plane (the HTTP, HTTPS, app-id and service-port
-// listeners, shared with the other workers through Node's cluster) serving the table it builds, with
+// listeners, each a SO_REUSEPORT socket of its own or the cluster's shared one: listening.ts) serving the table it builds, with
 // the primary's RouteBuilder code, from the apps the primary sends (app-mirror.ts).
 
 import type { Logger } from '@baton/marathon';
