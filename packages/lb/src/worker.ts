@@ -1,6 +1,7 @@
 // A worker of `baton-lb --workers N`: the data plane (the HTTP, HTTPS, app-id and service-port
-// listeners, each a SO_REUSEPORT socket of its own or the cluster's shared one: listening.ts) serving the table it builds, with
-// the primary's RouteBuilder code, from the apps the primary sends (app-mirror.ts).
+// listeners, each a SO_REUSEPORT socket of its own or the cluster's shared one: listening.ts)
+// serving the table it builds, with the primary's RouteBuilder code, from the apps the primary sends
+// (app-mirror.ts).
 
 import type { Logger } from '@baton/marathon';
 import type { AccessLog, ChunkSink } from './access-log.js';
