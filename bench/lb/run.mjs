@@ -2,7 +2,7 @@
 //   node bench/lb/run.mjs [--duration 10] [--warm-up 3] [--skip-build] [--profile] [--compare-bin other/bin/baton-lb.js]
 //                         [--only http,close,tcp,paths,logs,latency,first,workers] [--clients http1,undici]
 //                         [--paths none,dispatch,request,http-proxy,raw,http1,tcp-pipe] [--apps 1000,10000] [--samples 300]
-//                         [--rounds 3]   (access-log variants take turns, medians compared) [--workers 1,2]
+//                         [--rounds 3]   (access-log variants, and the workers' listen modes, take turns) [--workers 1,2]
 // Starts nginx (`return 200` on loopback + a 64 MiB file), HAProxy 2.6 (nbthread 1: an http keep-alive
 // frontend and a tcp frontend), the simulator (exec mode) with one app whose task ports are nginx's,
 // and baton-lb (the real bin, --workers 1) following it. Prints rps and p50/p99 side by side.
