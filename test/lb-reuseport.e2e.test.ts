@@ -1,13 +1,14 @@
 // baton-lb --workers 2 where Node offers `reusePort` (22.12+, Linux): each worker listens on a socket
 // of its own and the kernel spreads new connections, with no hand-off through the primary. Which
-// process owns a listening or connected socket is read from Linux's /proc. The real bin, real
+// process owns a listening or connected socket is read from Linux's /proc (helpers/proc-sockets.ts). The real bin, real
 // backends run by the simulator; a killed worker under load costs the other worker nothing.
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MarathonSimulator } from '@baton/marathon-sim';
 import { listenMode } from '../packages/lb/src/listening.js';
+import { socketOwner as owner, tcpRows } from './helpers/proc-sockets.js';
 import { waitFor } from './helpers/wait.js';
 import { ensureBuilt, getJson, spawnBin, repoDir, startWebBackends, type Bin } from './faults/fault-helpers.js';
 
@@ -31,45 +32,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(free));
     });
   });
-}
-
-/** /proc/net/tcp rows for local port `local`: state (0A listening, 01 established), remote port, inode. */
-function tcpRows(local: number): { state: string; remote: number; inode: string }[] {
-  const rows: { state: string; remote: number; inode: string }[] = [];
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || parseInt(f[1].split(':')[1], 16) !== local) continue;
-      rows.push({ state: f[3], remote: parseInt(f[2].split(':')[1], 16), inode: f[9] });
-    }
-  }
-  return rows;
-}
-
-/** Which of `pids` has the socket `inode` open. */
-function owner(inode: string, pids: number[]): number | undefined {
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return undefined;
 }
 
 /** The processes (of `pids`) that hold a listening socket on `local`, one entry per socket. */
@@ -99,7 +61,7 @@ function get(agent?: Agent): Promise<{ status: number; socket: Socket }> {
 
 /** The worker holding the server side of a client socket. */
 function workerOf(socket: Socket, pids: number[]): number | undefined {
-  const row = tcpRows(port).find((r) => r.state === '01' && r.remote === socket.localPort);
+  const row = tcpRows(port).find((r) => r.state === '01' && r.remotePort === socket.localPort);
   return row === undefined ? undefined : owner(row.inode, pids);
 }
 

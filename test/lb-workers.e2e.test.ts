@@ -3,11 +3,12 @@
 // socket), so each assertion names the worker it is about: both workers serve and follow route
 // changes, the admin port sums them, a worker killed under keep-alive load costs only its own
 // connections and comes back, and the workers do not outlive the primary.
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarathonSimulator } from '@baton/marathon-sim';
+import { socketOwner, tcpRows } from './helpers/proc-sockets.js';
 import { waitFor } from './helpers/wait.js';
 import { ensureBuilt, getJson, getText, metric, startBin, startWebBackends, type Bin } from './faults/fault-helpers.js';
 
@@ -25,44 +26,10 @@ let lb: Bin;
 let port: number;
 let admin: string;
 
-/** The inode of the load balancer's side of the connection from `clientPort` to `port`. */
-function serverInode(clientPort: number): string | undefined {
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      if (parseInt(f[1].split(':')[1], 16) === port && parseInt(f[2].split(':')[1], 16) === clientPort) return f[9];
-    }
-  }
-  return undefined;
-}
-
 /** Which of `pids` holds the load balancer's side of a client socket (undefined: none of them). */
 function ownerOf(socket: Socket, pids: number[]): number | undefined {
-  const inode = socket.localPort === undefined ? undefined : serverInode(socket.localPort);
-  if (inode === undefined) return undefined;
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return undefined;
+  const row = socket.localPort === undefined ? undefined : tcpRows(port).find((r) => r.remotePort === socket.localPort);
+  return row === undefined ? undefined : socketOwner(row.inode, pids);
 }
 
 async function workers(): Promise<WorkerStatus[]> {
