@@ -109,8 +109,8 @@ Access logs (one line per HTTP request and TCP connection, HAProxy's httplog/tcp
                                    '%(asctime)-15s %(name)s: %(message)s' (default: HAProxy's header)
 
 Processes:
-      --workers N                  Data-plane processes sharing the listeners (default 1; one per core
-                                   would be ${availableParallelism()} here). One primary keeps the Marathon feed, the route table, the
+      --workers N                  Data-plane processes sharing the listeners (default: one per core,
+                                   ${availableParallelism()} here). One primary keeps the Marathon feed, the route table, the
                                    state file, the active checks and the admin port, and restarts a worker
                                    that dies; 1 = everything in one process
 
@@ -296,7 +296,7 @@ export function parseArgs(argv: string[]): CliOptions {
     overwriteForwardedProto: flag('overwrite-forwarded-proto'),
     proxyProtocol: flag('proxy-protocol'),
     http2: flag('http2'),
-    workers: int('workers', 1),
+    workers: int('workers', availableParallelism()),
     help: flag('help'),
     ignored,
   };

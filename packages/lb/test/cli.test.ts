@@ -3,6 +3,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,8 +110,8 @@ describe('parseArgs', () => {
     expect(parseArgs(['--group', 'x'])).toMatchObject({ timeouts: {}, shutdownGraceMs: 10_000 });
   });
 
-  it('takes --workers N (default 1; at least 1)', () => {
-    expect(parseArgs(['--group', 'x']).workers).toBe(1);
+  it('takes --workers N (default: one per core; at least 1)', () => {
+    expect(parseArgs(['--group', 'x']).workers).toBe(availableParallelism());
     expect(parseArgs(['--group', 'x', '--workers', '1']).workers).toBe(1);
     expect(parseArgs(['--group', 'x', '--workers', '16']).workers).toBe(16);
     expect(() => parseArgs(['--group', 'x', '--workers', '0'])).toThrow(/--workers/);
