@@ -228,6 +228,8 @@ describe('baton-lb --workers 2', () => {
       const status = await workers();
       return status.every((w) => w.state === 'serving' && w.pid !== victim) && status.some((w) => w.restarts === 1);
     }, 30_000, 100);
+    // The primary's log says which worker died and how.
+    expect(lb.stderr()).toMatch(new RegExp(`"pid":${victim},"code":null,"signal":"SIGKILL".*"msg":"worker died; restarting it"`));
     const after = await workerPids();
     const replacement = after.find((p) => p !== survivor)!;
     expect(after).toContain(survivor);

@@ -46,10 +46,10 @@ async function startLb(extra: string[] = []) {
     '--http-port', '0', '--https-port', '0', '--app-id-port', '0', '--admin-port', '0', '--log-level', 'info', ...extra,
   ]);
   bins.push(bin);
-  const [, port] = await bin.line(/listening on 127\.0\.0\.1: http=(\d+)/);
+  const [, port, adminPort] = await bin.line(/listening on 127\.0\.0\.1: http=(\d+) .* admin=(\d+)/);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await http(`${url}/`, { headers: { host: 'web.test' } })).status === 200, 20_000, 50);
-  return { bin, port: Number(port), url };
+  return { bin, port: Number(port), url, admin: `http://127.0.0.1:${adminPort}` };
 }
 
 describe('SIGTERM', () => {
@@ -82,6 +82,26 @@ describe('SIGTERM', () => {
     expect(await lb.bin.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalledAt).toBeLessThan(15_000);
     expect(await stuck).not.toBe('status 200');
+  }, 60_000);
+
+  it('baton-lb --workers 2 kills a worker stuck past --shutdown-grace, logs how it ended, and exits 0', async () => {
+    const lb = await startLb(['--shutdown-grace', '1s', '--workers', '2']);
+    const { body } = await getJson<{ workers: { pid: number | null }[] }>(`${lb.admin}/_baton/status`);
+    const stuck = body.workers[0].pid!;
+    process.kill(stuck, 'SIGSTOP'); // it can neither read the primary's stop message nor exit by itself
+    try {
+      const signalledAt = Date.now();
+      lb.bin.kill('SIGTERM');
+      expect(await lb.bin.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalledAt).toBeLessThan(20_000);
+      expect(lb.bin.stderr()).toMatch(new RegExp(`"pid":${stuck},"code":null,"signal":"SIGKILL".*"msg":"worker died while stopping"`));
+    } finally {
+      try {
+        process.kill(stuck, 'SIGCONT');
+      } catch {
+        // killed, as it should be
+      }
+    }
   }, 60_000);
 
   it('baton-dns closes its sockets, writes its state file and exits 0', async () => {

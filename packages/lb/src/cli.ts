@@ -3,7 +3,6 @@
 
 import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import {
   UsageError,
   createLogger,
@@ -33,6 +32,7 @@ import { DEFAULT_TIMEOUTS, type Timeouts } from './proxy.js';
 import { jsonAccessLog, parseSyslogTarget, syslogAccessLog, type AccessLog, type ChunkSink, type SyslogTarget } from './access-log.js';
 import { runPrimary, type RunningPrimary } from './primary.js';
 import { runWorker } from './worker.js';
+import { defaultWorkers } from './cpu-limit.js';
 
 export const USAGE = `Usage: baton-lb --group NAME [options]
 
@@ -109,10 +109,11 @@ Access logs (one line per HTTP request and TCP connection, HAProxy's httplog/tcp
                                    '%(asctime)-15s %(name)s: %(message)s' (default: HAProxy's header)
 
 Processes:
-      --workers N                  Data-plane processes sharing the listeners (default 1; one per core
-                                   would be ${availableParallelism()} here). One primary keeps the Marathon feed, the route table, the
-                                   state file, the active checks and the admin port, and restarts a worker
-                                   that dies; 1 = everything in one process
+      --workers N                  Data-plane processes sharing the listeners (default: one per core it
+                                   may use, its container's CPU limit counted: ${defaultWorkers()} here). One
+                                   primary keeps the Marathon feed, the route table, the state file, the
+                                   active checks and the admin port, and restarts a worker that dies;
+                                   1 = everything in one process
 
 Other:
       --state-file PATH            Save the last good Marathon state there and, at start, serve its
@@ -296,7 +297,7 @@ export function parseArgs(argv: string[]): CliOptions {
     overwriteForwardedProto: flag('overwrite-forwarded-proto'),
     proxyProtocol: flag('proxy-protocol'),
     http2: flag('http2'),
-    workers: int('workers', 1),
+    workers: int('workers', defaultWorkers()),
     help: flag('help'),
     ignored,
   };

@@ -186,7 +186,10 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   function onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     Object.assign(slot, { worker: undefined, fed: false, serving: false });
-    if (stopping) return;
+    if (stopping) {
+      if (code !== 0) logger.error({ worker: slot.index, pid: worker.process.pid, code, signal }, 'worker died while stopping');
+      return;
+    }
     if (startup !== undefined) {
       failStart(new Error(`worker ${slot.index} exited (${signal ?? code}) before listening`));
       return;

@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { MarathonSimulator } from '@baton/marathon-sim';
 import { silentLogger } from '@baton/marathon';
 import { CliError, parseArgs } from '../src/cli.js';
+import { defaultWorkers } from '../src/cpu-limit.js';
 import { tempDir, waitFor } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -109,8 +110,8 @@ describe('parseArgs', () => {
     expect(parseArgs(['--group', 'x'])).toMatchObject({ timeouts: {}, shutdownGraceMs: 10_000 });
   });
 
-  it('takes --workers N (default 1; at least 1)', () => {
-    expect(parseArgs(['--group', 'x']).workers).toBe(1);
+  it('takes --workers N (default: one per core it may use, the cgroup CPU limit counted; at least 1)', () => {
+    expect(parseArgs(['--group', 'x']).workers).toBe(defaultWorkers());
     expect(parseArgs(['--group', 'x', '--workers', '1']).workers).toBe(1);
     expect(parseArgs(['--group', 'x', '--workers', '16']).workers).toBe(16);
     expect(() => parseArgs(['--group', 'x', '--workers', '0'])).toThrow(/--workers/);
