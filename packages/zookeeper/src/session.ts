@@ -326,7 +326,7 @@ export class ZkSession extends EventEmitter {
       retries: 0,
     });
     this.client = client;
-    guardHandshake(client, Math.max(HANDSHAKE_MIN_MS, this.requestedTimeoutMs));
+    guardHandshake(client, handshakeDeadlineMs(this.requestedTimeoutMs));
     client.on('state', (state: State) => {
       if (generation === this.generation && this.sessionState !== 'closed') this.onClientState(client, state);
     });
@@ -468,6 +468,16 @@ const CONNECTED_STATES = new Set([2, 3]); // ConnectionManager STATES.CONNECTED,
 
 /** Shortest wait for a server's answer to the session handshake. */
 const HANDSHAKE_MIN_MS = 2_000;
+
+/**
+ * How long one handshake may wait for the server's answer: a third of the session timeout (at least
+ * 2 s), so that after a handshake sent to a server that was still starting, the next try still
+ * reaches it before the server expires the session. A ZooKeeper restarted within the session
+ * timeout then keeps the session.
+ */
+function handshakeDeadlineMs(sessionTimeoutMs: number): number {
+  return Math.max(HANDSHAKE_MIN_MS, Math.floor(sessionTimeoutMs / 3));
+}
 
 /**
  * node-zookeeper-client stops its connect timer once the TCP connection is up and then waits for the

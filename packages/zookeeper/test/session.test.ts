@@ -62,6 +62,28 @@ it('a server that takes the connection but never answers the handshake is droppe
   }
 });
 
+it('a handshake left unanswered is tried again well within the session timeout, so a restarted server keeps the session', async () => {
+  // With a 12 s session, waiting the whole timeout for the first answer would leave no time to resume
+  // the session on a server that was still starting when the handshake was sent.
+  const accepted: Socket[] = [];
+  let droppedByClient = 0;
+  const silent = createServer((socket) => {
+    accepted.push(socket);
+    socket.resume();
+    socket.on('end', () => droppedByClient++);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const session = new ZkSession({ connectString: `127.0.0.1:${port}`, sessionTimeoutMs: 12_000, spinDelayMs: 100 }).start();
+  try {
+    await waitFor(() => droppedByClient >= 1 && accepted.length >= 2, 10_000);
+  } finally {
+    await session.close();
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+  }
+});
+
 it('rejects zk:// URLs and relative paths with a message saying what to do', async () => {
   expect(() => new ZkSession({ connectString: 'zk://127.0.0.1:2181/mesos' })).toThrow(/use parseZkUrl/);
   const session = new ZkSession({ connectString: '127.0.0.1:1' });
