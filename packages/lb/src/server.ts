@@ -152,6 +152,8 @@ class LoadBalancerImpl implements LoadBalancer {
   /** Service ports that failed to bind, and the listener list that wanted them. */
   private failedBinds: { listeners: RouteTable['listeners']; specs: ServiceSpec[] } | undefined;
   private applying: Promise<void> = Promise.resolve();
+  /** Brings the next bind retry when no Marathon change comes to do it. */
+  private bindRetryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly timeouts: Timeouts;
   private readonly bindAddress: string;
@@ -243,6 +245,7 @@ class LoadBalancerImpl implements LoadBalancer {
     }
     await this.syncServiceListeners(this.current);
     this.reportProblems();
+    this.scheduleBindRetry();
   }
 
   apply(table: RouteTable): Promise<void> {
@@ -308,10 +311,24 @@ class LoadBalancerImpl implements LoadBalancer {
       const problemsChanged = table.problems !== previous.problems || this.listenerProblems !== this.reportedListenerProblems || this.certProblems !== this.reportedCertProblems;
       return run.then(() => {
         if (problemsChanged || !sameServicePorts) this.reportProblems();
+        this.scheduleBindRetry();
       });
     });
     this.pendingSync = sync;
     return sync;
+  }
+
+  /**
+   * A service port that failed to bind (taken by a process still shutting down, say) is tried again
+   * BIND_RETRY_MS later even in a cluster where nothing changes, not only on the next Marathon event.
+   */
+  private scheduleBindRetry(): void {
+    if (this.closed || this.bindRetryTimer !== undefined || this.listenerProblems.length === 0) return;
+    this.bindRetryTimer = setTimeout(() => {
+      this.bindRetryTimer = undefined;
+      if (!this.closed) void this.scheduleSync();
+    }, BIND_RETRY_MS);
+    this.bindRetryTimer.unref();
   }
 
   /**
@@ -669,6 +686,7 @@ class LoadBalancerImpl implements LoadBalancer {
   async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.bindRetryTimer);
     this.checks?.close();
     const all = [...this.fixed, ...this.services.values()];
     for (const l of all) {

@@ -5,7 +5,7 @@ import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { emptyRouteTable, startLoadBalancer } from '../src/server.js';
-import { captureLogger, freePort, makeBackend, makeServer, makeTable, startEcho, startLocalLb } from './helpers.js';
+import { captureLogger, freePort, waitFor, makeBackend, makeServer, makeTable, startEcho, startLocalLb } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -106,7 +106,8 @@ describe('startLoadBalancer', () => {
     expect(await get('b2.test')).toBe(200);
   });
 
-  it('retries a service port that failed to bind on the next table, even when its listener list is unchanged', async () => {
+  /** An LB whose one service port is held by another listener (`blocker`) when it starts. */
+  async function lbWithBlockedServicePort() {
     const echo = await startEcho('a');
     cleanups.push(() => echo.close());
     const port = await freePort();
@@ -116,12 +117,28 @@ describe('startLoadBalancer', () => {
     const table = { ...makeTable([makeBackend('svc_1', [makeServer('task-s:0', echo.port)], { servicePort: port })], { servicePorts: { [port]: 'svc_1' } }), listeners };
     const lb = await startLocalLb({ initialTable: table });
     cleanups.push(() => lb.close(100));
+    return { lb, port, table, blocker };
+  }
+
+  it('retries a service port that failed to bind on the next table, even when its listener list is unchanged', async () => {
+    const { lb, port, table, blocker } = await lbWithBlockedServicePort();
     expect(lb.servicePort(port)).toBeUndefined();
     expect(lb.problems().map((p) => p.kind)).toEqual(['bind-failed']);
 
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
     await lb.apply({ ...table, stateVersion: table.stateVersion + 1 });
     expect(lb.servicePort(port)).toBe(port);
+    expect(lb.problems()).toEqual([]);
+    const res = await request(`http://127.0.0.1:${port}/`);
+    expect(JSON.parse(await res.body.text()).name).toBe('a');
+  });
+
+  it('retries a service port that failed to bind by itself, with no new table to bring the retry', async () => {
+    const { lb, port, table, blocker } = await lbWithBlockedServicePort();
+    expect(lb.problems().map((p) => p.kind)).toEqual(['bind-failed']);
+
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await waitFor(() => lb.servicePort(port) === port, 20_000);
     expect(lb.problems()).toEqual([]);
     const res = await request(`http://127.0.0.1:${port}/`);
     expect(JSON.parse(await res.body.text()).name).toBe('a');
