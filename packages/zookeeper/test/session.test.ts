@@ -41,8 +41,11 @@ it('a session to a port where nothing listens rejects with a clear timeout', asy
   expect(Date.now() - started).toBeLessThan(15_000);
 });
 
-it('a server that takes the connection but never answers the handshake is dropped and tried again', async () => {
-  // A ZooKeeper still starting accepts connections before it answers them.
+/**
+ * Runs a session of `sessionTimeoutMs` against a server that accepts connections and never answers
+ * (a ZooKeeper still starting), until `enough(accepted, droppedByClient)` holds within `withinMs`.
+ */
+async function againstSilentServer(sessionTimeoutMs: number, withinMs: number, enough: (accepted: number, droppedByClient: number) => boolean): Promise<void> {
   const accepted: Socket[] = [];
   let droppedByClient = 0;
   const silent = createServer((socket) => {
@@ -52,36 +55,24 @@ it('a server that takes the connection but never answers the handshake is droppe
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as AddressInfo).port;
-  const session = new ZkSession({ connectString: `127.0.0.1:${port}`, sessionTimeoutMs: 2_000, spinDelayMs: 100 }).start();
+  const session = new ZkSession({ connectString: `127.0.0.1:${port}`, sessionTimeoutMs, spinDelayMs: 100 }).start();
   try {
-    await waitFor(() => droppedByClient >= 2 && accepted.length >= 3, 15_000);
+    await waitFor(() => enough(accepted.length, droppedByClient), withinMs);
   } finally {
     await session.close();
     for (const socket of accepted) socket.destroy();
     silent.close();
   }
+}
+
+it('a server that takes the connection but never answers the handshake is dropped and tried again', async () => {
+  await againstSilentServer(2_000, 15_000, (accepted, dropped) => dropped >= 2 && accepted >= 3);
 });
 
 it('a handshake left unanswered is tried again well within the session timeout, so a restarted server keeps the session', async () => {
   // With a 12 s session, waiting the whole timeout for the first answer would leave no time to resume
   // the session on a server that was still starting when the handshake was sent.
-  const accepted: Socket[] = [];
-  let droppedByClient = 0;
-  const silent = createServer((socket) => {
-    accepted.push(socket);
-    socket.resume();
-    socket.on('end', () => droppedByClient++);
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const port = (silent.address() as AddressInfo).port;
-  const session = new ZkSession({ connectString: `127.0.0.1:${port}`, sessionTimeoutMs: 12_000, spinDelayMs: 100 }).start();
-  try {
-    await waitFor(() => droppedByClient >= 1 && accepted.length >= 2, 10_000);
-  } finally {
-    await session.close();
-    for (const socket of accepted) socket.destroy();
-    silent.close();
-  }
+  await againstSilentServer(12_000, 10_000, (accepted, dropped) => dropped >= 1 && accepted >= 2);
 });
 
 it('rejects zk:// URLs and relative paths with a message saying what to do', async () => {
