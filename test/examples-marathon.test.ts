@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator, taskEnvironment } from '@baton/marathon-sim';
 import { parseDnsConfig } from '@baton/dns';
-import { parseArgs as parseLbArgs, USAGE as LB_USAGE } from '../packages/lb/src/cli.js';
+import { parseArgs as parseLbArgs, usage as lbUsage } from '../packages/lb/src/cli.js';
 import { parseArgs as parseDnsArgs, USAGE as DNS_USAGE } from '../packages/dns/src/cli.js';
 import { parseArgs as parseEnvArgs } from '../packages/discovery/src/args.js';
 import { HELP as ENV_HELP } from '../packages/discovery/src/help.js';
@@ -134,7 +134,7 @@ function listed(flag: string): RegExp {
 function validate(bin: string, args: string[]): unknown {
   switch (bin) {
     case 'baton-lb':
-      for (const flag of flagsOf(args)) expect(LB_USAGE, `baton-lb --help lists ${flag}`).toMatch(listed(flag));
+      for (const flag of flagsOf(args)) expect(lbUsage(), `baton-lb --help lists ${flag}`).toMatch(listed(flag));
       return parseLbArgs(args);
     case 'baton-dns':
       for (const flag of flagsOf(args)) expect(DNS_USAGE, `baton-dns --help lists ${flag}`).toMatch(listed(flag));

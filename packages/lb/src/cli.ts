@@ -34,7 +34,8 @@ import { runPrimary, type RunningPrimary } from './primary.js';
 import { runWorker } from './worker.js';
 import { defaultWorkers } from './cpu-limit.js';
 
-export const USAGE = `Usage: baton-lb --group NAME [options]
+/** The --help text (it names this machine's default worker count, read when asked for). */
+export const usage = (): string => `Usage: baton-lb --group NAME [options]
 
 marathon-lb-compatible HTTP/TCP/TLS load balancer that follows Marathon's event stream and
 updates its routes in place (no reloads).
@@ -297,7 +298,7 @@ export function parseArgs(argv: string[]): CliOptions {
     overwriteForwardedProto: flag('overwrite-forwarded-proto'),
     proxyProtocol: flag('proxy-protocol'),
     http2: flag('http2'),
-    workers: int('workers', defaultWorkers()),
+    workers: v.workers === undefined ? defaultWorkers() : integer('workers', v.workers),
     help: flag('help'),
     ignored,
   };
@@ -529,7 +530,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (opts.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage());
     return;
   }
   if (cluster.isWorker) {
