@@ -25,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { cpuMs, descendants, statusKb, waitedChildrenCpuMs } from '../../tools/proc-tree.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const opts = parseFlags(process.argv.slice(2), {
@@ -131,9 +132,9 @@ async function main() {
     );
     cleanups.push(() => stopProcess(child));
     await waitForLine(child, /listening on/, 120_000);
-    const tree = processTree(child.pid);
+    const tree = descendants(child.pid);
     console.log(`  ready (first sync + listening) in ${((performance.now() - started) / 1000).toFixed(2)} s, RSS ${rssMb(tree)} MB (${tree.map((pid) => rssMb(pid)).join(' + ')})`);
-    batons.push({ label, port, workers, pids: () => processTree(child.pid) });
+    batons.push({ label, port, workers, pids: () => descendants(child.pid) });
   }
   const baton = batons[batons.length - 1];
 
@@ -227,8 +228,8 @@ async function main() {
     if (nsd.exitCode !== null) {
       console.log(`  nsd exited (${nsd.exitCode}); log:\n${existsSync(join(nsdDir, 'nsd.log')) ? readFileSync(join(nsdDir, 'nsd.log'), 'utf8') : ''}`);
     } else {
-      console.log(`  answering after ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS ${rssMb(processTree(nsd.pid))} MB`);
-      nsds.push({ label, port, workers: serverCount, pids: () => processTree(nsd.pid) });
+      console.log(`  answering after ${((performance.now() - t0) / 1000).toFixed(2)} s, RSS ${rssMb(descendants(nsd.pid))} MB`);
+      nsds.push({ label, port, workers: serverCount, pids: () => descendants(nsd.pid) });
     }
   }
   const nsd = nsds[0];
@@ -241,7 +242,7 @@ async function main() {
     const child = spawn(process.execPath, [join(repo, 'bench/dns/udp-floor.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     cleanups.push(() => stopProcess(child));
     const port = Number(/ready (\d+)/.exec(await waitForLine(child, /ready \d+\n/, 30_000))[1]);
-    floors.push({ label, port, workers: undefined, pids: () => processTree(child.pid) });
+    floors.push({ label, port, workers: undefined, pids: () => descendants(child.pid) });
   }
 
   // ------------------------------------------------------------------ sanity: both answer the same
@@ -263,16 +264,16 @@ async function main() {
     const rounds = Math.max(1, opts.rounds);
     const slice = Math.max(1, Math.round(opts.duration / rounds));
     step(`dnsperf -c ${opts.clients} -l ${slice}, ${rounds} rounds per server, taking turns`);
-    for (const { label } of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0, cpuTicks: 0, dnsperfTicks: 0, loads: [] };
+    for (const { label } of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0, serverMs: 0, dnsperfMs: 0, loads: [] };
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const { label, port, pids } of order) {
         const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-c', String(opts.clients), '-l', String(slice)];
-        const serverBefore = cpuTicks(pids());
-        const dnsperfBefore = childCpuTicks();
+        const serverBefore = cpuMs(pids());
+        const dnsperfBefore = waitedChildrenCpuMs();
         const r = await runCapture('dnsperf', args);
-        const serverTicks = cpuTicks(pids()) - serverBefore;
-        const dnsperfTicks = childCpuTicks() - dnsperfBefore;
+        const serverMs = cpuMs(pids()) - serverBefore;
+        const dnsperfMs = waitedChildrenCpuMs() - dnsperfBefore;
         const load = loadavg()[0];
         const completed = num(/Queries completed:\s+(\d+)/, r);
         const sent = num(/Queries sent:\s+(\d+)/, r);
@@ -286,12 +287,12 @@ async function main() {
         acc.seconds += seconds;
         acc.latencySum += avg * completed;
         acc.latencySq += (sd * sd + avg * avg) * completed;
-        acc.cpuTicks += serverTicks;
-        acc.dnsperfTicks += dnsperfTicks;
+        acc.serverMs += serverMs;
+        acc.dnsperfMs += dnsperfMs;
         acc.loads.push(load);
         console.log(
           `  round ${round + 1} ${label}: ${(completed / seconds).toFixed(0)} qps, avg ${(avg * 1000).toFixed(3)} ms, ` +
-            `CPU ${usPerQuery(serverTicks, completed)} µs/query (dnsperf ${usPerQuery(dnsperfTicks, completed)}), load ${load.toFixed(2)}`,
+            `CPU ${usPerQuery(serverMs, completed)} µs/query (dnsperf ${usPerQuery(dnsperfMs, completed)}), load ${load.toFixed(2)}`,
         );
       }
     }
@@ -300,8 +301,8 @@ async function main() {
       const avg = acc.latencySum / acc.queries;
       results[label] = {
         workers,
-        cpuUs: usPerQuery(acc.cpuTicks, acc.queries),
-        dnsperfUs: usPerQuery(acc.dnsperfTicks, acc.queries),
+        cpuUs: usPerQuery(acc.serverMs, acc.queries),
+        dnsperfUs: usPerQuery(acc.dnsperfMs, acc.queries),
         load: `${Math.min(...acc.loads).toFixed(2)}–${Math.max(...acc.loads).toFixed(2)}`,
         qps: acc.queries / acc.seconds,
         avgMs: avg * 1000,
@@ -414,30 +415,8 @@ function countList(text) {
   });
 }
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** User + system CPU ticks of the processes (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuTicks(pids) {
-  let ticks = 0;
-  for (const pid of [].concat(pids)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks;
-}
-
-/** CPU ticks of this process's waited-for children (dnsperf runs one at a time). */
-function childCpuTicks() {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return Number(fields[13]) + Number(fields[14]);
-}
-
-function usPerQuery(ticks, queries) {
-  return queries > 0 ? ((ticks / CLK_TCK) * 1e6 / queries).toFixed(1) : '—';
+function usPerQuery(cpuMsUsed, queries) {
+  return queries > 0 ? ((cpuMsUsed * 1e3) / queries).toFixed(1) : '—';
 }
 
 function step(what) {
@@ -459,40 +438,9 @@ function num(re, text) {
   return m ? Number(m[1]) : NaN;
 }
 
-function procStatus(pids, field) {
-  let kb = 0;
-  for (const pid of [].concat(pids)) {
-    try {
-      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch {
-      // gone
-    }
-  }
-  return Math.round(kb / 1024);
-}
-const rssMb = (pids) => procStatus(pids, 'VmRSS');
-const hwmMb = (pids) => procStatus(pids, 'VmHWM');
-
-/**
- * A server and its descendants (NSD forks a main process that forks xfrd and the servers; baton-dns's
- * workers): its memory and CPU are the sums.
- */
-function processTree(mainPid) {
-  const out = [];
-  const queue = [mainPid];
-  while (queue.length && out.length < 64) {
-    const pid = queue.shift();
-    out.push(pid);
-    try {
-      const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-      for (const line of r.stdout.split('\n')) if (line.trim()) queue.push(Number(line));
-    } catch {
-      // no pgrep
-    }
-  }
-  return out;
-}
+// A server's memory and CPU are its processes' sums (NSD: main, xfrd and servers; baton-dns: primary and workers).
+const rssMb = (pids) => Math.round(statusKb(pids, 'VmRSS') / 1024);
+const hwmMb = (pids) => Math.round(statusKb(pids, 'VmHWM') / 1024);
 
 function waitForLine(child, re, timeoutMs) {
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs } from '../../tools/proc-tree.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
@@ -71,16 +72,6 @@ function h2load(url, seconds) {
   const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const proto = /Application protocol: (\S+)/.exec(out)?.[1];
   return { rps, done: Number(m?.[2]), failed: Number(m?.[4]) + Number(m?.[5]), non2xx: status ? Number(status[2]) + Number(status[3]) + Number(status[4]) : NaN, proto };
-}
-
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 async function ready(url) {

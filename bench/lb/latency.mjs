@@ -12,13 +12,14 @@
 // (user + system) baton-lb used during the samples, per sample (includes answering the polling requests;
 // with --workers N > 1, the primary's only: the route change then also crosses the IPC channel to the worker).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { cpuMs } from '../../tools/proc-tree.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name, dflt) => {
@@ -147,15 +148,7 @@ try {
   await listen();
   // CPU time baton-lb used during the samples (user + system, from /proc): less sensitive to what else
   // the machine runs than latency, and what a per-event cost that grows with the cluster shows in.
-  const cpuMs = () => {
-    try {
-      const fields = readFileSync(`/proc/${lb.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-    } catch {
-      return NaN;
-    }
-  };
-  const cpuAtStart = cpuMs();
+  const cpuAtStart = cpuMs(lb.child.pid);
   const samples = [];
   const eventLag = [];
   const lbLag = [];
@@ -182,7 +175,7 @@ try {
     // Let the deployment (new tasks, old tasks killed) settle before the next sample.
     await new Promise((r) => setTimeout(r, 150));
   }
-  const lbCpuMsPerSample = (cpuMs() - cpuAtStart) / samples.length;
+  const lbCpuMsPerSample = (cpuMs(lb.child.pid) - cpuAtStart) / samples.length;
   samples.sort((a, b) => a - b);
   puts.sort((a, b) => a - b);
   eventLag.sort((a, b) => a - b);

@@ -12,12 +12,13 @@
 // Never fails the build.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, cpuTimesMs, descendants } from '../../tools/proc-tree.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const argv = process.argv.slice(2);
@@ -133,42 +134,6 @@ function wrk(url, { connections = 50, headers = [], seconds = DURATION } = {}) {
   return { rps, p50: lat(50), p99: lat(99), mbps: t ? Number(t[1]) * SIZE[t[2]] : NaN, errors };
 }
 
-// CPU time a process used in user and kernel mode, in ms, from /proc (Linux); NaN elsewhere.
-function cpuTimes(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: (Number(fields[11]) * 1000) / 100, sys: (Number(fields[12]) * 1000) / 100 }; // utime, stime; USER_HZ = 100
-  } catch {
-    return { user: NaN, sys: NaN };
-  }
-}
-
-// cpuTimes of each child of a process (baton-lb's workers), by pid.
-function childCpuTimes(pid) {
-  const times = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) times.set(Number(entry), cpuTimes(Number(entry)));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return times;
-}
-
-// cpuTimes of a process and its children (baton-lb's workers) summed.
-function treeCpuTimes(pid) {
-  const sum = cpuTimes(pid);
-  for (const child of childCpuTimes(pid).values()) {
-    sum.user += child.user;
-    sum.sys += child.sys;
-  }
-  return sum;
-}
-
 /**
  * An unreported run before a proxy's first measured one (HAProxy and each fresh baton-lb alike), so
  * that a just-started Node process is measured after its JIT warm-up and first heap growth.
@@ -177,9 +142,9 @@ function warmUp(url, headers = []) {
   wrk(url, { headers, seconds: WARM_UP });
 }
 
-/** wrk, plus the CPU time `pid` (the proxy under test; with `tree`, and its children) used per request during the run. */
+/** wrk, plus the CPU time `pid` (the proxy under test; with `tree`, and its descendants: baton-lb's workers) used per request during the run. */
 function wrkCpu(pid, url, options = {}) {
-  const cpu = options.tree ? treeCpuTimes : cpuTimes;
+  const cpu = (p) => cpuTimesMs(options.tree ? descendants(p) : p);
   const before = cpu(pid);
   const r = wrk(url, options);
   const after = cpu(pid);
@@ -397,11 +362,10 @@ backend nginx_tcp
           warmUp(`http://127.0.0.1:${b80}/`, host);
           for (const [name, headers, against] of [[label, host, peer], [`${label}, close`, close, peerClose]]) {
             // Each process's share of the CPU used: the primary's (the hand-off's cost), each worker's (the spread).
-            const ms = (t) => (t === undefined ? 0 : t.user + t.sys);
-            const before = [cpuTimes(child.pid), childCpuTimes(child.pid)];
+            const cpuByPid = () => new Map(descendants(child.pid).map((pid) => [pid, cpuMs(pid)]));
+            const before = cpuByPid();
             const r = wrkCpu(child.pid, `http://127.0.0.1:${b80}/`, { headers, tree: true });
-            const primary = ms(cpuTimes(child.pid)) - ms(before[0]);
-            const used = [...childCpuTimes(child.pid)].map(([pid, t]) => ms(t) - ms(before[1].get(pid)));
+            const [primary, ...used] = [...cpuByPid()].map(([pid, ms]) => ms - (before.get(pid) ?? 0));
             const pct = (x) => Math.round((x / (primary + used.reduce((a, b) => a + b, 0))) * 100);
             report('workers', name, { ...r, load: loadavg()[0], split: n > 1 ? `primary ${pct(primary)}%, workers ${used.map(pct).join('/')}%` : undefined }, against);
           }

@@ -2,12 +2,12 @@
 // open file descriptors, free ports and a listener that must never receive anything.
 import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { silentLogger } from '@baton/marathon';
 import { MarathonSimulator, type SimulatorOptions } from '@baton/marathon-sim';
+import { descendants, openFds, statusKb } from '../../tools/proc-tree.mjs';
 import { waitFor } from '../helpers/wait.js';
 import { ensureBuilt, repoDir, spawnBin } from './fault-helpers.js';
 
@@ -42,29 +42,14 @@ export function startBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {
   };
 }
 
-/** Resident memory (bytes) and open file descriptors of a process (Linux /proc). */
-export function processUsage(pid: number): { rss: number; fds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { rss: kb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+/** Resident memory (bytes) and open file descriptors of a process, or of a list of them summed (Linux /proc). */
+export function processUsage(pids: number | readonly number[]): { rss: number; fds: number } {
+  return { rss: statusKb(pids, 'VmRSS') * 1024, fds: openFds(pids) };
 }
 
-/** processUsage of a process and its children summed (baton-lb's primary and its workers). */
+/** processUsage of a process and its descendants (baton-lb's primary and its workers). */
 export function processTreeUsage(pid: number): { rss: number; fds: number } {
-  const sum = processUsage(pid);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
-      const child = processUsage(Number(entry));
-      sum.rss += child.rss;
-      sum.fds += child.fds;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum;
+  return processUsage(descendants(pid));
 }
 
 export async function freePort(): Promise<number> {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { request, Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { descendants } from '../../tools/proc-tree.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LAUNCHER = `${ROOT}examples/smack-iot/start.mjs`;
@@ -133,23 +134,6 @@ export function demoMissingReason(): string {
   return missing.length ? `(skipped: packages not built — run \`pnpm build\`; missing dist of ${missing.join(', ')})` : '';
 }
 
-function childrenOf(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
 /** True while `pid` exists and is not a zombie. */
 export function alive(pid: number): boolean {
   try {
@@ -236,16 +220,7 @@ export async function startDemo(options: { readyTimeoutMs?: number; env?: Record
       return /logs in (\S+?)\)/.exec(output)?.[1] ?? '';
     },
     output: () => output,
-    processTree: () => {
-      const children = childrenOf();
-      const out: number[] = [];
-      const walk = (pid: number) => {
-        out.push(pid);
-        for (const c of children.get(pid) ?? []) walk(c);
-      };
-      if (child.pid) walk(child.pid);
-      return out;
-    },
+    processTree: () => (child.pid ? descendants(child.pid) : []),
     interrupt: async (timeoutMs = 60_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
       child.kill('SIGINT');

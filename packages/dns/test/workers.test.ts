@@ -3,7 +3,7 @@
 // killed worker is restarted while the other keeps answering, and workers never outlive the primary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { QTYPE, encodeQuery } from '../src/wire.js';
 import { decode, frame, tcpExchange, udpExchange } from './helpers/map-view.js';
 import { ensureBuilt, getText, metric, startBin, type Bin } from '../../../test/faults/fault-helpers.js';
 import { waitFor } from '../../../test/helpers/wait.js';
+import { descendants } from '../../../tools/proc-tree.mjs';
 
 const run = promisify(execFile);
 const hasDig = spawnSync('dig', ['-v']).status === 0;
@@ -55,11 +56,9 @@ async function startDns(workers: number): Promise<Dns> {
   return { bin, port: Number(port), httpPort: Number(httpPort) };
 }
 
-/** The worker processes: the primary's children. */
+/** The worker processes: the primary's descendants (its children; workers start none). */
 function workerPids(primary: number): number[] {
-  const file = `/proc/${primary}/task/${primary}/children`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : spawnSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).stdout;
-  return text.split(/\s+/).filter((p) => p !== '').map(Number);
+  return descendants(primary).slice(1);
 }
 
 /** Gone, or a zombie nobody has reaped yet. */
