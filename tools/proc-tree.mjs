@@ -36,9 +36,10 @@ export function descendants(pid, limit = MAX_TREE) {
   }
   const tree = [pid];
   const seen = new Set(tree);
-  for (let i = 0; i < tree.length && tree.length < limit; i++) {
+  for (let i = 0; i < tree.length; i++) {
     for (const child of children.get(tree[i]) ?? []) {
-      if (seen.has(child) || tree.length >= limit) continue;
+      if (tree.length >= limit) return tree;
+      if (seen.has(child)) continue; // a pid reused while /proc was read
       seen.add(child);
       tree.push(child);
     }
