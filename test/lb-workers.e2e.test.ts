@@ -137,6 +137,32 @@ describe('baton-lb --workers 2', () => {
     for (const client of clients) client.agent.destroy();
   }, 90_000);
 
+  it('a route problem is logged once, by the primary, not once per worker', async () => {
+    // The primary's log lines carry no `worker` field; a worker's name its number.
+    const problemLines = (): { worker?: number; appId: string }[] =>
+      lb.stderr().split('\n').filter((line) => line.includes('route problem') && line.includes('/odd-balance')).map((line) => JSON.parse(line) as { worker?: number; appId: string });
+    await sim.createApp({
+      id: '/odd-balance',
+      instances: 0,
+      cmd: 'sleep 1000',
+      labels: { HAPROXY_GROUP: 'external', HAPROXY_0_BALANCE: 'fastest' },
+      portDefinitions: [{ port: 0, name: 'http' }],
+    });
+    await waitFor(() => problemLines().length > 0, 20_000, 50);
+    // Both workers have the table with the problem (the admin status sums their reports)…
+    await waitFor(async () => {
+      const status = await getJson<{ problems: { appId: string }[]; workers: WorkerStatus[] }>(`${admin}/_baton/status`);
+      const version = status.body.workers[0]?.tableVersion;
+      return status.body.problems.some((p) => p.appId === '/odd-balance') && version !== undefined && status.body.workers.every((w) => w.tableVersion === version);
+    }, 20_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // …and had the time to write a line of their own
+    const lines = problemLines();
+    expect(lines, lb.stderr().slice(-2_000)).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ appId: '/odd-balance' });
+    expect(lines[0].worker, 'written by the primary').toBeUndefined();
+    await sim.deleteApp('/odd-balance');
+  }, 60_000);
+
   it('the admin port counts the requests of every worker; their access-log lines come whole', async () => {
     const pids = await workerPids();
     const csvServed = async (): Promise<number> => {

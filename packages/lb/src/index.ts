@@ -10,6 +10,7 @@ export * from './proxy.js';
 export * from './request-rewrite.js';
 export * from './admin.js';
 export * from './server.js';
+export * from './problem-log.js';
 export * from './stats.js';
 export * from './tls.js';
 export * from './tunnel.js';

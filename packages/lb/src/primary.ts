@@ -17,6 +17,7 @@ import type { ListenerInfo, LoadBalancer } from './load-balancer.js';
 import type { RouteTable } from './route-table.js';
 import { RouteBuilder, type RouteOptionsInput } from './routes.js';
 import { onChangeBursts } from './change-bursts.js';
+import { ProblemLog } from './problem-log.js';
 import { LbStats } from './stats.js';
 import { sumReports, type FromWorker, type ToWorker, type WorkerReport } from './worker-messages.js';
 
@@ -86,6 +87,9 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   const { state, feed } = source;
   const builder = new RouteBuilder(options.routes);
   let table = builder.build(state);
+  // The workers build the same table; its problems are logged here, once, not once per worker.
+  const problemLog = new ProblemLog(logger);
+  problemLog.report(table.problems);
   const slots: Slot[] = Array.from({ length: options.workers }, (_, i) => ({
     index: i + 1,
     worker: undefined,
@@ -135,6 +139,7 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
     broadcast({ t: 'apps', update: appsUpdate(state, change) });
     const previous = table;
     table = builder.update(state, change);
+    if (table.problems !== previous.problems) problemLog.report(table.problems);
     if (table.patch !== undefined && table.patch.base === previous.serial) checks?.syncChanged(table, table.patch);
     else checks?.sync(table);
   });

@@ -26,6 +26,7 @@ import { Upstreams, type UpstreamClient } from './upstream.js';
 import { emptyRouteTable, type ListenerInfo, type LoadBalancer } from './load-balancer.js';
 import { closeListening, listen } from './listening.js';
 import { FULL_PRUNE_MS, KeySet, liveSets, sameListeners, type BackendDelta } from './table-changes.js';
+import { ProblemLog } from './problem-log.js';
 
 export { emptyRouteTable, type ListenerInfo, type LoadBalancer } from './load-balancer.js';
 
@@ -82,6 +83,11 @@ export interface LoadBalancerOptions {
   accessLog?: AccessLog;
   /** `--proxy-protocol`: :80, :443 and the app-id port take a PROXY protocol header (v1 or v2) on each connection. */
   proxyProtocol?: boolean;
+  /**
+   * Whether the table's route problems go to the log (default true). A worker of `--workers N` says
+   * false: the primary logs them once (problem-log.ts); the worker logs its listeners' and certificates'.
+   */
+  logTableProblems?: boolean;
 }
 
 interface Listener {
@@ -112,11 +118,6 @@ function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
   };
 }
 
-/** Identifies a problem, for reporting each once. */
-export function problemKey(p: RouteProblem): string {
-  return `${p.kind}|${p.appId}|${p.portIndex ?? ''}|${p.label ?? ''}|${p.message}`;
-}
-
 /** Shortest interval between retries of service-port binds that failed (on the next route change). */
 const BIND_RETRY_MS = 5_000;
 
@@ -140,7 +141,7 @@ class LoadBalancerImpl implements LoadBalancer {
   private admin: { server: HttpServer; sockets: Set<Socket> } | undefined;
   private listenerProblems: RouteProblem[] = [];
   private certProblems: RouteProblem[] = [];
-  private loggedProblems = new Set<string>();
+  private readonly problemLog: ProblemLog;
   private reportedListenerProblems: RouteProblem[] | undefined;
   private reportedCertProblems: RouteProblem[] | undefined;
   /** Server ids (with the number of backends holding each) and backend names of the synced table. */
@@ -162,6 +163,7 @@ class LoadBalancerImpl implements LoadBalancer {
 
   constructor(private readonly options: LoadBalancerOptions) {
     this.logger = options.logger ?? silentLogger();
+    this.problemLog = new ProblemLog(this.logger);
     this.bindAddress = options.bindAddress ?? '0.0.0.0';
     this.addresses = { bindAddress: this.bindAddress };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
@@ -672,15 +674,8 @@ class LoadBalancerImpl implements LoadBalancer {
   private reportProblems(): void {
     this.reportedListenerProblems = this.listenerProblems;
     this.reportedCertProblems = this.certProblems;
-    const seen = new Set<string>();
-    for (const p of this.problems()) {
-      const key = problemKey(p);
-      seen.add(key);
-      if (this.loggedProblems.has(key)) continue;
-      const log = p.severity === 'warning' ? this.logger.warn.bind(this.logger) : this.logger.error.bind(this.logger);
-      log({ appId: p.appId, portIndex: p.portIndex, label: p.label, kind: p.kind }, `route problem: ${p.message}`);
-    }
-    this.loggedProblems = seen;
+    const own = [...this.listenerProblems, ...this.certProblems];
+    this.problemLog.report(this.options.logTableProblems === false ? own : [...this.current.problems, ...own]);
   }
 
   async close(graceMs = 10_000): Promise<void> {

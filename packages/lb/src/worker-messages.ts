@@ -7,7 +7,7 @@ import type { AdminLbView, WorkerStatus } from './admin.js';
 import type { ListenerInfo, LoadBalancer } from './load-balancer.js';
 import type { RouteProblem, RouteTable } from './route-table.js';
 import type { RouteMemory } from './routes.js';
-import { problemKey } from './server.js';
+import { problemKey } from './problem-log.js';
 import { statsData, sumStats, type LbStatsData } from './stats.js';
 
 export type ToWorker =

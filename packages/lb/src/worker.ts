@@ -51,7 +51,7 @@ export function runWorker(options: WorkerOptions, logger: Logger): void {
     for (const id of init.down) down.add(id);
     accessLog = options.accessLog(toPrimary);
     try {
-      lb = await startLoadBalancer({ ...options.lb, adminPort: null, activeChecks: false, initialTable: builder.build(mirror), accessLog, logger });
+      lb = await startLoadBalancer({ ...options.lb, adminPort: null, activeChecks: false, logTableProblems: false, initialTable: builder.build(mirror), accessLog, logger });
     } catch (err) {
       const message = (err as Error).message;
       logger.error({ err: message }, 'cannot start');
