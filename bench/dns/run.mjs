@@ -8,7 +8,7 @@
 //    taking turns so that a change in the machine's load hits both (and a third contender, "Node floor":
 //    bench/dns/udp-floor.mjs, a bare Node UDP responder, the ceiling of one Node socket); with `--workers 1,2` and
 //    `--nsd-server-count 1,2`, one baton-dns per worker count and one NSD per server count take turns;
-//    the server's CPU per answered query (/proc, its processes summed) and the load average go beside
+//    the server's CPU per answered query (user + kernel, and its user part; /proc, its processes summed) and the load average go beside
 //    every figure;
 // 5. measures event-to-answer latency: scale a probe app up / kill a task in the simulator and poll
 //    baton-dns until the answer changes (from the moment the simulator publishes the event).
@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { cpuMs, descendants, statusKb, waitedChildrenCpuMs } from '../../tools/proc-tree.mjs';
+import { cpuTimesMs, descendants, statusKb, waitedChildrenCpuMs } from '../../tools/proc-tree.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const opts = parseFlags(process.argv.slice(2), {
@@ -264,15 +264,17 @@ async function main() {
     const rounds = Math.max(1, opts.rounds);
     const slice = Math.max(1, Math.round(opts.duration / rounds));
     step(`dnsperf -c ${opts.clients} -l ${slice}, ${rounds} rounds per server, taking turns`);
-    for (const { label } of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0, serverMs: 0, dnsperfMs: 0, loads: [] };
+    for (const { label } of targets) results[label] = { queries: 0, seconds: 0, latencySum: 0, latencySq: 0, lost: 0, sent: 0, serverMs: 0, serverUserMs: 0, dnsperfMs: 0, loads: [] };
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const { label, port, pids } of order) {
         const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-c', String(opts.clients), '-l', String(slice)];
-        const serverBefore = cpuMs(pids());
+        const serverBefore = cpuTimesMs(pids());
         const dnsperfBefore = waitedChildrenCpuMs();
         const r = await runCapture('dnsperf', args);
-        const serverMs = cpuMs(pids()) - serverBefore;
+        const serverAfter = cpuTimesMs(pids());
+        const serverUserMs = serverAfter.user - serverBefore.user;
+        const serverMs = serverUserMs + serverAfter.sys - serverBefore.sys;
         const dnsperfMs = waitedChildrenCpuMs() - dnsperfBefore;
         const load = loadavg()[0];
         const completed = num(/Queries completed:\s+(\d+)/, r);
@@ -288,11 +290,12 @@ async function main() {
         acc.latencySum += avg * completed;
         acc.latencySq += (sd * sd + avg * avg) * completed;
         acc.serverMs += serverMs;
+        acc.serverUserMs += serverUserMs;
         acc.dnsperfMs += dnsperfMs;
         acc.loads.push(load);
         console.log(
           `  round ${round + 1} ${label}: ${(completed / seconds).toFixed(0)} qps, avg ${(avg * 1000).toFixed(3)} ms, ` +
-            `CPU ${usPerQuery(serverMs, completed)} µs/query (dnsperf ${usPerQuery(dnsperfMs, completed)}), load ${load.toFixed(2)}`,
+            `CPU ${usPerQuery(serverMs, completed)} µs/query (${usPerQuery(serverUserMs, completed)} user; dnsperf ${usPerQuery(dnsperfMs, completed)}), load ${load.toFixed(2)}`,
         );
       }
     }
@@ -301,7 +304,7 @@ async function main() {
       const avg = acc.latencySum / acc.queries;
       results[label] = {
         workers,
-        cpuUs: usPerQuery(acc.serverMs, acc.queries),
+        cpuUs: `${usPerQuery(acc.serverMs, acc.queries)} (${usPerQuery(acc.serverUserMs, acc.queries)})`,
         dnsperfUs: usPerQuery(acc.dnsperfMs, acc.queries),
         load: `${Math.min(...acc.loads).toFixed(2)}–${Math.max(...acc.loads).toFixed(2)}`,
         qps: acc.queries / acc.seconds,
@@ -354,7 +357,7 @@ async function main() {
   // Each baton-dns is compared with the NSD of as many server processes as it has workers, else the first NSD.
   const peerOf = (r) => (r.workers !== undefined && nsds.find((n) => n.workers === r.workers) ? results[nsds.find((n) => n.workers === r.workers).label] : s);
   const row = (cells) => `| ${cells.join(' | ')} |`;
-  console.log(row(['server', 'qps', 'vs NSD', 'CPU µs/query', 'dnsperf CPU µs/query', 'avg latency', 'latency stddev', 'lost', 'RSS after', 'peak RSS', 'load avg (1 min)']));
+  console.log(row(['server', 'qps', 'vs NSD', 'CPU µs/query (user)', 'dnsperf CPU µs/query', 'avg latency', 'latency stddev', 'lost', 'RSS after', 'peak RSS', 'load avg (1 min)']));
   console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---']));
   for (const [label, r] of Object.entries(results)) {
     const peer = peerOf(r);
