@@ -84,6 +84,13 @@ async function clientsOnEveryWorker(pids: number[], host: string): Promise<{ age
   throw new Error(`40 connections did not reach every worker: ${JSON.stringify(clients.map((c) => c.pid))} of ${JSON.stringify(pids)}`);
 }
 
+/** `/metrics`: the 2xx responses of the web app's backend, summed over the workers. */
+async function metricServed(): Promise<number> {
+  const text = await getText(`${admin}/metrics`);
+  const line = text.split('\n').find((l) => l.startsWith('baton_lb_requests_total{backend="web_') && l.includes('code="2xx"'));
+  return Number(line?.split(' ').pop());
+}
+
 beforeAll(async () => {
   ensureBuilt('lb');
   ({ dir, sim } = await startWebBackends('lb-workers', 2));
@@ -169,11 +176,6 @@ describe('baton-lb --workers 2', () => {
       const csv = await getText(`${admin}/haproxy?stats;csv`);
       const row = csv.split('\n').find((line) => line.startsWith('web_') && line.split(',')[1] === 'BACKEND');
       return Number(row?.split(',')[40]); // hrsp_2xx
-    };
-    const metricServed = async (): Promise<number> => {
-      const text = await getText(`${admin}/metrics`);
-      const line = text.split('\n').find((l) => l.startsWith('baton_lb_requests_total{backend="web_') && l.includes('code="2xx"'));
-      return Number(line?.split(' ').pop());
     };
     // Every stdout line but the first is an access-log line: JSON.parse fails on a line two workers mixed.
     const logged = (): number =>
@@ -271,6 +273,23 @@ describe('baton-lb --workers 2', () => {
     for (const client of fresh) client.agent.destroy();
     expect(onReplacement).toBeGreaterThan(0);
   }, 120_000);
+
+  it("the admin port's totals do not go back when a worker dies and is replaced", async () => {
+    const pids = await workerPids();
+    const clients = await clientsOnEveryWorker(pids, 'web2.test');
+    for (let round = 0; round < 5; round++) for (const client of clients) expect((await get(client.agent, 'web2.test')).status).toBe(200);
+    for (const client of clients) client.agent.destroy();
+    const before = await metricServed(); // every worker's count, as each reported it
+    const victim = clients[0].pid;
+    process.kill(victim, 'SIGKILL');
+    await waitFor(async () => (await workers()).every((w) => w.state === 'serving' && w.pid !== victim), 30_000, 100);
+    expect(await metricServed(), 'requests served, after the restart').toBeGreaterThanOrEqual(before);
+    // And they still count: new requests add to them.
+    const fresh = new Agent({ keepAlive: true });
+    for (let i = 0; i < 5; i++) expect((await get(fresh, 'web2.test')).status).toBe(200);
+    fresh.destroy();
+    await waitFor(async () => (await metricServed()) >= before + 5, 10_000, 50);
+  }, 90_000);
 
   it('the workers exit when the primary dies', async () => {
     const pids = await workerPids();

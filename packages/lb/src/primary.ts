@@ -18,7 +18,8 @@ import type { RouteTable } from './route-table.js';
 import { RouteBuilder, type RouteOptionsInput } from './routes.js';
 import { onChangeBursts } from './change-bursts.js';
 import { ProblemLog } from './problem-log.js';
-import { LbStats } from './stats.js';
+import { LbStats, statsData, sumStats, withoutSessions, type LbStatsData } from './stats.js';
+import { KeySet, liveSets } from './table-changes.js';
 import { sumReports, type FromWorker, type ToWorker, type WorkerReport } from './worker-messages.js';
 
 export interface PrimaryOptions {
@@ -69,6 +70,8 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
   /** Messages handed to the channel and not yet written to it (a worker that stopped reading). */
   unsent: number;
+  /** The counters of this worker's last report (what the admin port last showed of it). */
+  lastStats: LbStatsData | undefined;
 }
 
 export async function runPrimary(options: PrimaryOptions, logger: Logger): Promise<RunningPrimary> {
@@ -100,6 +103,7 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
     quickExits: 0,
     timer: undefined,
     unsent: 0,
+    lastStats: undefined,
   }));
   const post = (slot: Slot, worker: Worker, message: ToWorker, sent: (err: Error | null) => void = () => undefined): void => {
     if (slot.unsent >= MAX_UNSENT) {
@@ -191,6 +195,7 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   function onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     Object.assign(slot, { worker: undefined, fed: false, serving: false });
+    retireStats(slot);
     if (stopping) {
       if (code !== 0) logger.error({ worker: slot.index, pid: worker.process.pid, code, signal }, 'worker died while stopping');
       return;
@@ -207,6 +212,17 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
   }
 
   // --- admin port ----------------------------------------------------------------------------------
+  // The counters of workers that died, as last reported, kept for the servers still in the table:
+  // the admin port's totals do not go back when a worker is restarted (Prometheus counters stay counters).
+  let retired: LbStatsData | undefined;
+  function retireStats(slot: Slot): void {
+    if (slot.lastStats === undefined) return;
+    const sum = sumStats([...(retired === undefined ? [] : [retired]), withoutSessions(slot.lastStats)]);
+    const { serverRefs, backendNames } = liveSets(table);
+    sum.retain(backendNames, new KeySet(serverRefs));
+    retired = statsData(sum);
+    slot.lastStats = undefined;
+  }
   let seq = 0;
   const reports = new Map<number, (report: WorkerReport) => void>();
   const reportTimeoutMs = options.reportTimeoutMs ?? 2_000;
@@ -236,15 +252,26 @@ export async function runPrimary(options: PrimaryOptions, logger: Logger): Promi
     connections: adminSockets.size,
   });
   async function view(): Promise<AdminLbView> {
-    const answers = await Promise.all(slots.map((slot) => (slot.serving && slot.worker !== undefined ? ask(slot, slot.worker) : undefined)));
+    const asked = slots.map((slot) => (slot.serving ? slot.worker : undefined));
+    const answers = await Promise.all(slots.map((slot, i) => (asked[i] !== undefined ? ask(slot, asked[i]) : undefined)));
+    // A worker that died while it was asked: its counters are in `retired` now.
+    slots.forEach((slot, i) => {
+      if (slot.worker !== asked[i]) answers[i] = undefined;
+    });
     const workers: WorkerStatus[] = slots.map((slot, i) => {
       const answer = answers[i];
       const status: WorkerStatus = { worker: slot.index, pid: slot.worker?.process.pid ?? null, state: !slot.serving ? 'starting' : answer ? 'serving' : 'silent', restarts: slot.restarts };
       if (answer !== undefined) status.tableVersion = answer.tableVersion;
       return status;
     });
+    const earlierStats = retired === undefined ? [] : [retired];
+    slots.forEach((slot, i) => {
+      const answer = answers[i];
+      if (answer !== undefined) slot.lastStats = answer.stats;
+      else if (slot.lastStats !== undefined) earlierStats.push(slot.lastStats);
+    });
     const reported = answers.filter((a): a is WorkerReport => a !== undefined);
-    return sumReports({ table, reports: reported, workers, checks, ownListeners: [adminListener()], relayDropped: relay?.dropped });
+    return sumReports({ table, reports: reported, workers, checks, ownListeners: [adminListener()], relayDropped: relay?.dropped, earlierStats });
   }
   const own: AdminLbView = {
     listeners: () => [adminListener()],

@@ -85,6 +85,12 @@ export function statsData(stats: LbStats): LbStatsData {
   return { frontends: all(stats.frontends), backends: all(stats.backends), servers: all(stats.servers), proxyHeaderRefused: stats.proxyHeaderRefused };
 }
 
+/** The counters of a process that is gone: its totals stay, no session of it is open. */
+export function withoutSessions(data: LbStatsData): LbStatsData {
+  const closed = ([key, c]: [string, CountersData]): [string, CountersData] => [key, { ...c, scur: 0 }];
+  return { frontends: data.frontends.map(closed), backends: data.backends.map(closed), servers: data.servers.map(closed), proxyHeaderRefused: data.proxyHeaderRefused };
+}
+
 /** The sum of several processes' counters (the workers of one load balancer). */
 export function sumStats(parts: readonly LbStatsData[]): LbStats {
   const sum = new LbStats();

@@ -86,6 +86,11 @@ export interface SumInputs {
   ownListeners: ListenerInfo[];
   /** Lines the primary dropped writing the workers' access logs, when there is an access log. */
   relayDropped?: number;
+  /**
+   * Counters of workers that are not in `reports`: the last report of one that did not answer in
+   * time, and those of workers that died (sessions closed), so that no total goes back.
+   */
+  earlierStats?: LbStatsData[];
 }
 
 /** The admin pages' view of every worker: counters and connections summed, problems once each. */
@@ -117,7 +122,7 @@ export function sumReports(inputs: SumInputs): AdminLbView {
   return {
     listeners: () => [...listeners.values(), ...inputs.ownListeners],
     problems: () => [...problems.values()],
-    stats: sumStats(reports.map((r) => r.stats)),
+    stats: sumStats([...reports.map((r) => r.stats), ...(inputs.earlierStats ?? [])]),
     balancer: { health: { details: (id) => down.get(id) }, activeOn: (id) => active.get(id) ?? 0 },
     checks: inputs.checks,
     ...(dropped ? { accessLog: { dropped: accessLogDropped } } : {}),
