@@ -1,7 +1,7 @@
 // tools/proc-tree.mjs against real processes: a node child that starts a grandchild which burns CPU.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpuMs, cpuTimesMs, descendants, openFds, statusKb, waitedChildrenCpuMs } from '../tools/proc-tree.mjs';
+import { cpuMs, cpuTimesMs, descendants, openFds, running, statusKb, waitedChildrenCpuMs } from '../tools/proc-tree.mjs';
 import { waitFor } from './helpers/wait.js';
 
 // The grandchild spins 200 ms of CPU, then idles; the child prints its pid, and `reaped` once it has exited.
@@ -56,8 +56,11 @@ describe.skipIf(process.platform !== 'linux')('proc-tree', () => {
 
   it('skips a process that has gone, and counts its CPU to the parent that waited for it', async () => {
     const before = waitedChildrenCpuMs(child.pid);
+    expect(running(grandchild)).toBe(true);
     process.kill(grandchild, 'SIGKILL');
     await waitFor(() => output.includes('reaped'), 20_000);
+    expect(running(grandchild)).toBe(false);
+    expect(running(child.pid!)).toBe(true);
     expect(descendants(child.pid!)).toEqual([child.pid]);
     expect(cpuMs(grandchild)).toBeNaN();
     expect(statusKb(grandchild, 'VmRSS')).toBeNaN();

@@ -1,5 +1,8 @@
 // Types of proc-tree.mjs (plain JavaScript, so that the benchmarks run it without a build).
 
+/** True while the process exists and is not a zombie. */
+export function running(pid: number): boolean;
+
 /** `pid` first, then its descendants breadth first (children by /proc/<n>/stat's ppid), at most `limit` (1024). */
 export function descendants(pid: number, limit?: number): number[];
 

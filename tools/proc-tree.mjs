@@ -18,6 +18,12 @@ function statFields(pid) {
   }
 }
 
+/** True while the process exists and is not a zombie (exited, not yet waited for by its parent). */
+export function running(pid) {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
+}
+
 /** `pid` first, then its descendants breadth first (children by /proc/<n>/stat's ppid), at most `limit`. */
 export function descendants(pid, limit = MAX_TREE) {
   const children = new Map();

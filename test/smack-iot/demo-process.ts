@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { request, Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { descendants } from '../../tools/proc-tree.mjs';
+import { descendants, running } from '../../tools/proc-tree.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LAUNCHER = `${ROOT}examples/smack-iot/start.mjs`;
@@ -135,14 +135,7 @@ export function demoMissingReason(): string {
 }
 
 /** True while `pid` exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export const alive = running;
 
 /** Command lines of live processes whose command line matches `pattern` (pgrep -f). */
 export function pgrep(pattern: string): string[] {

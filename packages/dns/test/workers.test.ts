@@ -3,7 +3,7 @@
 // killed worker is restarted while the other keeps answering, and workers never outlive the primary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import { QTYPE, encodeQuery } from '../src/wire.js';
 import { decode, frame, tcpExchange, udpExchange } from './helpers/map-view.js';
 import { ensureBuilt, getText, metric, startBin, type Bin } from '../../../test/faults/fault-helpers.js';
 import { waitFor } from '../../../test/helpers/wait.js';
-import { descendants } from '../../../tools/proc-tree.mjs';
+import { descendants, running } from '../../../tools/proc-tree.mjs';
 
 const run = promisify(execFile);
 const hasDig = spawnSync('dig', ['-v']).status === 0;
@@ -62,13 +62,7 @@ function workerPids(primary: number): number[] {
 }
 
 /** Gone, or a zombie nobody has reaped yet. */
-function gone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].startsWith('Z');
-  } catch {
-    return true;
-  }
-}
+const gone = (pid: number): boolean => !running(pid);
 
 let nextId = 1;
 /** How many SRV answers NAME has, asked from a fresh socket over UDP or TCP; undefined when none came (asked twice). */

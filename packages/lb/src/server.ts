@@ -118,7 +118,7 @@ function bindProblem(want: ServiceSpec, err: Error): RouteProblem {
   };
 }
 
-/** Shortest interval between retries of service-port binds that failed (on the next route change). */
+/** Shortest interval between retries of service-port binds that failed (on the next route change, or by a timer). */
 const BIND_RETRY_MS = 5_000;
 
 class LoadBalancerImpl implements LoadBalancer {
